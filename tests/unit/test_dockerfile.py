@@ -1,4 +1,4 @@
-"""The Dockerfile cannot be built here (no Docker engine), so it is linted and its contract checked."""
+"""No Docker engine here: the Dockerfile is linted by hadolint and its contract checked."""
 
 from __future__ import annotations
 
