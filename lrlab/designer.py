@@ -1,0 +1,308 @@
+"""The Schedule Designer's logic, kept out of the page so it is unit-tested without a browser.
+
+The page stores its widgets in a flat mapping (`form`) whose keys are defined here; this module
+turns that mapping into a `lrlab.schedule/1` config and back (for import), evaluates previews
+cheaply however long the schedule is, and computes the summary figures shown beside the plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lrlab.errors import LrlabError
+from lrlab.schedules import Schedule
+from lrlab.schedules.spec import FORMAT, KINDS, Field
+
+PREVIEW_POINTS = 4000
+
+STEPS_DIRECT = "Total steps"
+STEPS_FROM_EPOCHS = "Epochs × steps per epoch"
+STEPS_FROM_DATASET = "Epochs × dataset size / batch size"
+STEPS_MODES = (STEPS_DIRECT, STEPS_FROM_EPOCHS, STEPS_FROM_DATASET)
+
+DEFAULT_FORM: dict[str, Any] = {
+    "base_lr": 0.1,
+    "kind": "cosine",
+    "steps_mode": STEPS_DIRECT,
+    "total_steps": 1000,
+    "epochs": 10,
+    "steps_per_epoch": 100,
+    "dataset_size": 50_000,
+    "batch_size": 128,
+    "drop_last": False,
+    "warmup.on": False,
+    "warmup.steps": 100,
+    "warmup.start_factor": 0.0,
+    "warmup.shape": "linear",
+    "hold_steps": 0,
+    "scaling.on": False,
+    "scaling.rule": "linear",
+    "scaling.reference_batch": 256,
+    "scaling.batch": 1024,
+    "momentum.on": False,
+    "momentum.value": 0.9,
+}
+
+
+def field_key(kind: str, field: Field) -> str:
+    """Widget key of a kind's parameter; per kind, so switching kinds keeps what was typed."""
+    return f"main.{kind}.{field.name}"
+
+
+def default_form() -> dict[str, Any]:
+    """Every widget's starting value, kind parameters included (from the kind table)."""
+    form = dict(DEFAULT_FORM)
+    for kind in KINDS.values():
+        for f in kind.fields:
+            form[field_key(kind.name, f)] = _to_widget(f, f.default)
+    return form
+
+
+def steps_per_epoch(dataset_size: int, batch_size: int, drop_last: bool = False) -> int:
+    """Optimizer steps in one pass over the data (a last partial batch counts unless dropped)."""
+    if dataset_size < 1:
+        raise LrlabError(f"dataset_size: expected >= 1, got {dataset_size}")
+    if batch_size < 1:
+        raise LrlabError(f"batch_size: expected >= 1, got {batch_size}")
+    steps = dataset_size // batch_size if drop_last else math.ceil(dataset_size / batch_size)
+    if steps < 1:
+        raise LrlabError(
+            f"batch_size: {batch_size} is larger than the dataset ({dataset_size}) with drop_last"
+        )
+    return steps
+
+
+def form_steps_per_epoch(form: Mapping[str, Any]) -> int | None:
+    """Steps per epoch implied by the form, or None when the user set total steps directly."""
+    mode = form["steps_mode"]
+    if mode == STEPS_FROM_EPOCHS:
+        return int(form["steps_per_epoch"])
+    if mode == STEPS_FROM_DATASET:
+        return steps_per_epoch(int(form["dataset_size"]), int(form["batch_size"]),
+                               bool(form["drop_last"]))
+    return None
+
+
+def form_total_steps(form: Mapping[str, Any]) -> int:
+    per_epoch = form_steps_per_epoch(form)
+    if per_epoch is None:
+        return int(form["total_steps"])
+    return int(form["epochs"]) * per_epoch
+
+
+def parse_number_list(text: str, field: str, *, integer: bool) -> list[int] | list[float]:
+    """'500, 750' -> [500, 750]; the message names the field and the piece that is wrong."""
+    pieces = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    if not pieces:
+        raise LrlabError(f"{field}: expected a comma-separated list of numbers, got nothing")
+    values: list[Any] = []
+    for piece in pieces:
+        try:
+            value = float(piece)
+        except ValueError:
+            raise LrlabError(f"{field}: {piece!r} is not a number") from None
+        if integer:
+            if not value.is_integer():
+                raise LrlabError(f"{field}: expected whole numbers of steps, got {piece!r}")
+            value = int(value)
+        values.append(value)
+    return values
+
+
+def _to_widget(f: Field, value: Any) -> Any:
+    if f.type in ("int_list", "float_list"):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return value
+
+
+def _from_widget(f: Field, kind: str, value: Any) -> Any:
+    if f.type == "int_list":
+        return parse_number_list(str(value), f"main.{f.name}", integer=True)
+    if f.type == "float_list":
+        return parse_number_list(str(value), f"main.{f.name}", integer=False)
+    if f.type == "int":
+        return int(value)
+    if f.type == "float":
+        return float(value)
+    if f.type == "optional_int":
+        return None if value in (None, 0) else int(value)
+    return value
+
+
+def config_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The `lrlab.schedule/1` config the form describes (validated later by Schedule.from_dict)."""
+    kind = KINDS[form["kind"]]
+    main: dict[str, Any] = {"kind": kind.name}
+    for f in kind.fields:
+        main[f.name] = _from_widget(f, kind.name, form[field_key(kind.name, f)])
+    config: dict[str, Any] = {
+        "format": FORMAT,
+        "base_lr": float(form["base_lr"]),
+        "total_steps": form_total_steps(form),
+    }
+    if form["warmup.on"] and not kind.own_warmup:
+        config["warmup"] = {
+            "steps": int(form["warmup.steps"]),
+            "start_factor": float(form["warmup.start_factor"]),
+            "shape": form["warmup.shape"],
+        }
+    if int(form["hold_steps"]) and not kind.own_warmup:
+        config["hold_steps"] = int(form["hold_steps"])
+    config["main"] = main
+    if form["scaling.on"]:
+        config["scaling"] = {
+            "rule": form["scaling.rule"],
+            "reference_batch": int(form["scaling.reference_batch"]),
+            "batch": int(form["scaling.batch"]),
+        }
+    if form["momentum.on"] and not kind.cycles_momentum:
+        config["momentum"] = {"value": float(form["momentum.value"])}
+    return config
+
+
+def form_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Widget values that reproduce an imported config (the inverse of `config_from_form`)."""
+    schedule = Schedule.from_dict(config)  # validates, fills defaults
+    full = schedule.to_dict()
+    kind = KINDS[full["main"]["kind"]]
+    form: dict[str, Any] = {
+        "base_lr": full["base_lr"],
+        "kind": kind.name,
+        "steps_mode": STEPS_DIRECT,
+        "total_steps": full["total_steps"],
+        "hold_steps": full.get("hold_steps", 0),
+    }
+    for f in kind.fields:
+        form[field_key(kind.name, f)] = _to_widget(f, full["main"][f.name])
+    warmup = full.get("warmup")
+    form["warmup.on"] = bool(warmup)
+    if warmup:
+        form.update({"warmup.steps": warmup["steps"], "warmup.start_factor": warmup["start_factor"],
+                     "warmup.shape": warmup["shape"]})
+    scaling = full.get("scaling")
+    form["scaling.on"] = bool(scaling)
+    if scaling:
+        form.update({"scaling.rule": scaling["rule"],
+                     "scaling.reference_batch": scaling["reference_batch"],
+                     "scaling.batch": scaling["batch"]})
+    momentum = full.get("momentum")
+    form["momentum.on"] = bool(momentum)
+    if momentum:
+        form["momentum.value"] = momentum["value"]
+    return form
+
+
+def example_plateau_metric(n: int, seed: int = 0) -> np.ndarray:
+    """An illustrative validation loss (decays, then plateaus, with noise) to preview `plateau`.
+
+    The designer labels it as an example; users can upload their own metric series instead.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64)
+    scale = max(n / 5.0, 1.0)
+    return 0.3 + 2.0 * np.exp(-t / scale) + 0.02 * rng.standard_normal(n)
+
+
+def extreme_preserving_indices(values: np.ndarray, max_points: int) -> np.ndarray:
+    """Indices of at most ~max_points samples that keep every peak, trough and jump visible.
+
+    Splits the series into buckets and keeps each bucket's first, last, minimum and maximum, so a
+    restart (a jump between two neighbours) and the extremes of every cycle survive decimation.
+    """
+    n = len(values)
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(max_points // 4, 1)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    starts, ends = edges[:-1], edges[1:] - 1
+    width = int(np.max(ends - starts + 1))
+    # Pad every bucket to the same width so argmin/argmax run vectorised over all buckets.
+    offsets = np.minimum(starts[:, None] + np.arange(width)[None, :], ends[:, None])
+    block = values[offsets]
+    keep = np.concatenate([
+        starts, ends,
+        offsets[np.arange(buckets), np.argmin(block, axis=1)],
+        offsets[np.arange(buckets), np.argmax(block, axis=1)],
+    ])
+    return np.unique(keep)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the plot needs of one schedule: a decimated curve and its summary figures."""
+
+    name: str
+    steps: np.ndarray
+    lr: np.ndarray
+    momentum: np.ndarray | None
+    summary: dict[str, float]
+
+
+def preview(schedule: Schedule, name: str, *, metrics: Sequence[float] | None = None,
+            max_points: int = PREVIEW_POINTS) -> Preview:
+    """Evaluate every step once (vectorised), summarise, then decimate for plotting."""
+    steps = np.arange(schedule.total_steps)
+    lr = schedule.lr(steps, metrics=None if metrics is None else np.asarray(metrics))
+    momentum = schedule.momentum(steps)
+    keep = extreme_preserving_indices(lr, max_points)
+    return Preview(
+        name=name,
+        steps=steps[keep],
+        lr=lr[keep],
+        momentum=None if momentum is None else momentum[keep],
+        summary=summarize(schedule, lr),
+    )
+
+
+def summarize(schedule: Schedule, lr: np.ndarray) -> dict[str, float]:
+    """Peak and final LR, steps in warmup and the area under the LR curve (Σ lr over all steps).
+
+    Warmup is read off the curve (steps before the first peak), so 1cycle's and CLR's built-in
+    rise count too. The area is what two schedules of different shapes trade against each other.
+    """
+    peak_step = int(np.argmax(lr))
+    return {
+        "peak_lr": float(lr[peak_step]),
+        "final_lr": float(lr[-1]),
+        "warmup_steps": peak_step,
+        "area": float(np.sum(lr)),
+        "mean_lr": float(np.mean(lr)),
+        "total_steps": int(schedule.total_steps),
+    }
+
+
+def parse_metric_series(text: str, source: str = "metric file") -> np.ndarray:
+    """One metric value per scheduler step, from a CSV/text file (last column of each row).
+
+    A header row is allowed; every other row must end in a finite number.
+    """
+    values: list[float] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        cell = line.strip().split(",")[-1].strip()
+        if not cell:
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            if number == 1 and not values:
+                continue  # header
+            raise LrlabError(f"{source}: line {number}: {cell!r} is not a number") from None
+        if not math.isfinite(value):
+            raise LrlabError(f"{source}: line {number}: expected a finite number, got {cell!r}")
+        values.append(value)
+    if not values:
+        raise LrlabError(f"{source}: no metric values found (expected one number per line)")
+    return np.asarray(values, dtype=np.float64)
+
+
+def unique_name(name: str, taken: Sequence[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`, ... so kept schedules stay distinguishable."""
+    candidate, suffix = name, 2
+    while candidate in taken:
+        candidate, suffix = f"{name} ({suffix})", suffix + 1
+    return candidate

@@ -1,0 +1,201 @@
+"""Schedule Designer: build, preview, compare, export and import `lrlab.schedule/1` schedules."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lrlab import designer
+from lrlab.errors import LrlabError
+from lrlab.plots import schedule_figure
+from lrlab.schedules import Schedule, dump_schedule, parse_schedule, to_pytorch
+from lrlab.schedules.spec import KINDS, SCALING_RULES, WARMUP_SHAPES
+
+P = "d."  # session-state prefix of this page's widgets
+SAVED = "designer.saved"  # list of {"name", "config"} kept for comparison
+state = st.session_state
+
+for key, value in designer.default_form().items():
+    state.setdefault(P + key, value)
+state.setdefault(SAVED, [])
+
+
+def load_imported() -> None:
+    """Uploader callback: a valid file fills the form; an invalid one leaves it as it was."""
+    upload = state.get(P + "import")
+    state.pop("designer.import_error", None)
+    if upload is None:
+        return
+    try:
+        schedule = parse_schedule(upload.getvalue().decode("utf-8", errors="replace"),
+                                  source=upload.name)
+        for key, value in designer.form_from_config(schedule.to_dict()).items():
+            state[P + key] = value
+        state["designer.import_ok"] = upload.name
+    except LrlabError as exc:
+        state["designer.import_error"] = str(exc)
+
+
+def number(label: str, key: str, **kwargs) -> None:
+    st.number_input(label, key=P + key, **kwargs)
+
+
+st.title("Schedule Designer")
+st.caption("Pick a kind, tune it, and watch LR and momentum per step. Keep several to compare; "
+           "export a config or PyTorch code.")
+
+controls, output = st.columns([1, 2], gap="large")
+
+with controls:
+    with st.expander("Import a config (JSON or YAML)"):
+        st.file_uploader("Schedule file", type=["json", "yaml", "yml"], key=P + "import",
+                         on_change=load_imported)
+        if "designer.import_error" in state:
+            st.error(f"Could not import: {state['designer.import_error']}")
+        elif "designer.import_ok" in state:
+            st.success(f"Loaded {state['designer.import_ok']}")
+
+    kind_names = list(KINDS)
+    st.selectbox("Kind", kind_names, key=P + "kind", format_func=lambda k: KINDS[k].title,
+                 help="The main phase's shape; warmup and hold come before it.")
+    kind = KINDS[state[P + "kind"]]
+    st.caption(kind.summary)
+    number("Base LR", "base_lr", min_value=1e-12, format="%g",
+           help="Peak LR of the main phase (max_lr for 1cycle, upper bound for CLR).")
+
+    st.radio("Length", designer.STEPS_MODES, key=P + "steps_mode", horizontal=False)
+    mode = state[P + "steps_mode"]
+    if mode == designer.STEPS_DIRECT:
+        number("Total steps", "total_steps", min_value=1, step=100,
+               help="Optimizer updates in the whole run.")
+    else:
+        number("Epochs", "epochs", min_value=1, step=1)
+        if mode == designer.STEPS_FROM_EPOCHS:
+            number("Steps per epoch", "steps_per_epoch", min_value=1, step=10)
+        else:
+            number("Dataset size", "dataset_size", min_value=1, step=1000)
+            number("Batch size", "batch_size", min_value=1, step=32)
+            st.checkbox("Drop the last partial batch", key=P + "drop_last")
+
+    st.markdown(f"**{kind.title} parameters**")
+    for field in kind.fields:
+        key = designer.field_key(kind.name, field)
+        if field.type == "bool":
+            st.checkbox(field.name, key=P + key, help=field.help)
+        elif field.type == "choice":
+            st.selectbox(field.name, field.choices, key=P + key, help=field.help)
+        elif field.type in ("int_list", "float_list"):
+            st.text_input(field.name, key=P + key, help=field.help + " Comma-separated.")
+        else:
+            bounds = {}
+            if field.minimum is not None:
+                bounds["min_value"] = int(field.minimum) if field.type != "float" else field.minimum
+            if field.maximum is not None and not field.exclusive_maximum:
+                bounds["max_value"] = field.maximum
+            if field.type == "float":
+                number(field.name, key, format="%g", help=field.help, **bounds)
+            else:
+                number(field.name, key, step=1, help=field.help, **bounds)
+
+    if kind.own_warmup:
+        st.caption(f"{kind.title} carries its own warmup and momentum.")
+    else:
+        with st.expander("Warmup and hold", expanded=bool(state[P + "warmup.on"])):
+            st.checkbox("Warmup", key=P + "warmup.on")
+            number("Warmup steps", "warmup.steps", min_value=1, step=10)
+            number("Start factor", "warmup.start_factor", min_value=0.0, max_value=1.0,
+                   format="%g", help="Warmup starts at start_factor × base LR.")
+            st.selectbox("Warmup shape", WARMUP_SHAPES, key=P + "warmup.shape")
+            number("Hold steps", "hold_steps", min_value=0, step=10,
+                   help="Steps at the base LR between warmup and the main phase.")
+        with st.expander("Momentum", expanded=bool(state[P + "momentum.on"])):
+            st.checkbox("Constant momentum", key=P + "momentum.on")
+            number("Momentum", "momentum.value", min_value=0.0, max_value=1.0, format="%g")
+    with st.expander("Batch-size scaling", expanded=bool(state[P + "scaling.on"])):
+        st.checkbox("Scale the base LR with the batch size", key=P + "scaling.on",
+                    help="Linear rule (Goyal et al.) for SGD, square root for Adam-type.")
+        st.radio("Rule", SCALING_RULES, key=P + "scaling.rule", horizontal=True)
+        number("Reference batch", "scaling.reference_batch", min_value=1, step=32)
+        number("Batch", "scaling.batch", min_value=1, step=32)
+
+    metrics = metric_file = None
+    if kind.name == "plateau":
+        metric_file = st.file_uploader("Metric series (CSV, one value per step)",
+                                       type=["csv", "txt"], key=P + "metric_file")
+        if metric_file is None:
+            st.caption("Previewing with an example validation loss that plateaus; upload "
+                       "your own series to see where the LR would drop.")
+
+form = {key: state[P + key] for key in designer.default_form()}
+error = None
+schedule = None
+try:
+    config = designer.config_from_form(form)
+    schedule = Schedule.from_dict(config)
+    if kind.name == "plateau":
+        if metric_file is not None:
+            metrics = designer.parse_metric_series(
+                metric_file.getvalue().decode("utf-8", errors="replace"), metric_file.name)
+        else:
+            metrics = designer.example_plateau_metric(schedule.total_steps)
+    current = designer.preview(schedule, "current", metrics=metrics)
+except LrlabError as exc:
+    error = str(exc)
+    current = None
+
+with output:
+    if error:
+        st.error(error)
+    top = st.columns([2, 1, 1])
+    name = top[0].text_input("Name", value=f"{kind.name}", key=P + "name",
+                             label_visibility="collapsed", placeholder="name to keep it under")
+    if top[1].button("Keep for comparison", disabled=schedule is None, width="stretch"):
+        unique = designer.unique_name(name or kind.name, [s["name"] for s in state[SAVED]])
+        state[SAVED].append({"name": unique, "config": schedule.to_dict(), "metrics": metrics})
+    if top[2].button("Clear kept", disabled=not state[SAVED], width="stretch"):
+        state[SAVED] = []
+
+    saved_names = [s["name"] for s in state[SAVED]]
+    shown = st.multiselect("Overlay", saved_names, default=saved_names, key=P + "overlay")
+    view = st.columns(2)
+    log_y = view[0].toggle("Log LR axis", key=P + "log_y")
+    per_epoch = designer.form_steps_per_epoch(form) if schedule is not None else None
+    x_unit = view[1].radio("x axis", ["step", "epoch"] if per_epoch else ["step"],
+                           key=P + "x_unit", horizontal=True)
+
+    previews = [current] if current is not None else []
+    for saved in state[SAVED]:
+        if saved["name"] in shown:
+            previews.append(designer.preview(Schedule.from_dict(saved["config"]), saved["name"],
+                                             metrics=saved["metrics"]))
+    if previews:
+        st.plotly_chart(schedule_figure(previews, log_y=log_y, steps_per_epoch=per_epoch,
+                                        x_unit=x_unit if per_epoch else "step"),
+                        key="designer.chart")
+        st.dataframe(
+            [{"schedule": p.name, **p.summary} for p in previews],
+            hide_index=True,
+            column_config={
+                "peak_lr": st.column_config.NumberColumn("peak LR", format="%.4g"),
+                "final_lr": st.column_config.NumberColumn("final LR", format="%.4g"),
+                "warmup_steps": st.column_config.NumberColumn("steps in warmup"),
+                "area": st.column_config.NumberColumn("area (Σ LR)", format="%.4g"),
+                "mean_lr": st.column_config.NumberColumn("mean LR", format="%.4g"),
+                "total_steps": st.column_config.NumberColumn("total steps"),
+            },
+        )
+
+    if schedule is not None:
+        st.subheader("Export")
+        stem = (name or kind.name).replace(" ", "_")
+        buttons = st.columns(3)
+        buttons[0].download_button("Download JSON", dump_schedule(schedule, "json"),
+                                   file_name=f"{stem}.json", mime="application/json",
+                                   key="designer.dl_json", on_click="ignore")
+        buttons[1].download_button("Download YAML", dump_schedule(schedule, "yaml"),
+                                   file_name=f"{stem}.yaml", mime="application/yaml",
+                                   key="designer.dl_yaml", on_click="ignore")
+        code = to_pytorch(schedule)
+        buttons[2].download_button("Download PyTorch code", code, file_name=f"{stem}.py",
+                                   mime="text/x-python", key="designer.dl_py", on_click="ignore")
+        with st.expander("PyTorch code"):
+            st.code(code, language="python")
