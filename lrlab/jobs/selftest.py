@@ -1,0 +1,79 @@
+"""The "selftest" job kind: proves a worker claims, runs, reports, stops and fails correctly.
+
+It fits y = 2x + 1 on 16 fixed points by plain gradient descent, in pure Python so it starts in
+milliseconds (no torch import), and reports loss and lr at every step like a real runner. Pauses
+between steps make it last long enough to watch, cancel or kill. `fail_at_step` raises an error at
+that step, which exercises the failure path end to end (`lrlab worker --check` uses none of this:
+it runs a few quick steps).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab.errors import LrlabError
+from lrlab.reporting import Reporter
+
+DEFAULTS: dict[str, Any] = {"steps": 20, "lr": 0.05, "step_seconds": 0.0, "fail_at_step": None}
+_XS = [i / 8 - 1.0 for i in range(16)]
+_YS = [2.0 * x + 1.0 for x in _XS]
+
+
+class SelfTestError(RuntimeError):
+    """The failure a self-test was asked to produce."""
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(config) - set(DEFAULTS) - {"device"})
+    if unknown:
+        raise LrlabError(f"selftest config: unknown field(s) {', '.join(unknown)}")
+    merged = {**DEFAULTS, **config}
+    steps, lr, pause, fail_at = (
+        merged["steps"],
+        merged["lr"],
+        merged["step_seconds"],
+        merged["fail_at_step"],
+    )
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1_000_000:
+        raise LrlabError(f"selftest steps: expected an integer in [1, 1000000], got {steps!r}")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr <= 1:
+        raise LrlabError(f"selftest lr: expected a number in (0, 1], got {lr!r}")
+    if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause <= 60:
+        raise LrlabError(f"selftest step_seconds: expected a number in [0, 60], got {pause!r}")
+    if fail_at is not None and (isinstance(fail_at, bool) or not isinstance(fail_at, int)):
+        raise LrlabError(f"selftest fail_at_step: expected an integer or null, got {fail_at!r}")
+    return merged
+
+
+def run_from_config(config: Mapping[str, Any], reporter: Reporter) -> dict[str, Any]:
+    cfg = validate_config(config)
+    steps, lr = cfg["steps"], float(cfg["lr"])
+    w = b = 0.0
+    n = len(_XS)
+    started = time.perf_counter()
+    done = 0
+    loss = float("nan")
+    for step in range(steps):
+        if reporter.should_stop():
+            break
+        if cfg["fail_at_step"] == step:
+            raise SelfTestError(f"selftest: failure requested at step {step}")
+        errors = [w * x + b - y for x, y in zip(_XS, _YS, strict=True)]
+        loss = sum(e * e for e in errors) / n
+        w -= lr * 2 * sum(e * x for e, x in zip(errors, _XS, strict=True)) / n
+        b -= lr * 2 * sum(errors) / n
+        done = step + 1
+        reporter.step(step, {"loss": loss, "lr": lr})
+        reporter.progress(done / steps, f"step {done}/{steps}")
+        if cfg["step_seconds"]:
+            time.sleep(cfg["step_seconds"])
+    return {
+        "steps_done": done,
+        "stopped": done < steps,
+        "final_loss": loss,
+        "w": w,
+        "b": b,
+        "seconds": time.perf_counter() - started,
+    }

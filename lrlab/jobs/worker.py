@@ -1,0 +1,326 @@
+"""The worker: claims jobs from the store and runs each in a freshly spawned child process.
+
+Why a child per job: a crash, a CUDA error or a leak in one run cannot take the worker down or
+poison the next run, and terminating a job that ignores its stop flag is a plain `terminate()`.
+Children are spawned, never forked, because forking a process that has touched CUDA is unsafe.
+
+The parent owns the job's status. While the child runs, the parent heartbeats the job and itself
+about once a second, turns a cancel request into the child's cooperative stop flag, terminates the
+child if it has not stopped after a grace period, and at the end writes the outcome the child sent
+back through a pipe (or, if none came, why the child died). The child writes only metrics and
+progress. If the parent dies, the job's heartbeat stops and any other process reaps the job (see
+`Store.fail_stale`); the child notices the dead parent and stops too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import LrlabError
+from lrlab.jobs import runners
+from lrlab.jobs.store import HEARTBEAT_TIMEOUT_S, Job, Store, lrlab_home, strict_json
+from lrlab.jobs.store_reporter import StoreReporter
+
+CANCEL_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    db_url: str | None = None
+    device: str = "auto"
+    once: bool = False  # run at most one job, then exit (exit at once if the queue is empty)
+    poll_s: float = 0.5  # how often an idle worker looks for a job
+    heartbeat_s: float = 1.0
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S  # used to reap other workers' dead jobs
+    cancel_grace_s: float = CANCEL_GRACE_S
+    exit_with_pid: int | None = None  # stop when this process ends (the app that started us)
+
+
+@dataclass(frozen=True)
+class ChildTask:
+    """Everything the spawned child needs; pickled across the process boundary."""
+
+    db_url: str
+    job_id: int
+    kind: str
+    config: dict[str, Any]
+    out_dir: str | None
+    parent_grace_s: float
+
+
+@dataclass
+class _Supervision:
+    """What happened while a child ran, to decide the job's final status."""
+
+    outcome: tuple[str, Any] | None = None
+    cancel_requested: bool = False
+    shutdown: bool = False
+    terminated: bool = False
+    lease_lost: bool = False
+
+
+def describe_error(exc: BaseException) -> str:
+    """A job's error text: an LrlabError verbatim, else type, message and where it was raised."""
+    if isinstance(exc, LrlabError):
+        return str(exc)
+    text = f"{type(exc).__name__}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
+    return text
+
+
+def _watch_parent(stop: Any, grace_s: float) -> None:
+    """In the child: if the worker dies, ask the runner to stop, and exit if it does not."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        stop.set()
+        time.sleep(grace_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lrlab-parent-watch", daemon=True).start()
+
+
+def _child_main(task: ChildTask, stop: Any, outcome: Connection) -> None:
+    """Entry point of the spawned child: run the job, send ("ok", result) or ("error", text)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to interpret
+    _watch_parent(stop, task.parent_grace_s)
+    store = Store(task.db_url)
+    try:
+        out_dir = Path(task.out_dir) if task.out_dir else None
+        with StoreReporter(store, task.job_id, stop) as reporter:
+            result = runners.run(task.kind, task.config, reporter, out_dir)
+        strict_json(result)  # fail here, with the runner's name, rather than in the parent
+        outcome.send(("ok", result))
+    except BaseException as exc:
+        traceback.print_exc(file=sys.stderr)
+        outcome.send(("error", describe_error(exc)))
+    finally:
+        outcome.close()
+        store.close()
+
+
+class Worker:
+    """One worker process: register, then claim and run jobs until told to stop."""
+
+    def __init__(self, options: WorkerOptions) -> None:
+        from lrlab.device import describe_device, resolve_device
+
+        self.options = options
+        device = resolve_device(options.device)
+        self.device = str(device)
+        self.device_name = describe_device(device)
+        self.store = Store(options.db_url)
+        self.id: str | None = None
+        self.jobs_run = 0
+        self._stopping = threading.Event()
+        self._stop_signal = ""
+        self._context = multiprocessing.get_context("spawn")
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        self._stop_signal = reason
+        self._stopping.set()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handle(signum: int, _frame: object) -> None:
+            self.request_stop(signal.Signals(signum).name)
+            signal.signal(signum, signal.SIG_DFL)  # a second signal stops the worker at once
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def _owner_gone(self) -> bool:
+        pid = self.options.exit_with_pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def run(self) -> int:
+        """The claim loop; returns the number of jobs run."""
+        self._install_signal_handlers()
+        self.id = self.store.register_worker(self.device_name)
+        self._log(f"worker {self.id} on {self.device_name}, store {self.store.display_url}")
+        try:
+            while not self._stopping.is_set():
+                if self._owner_gone():
+                    self.request_stop(f"process {self.options.exit_with_pid} ended")
+                    break
+                for job_id in self.store.fail_stale(self.options.heartbeat_timeout_s):
+                    self._log(f"job {job_id}: marked failed, its worker stopped heartbeating")
+                job = self.store.claim(self.id)
+                if job is None:
+                    if self.options.once:
+                        break
+                    self.store.worker_heartbeat(self.id, "idle")
+                    self._stopping.wait(self.options.poll_s)
+                    continue
+                try:
+                    self.run_job(job)
+                except BaseException as exc:
+                    # Whatever broke the worker must not leave the job "running" until reaped.
+                    error = f"worker {self.id} failed: {describe_error(exc)}"
+                    self.store.finish(job.id, "failed", error=error, worker_id=self.id)
+                    raise
+                self.jobs_run += 1
+                if self.options.once:
+                    break
+        finally:
+            self.store.worker_heartbeat(self.id, "stopped")
+            if self._stop_signal:
+                self._log(f"worker {self.id} stopped ({self._stop_signal})")
+            self.store.close()
+        return self.jobs_run
+
+    def run_job(self, job: Job) -> None:
+        """Run one claimed job in a spawned child and record its outcome."""
+        assert self.id is not None
+        spec = runners.runner_spec(job.kind)
+        config = dict(job.config)
+        if config.get("device", "auto") == "auto" and job.kind != "selftest":
+            config["device"] = self.device  # "auto" means this worker's device
+        out_dir = None
+        if spec.takes_out_dir:
+            out_dir = str(lrlab_home() / "runs" / str(job.id))
+        task = ChildTask(
+            db_url=self.store.url,
+            job_id=job.id,
+            kind=job.kind,
+            config=config,
+            out_dir=out_dir,
+            parent_grace_s=self.options.cancel_grace_s,
+        )
+        stop = self._context.Event()
+        receiver, sender = self._context.Pipe(duplex=False)
+        child = self._context.Process(
+            target=_child_main, args=(task, stop, sender), name=f"lrlab-job-{job.id}"
+        )
+        self._log(f"job {job.id} ({job.kind}): started")
+        child.start()
+        sender.close()  # the child holds the only writing end: EOF means it is gone
+        self.store.worker_heartbeat(self.id, "busy", job.id)
+        try:
+            seen = self._supervise(job.id, child, stop, receiver)
+        finally:
+            receiver.close()
+        self._record_outcome(job.id, child, seen)
+
+    def _supervise(self, job_id: int, child: Any, stop: Any, receiver: Connection) -> _Supervision:
+        assert self.id is not None
+        seen = _Supervision()
+        next_heartbeat = time.monotonic() + self.options.heartbeat_s
+        stop_deadline: float | None = None
+        pipe_open = True
+        while True:
+            ready = wait([child.sentinel, receiver] if pipe_open else [child.sentinel], 0.2)
+            if pipe_open and receiver in ready:
+                pipe_open = self._receive(receiver, seen)
+            if not child.is_alive():
+                # Whatever the child sent before exiting is already in the pipe.
+                while pipe_open and seen.outcome is None and receiver.poll():
+                    pipe_open = self._receive(receiver, seen)
+                break
+            now = time.monotonic()
+            if self._stopping.is_set() and not seen.shutdown:
+                seen.shutdown = True
+                stop.set()
+                stop_deadline = now + self.options.cancel_grace_s
+            if now >= next_heartbeat:
+                next_heartbeat = now + self.options.heartbeat_s
+                lease = self.store.heartbeat(job_id, self.id)
+                self.store.worker_heartbeat(self.id, "busy", job_id)
+                if not lease.held:
+                    seen.lease_lost = True
+                    self._terminate(child)
+                    break
+                if lease.cancel_requested and not seen.cancel_requested:
+                    seen.cancel_requested = True
+                    stop.set()
+                    stop_deadline = now + self.options.cancel_grace_s
+            if stop_deadline is not None and now >= stop_deadline and child.is_alive():
+                seen.terminated = True
+                self._terminate(child)
+        child.join()
+        return seen
+
+    @staticmethod
+    def _receive(receiver: Connection, seen: _Supervision) -> bool:
+        """Read the child's outcome; False once the pipe is closed."""
+        try:
+            seen.outcome = receiver.recv()
+        except EOFError:
+            return False
+        return True
+
+    @staticmethod
+    def _terminate(child: Any) -> None:
+        child.terminate()
+        child.join(5.0)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+    def _record_outcome(self, job_id: int, child: Any, seen: _Supervision) -> None:
+        if seen.lease_lost:
+            self._log(f"job {job_id}: no longer ours (reaped or deleted); child stopped")
+            return
+        result: Mapping[str, Any] | None = None
+        error: str | None = None
+        if seen.outcome is not None:
+            kind, payload = seen.outcome
+            if kind == "ok":
+                result = payload
+            else:
+                error = payload
+        elif seen.terminated:
+            error = f"did not stop within {self.options.cancel_grace_s:g} s; terminated"
+        else:
+            code = child.exitcode
+            how = (
+                f"was killed by signal {signal.Signals(-code).name}"
+                if code is not None and code < 0
+                else f"exited with code {code}"
+            )
+            error = f"the job's process {how} before reporting a result"
+        if seen.cancel_requested:
+            status = "cancelled"
+        elif seen.shutdown:
+            status = "failed"
+            error = f"worker {self.id} was stopped ({self._stop_signal}) while running this job" + (
+                f"; {error}" if error else ""
+            )
+        elif error is not None:
+            status = "failed"
+        else:
+            status = "succeeded"
+        self.store.finish(job_id, status, result=result, error=error, worker_id=self.id)
+        self._log(f"job {job_id}: {status}" + (f" ({error})" if error else ""))
+
+    @staticmethod
+    def _log(message: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
