@@ -170,8 +170,7 @@ class Worker:
                 if self._owner_gone():
                     self.request_stop(f"process {self.options.exit_with_pid} ended")
                     break
-                for job_id in self.store.fail_stale(self.options.heartbeat_timeout_s):
-                    self._log(f"job {job_id}: marked failed, its worker stopped heartbeating")
+                self._reap_stale()
                 job = self.store.claim(self.id)
                 if job is None:
                     if self.options.once:
@@ -253,6 +252,7 @@ class Worker:
                 next_heartbeat = now + self.options.heartbeat_s
                 lease = self.store.heartbeat(job_id, self.id)
                 self.store.worker_heartbeat(self.id, "busy", job_id)
+                self._reap_stale()
                 if not lease.held:
                     seen.lease_lost = True
                     self._terminate(child)
@@ -266,6 +266,11 @@ class Worker:
                 self._terminate(child)
         child.join()
         return seen
+
+    def _reap_stale(self) -> None:
+        """Fail other workers' jobs that stopped heartbeating (cheap when there are none)."""
+        for job_id in self.store.fail_stale(self.options.heartbeat_timeout_s):
+            self._log(f"job {job_id}: marked failed, its worker stopped heartbeating")
 
     @staticmethod
     def _receive(receiver: Connection, seen: _Supervision) -> bool:
