@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lrlab.designer import Preview
+if TYPE_CHECKING:
+    from lrlab.designer import Preview
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
@@ -78,3 +80,139 @@ def _hover_data(steps: np.ndarray, steps_per_epoch: int | None) -> np.ndarray:
 def _hover_template(label: str, steps_per_epoch: int | None, name: str) -> str:
     epoch = " · epoch %{customdata[1]:.3f}" if steps_per_epoch else ""
     return f"step %{{customdata[0]:d}}{epoch}<br>{label} %{{y:.6g}}<extra>{name}</extra>"
+
+
+def _interp_log(x: np.ndarray, y: np.ndarray, at: float) -> float:
+    """y at `at` on a log-x curve (for placing a suggestion marker on the smoothed curve)."""
+    ok = np.isfinite(y) & (x > 0)
+    if not ok.any():
+        return float("nan")
+    return float(np.interp(np.log10(at), np.log10(x[ok]), y[ok]))
+
+
+def range_test_figure(
+    lr: Sequence[float],
+    loss: Sequence[float],
+    *,
+    smoothed: Sequence[float] | None = None,
+    band: tuple[Sequence[float], Sequence[float], Sequence[float]] | None = None,
+    suggestions: dict[str, float | None] | None = None,
+    consensus: float | None = None,
+    validation: tuple[Sequence[float], Sequence[float]] | None = None,
+    overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
+) -> go.Figure:
+    """Loss against LR (log x): raw points, the smoothed curve, a seed band, suggestions.
+
+    Each suggestion is a marker on the smoothed curve; the consensus is a highlighted line, so the
+    eye goes to the one number the user should take away.
+    """
+    lr_a, loss_a = np.asarray(lr, dtype=float), np.asarray(loss, dtype=float)
+    fig = go.Figure()
+    if band is not None:
+        grid, low, high = (np.asarray(v, dtype=float) for v in band)
+        fig.add_trace(go.Scatter(x=grid, y=high, mode="lines", line={"width": 0},
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=grid, y=low, mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor="rgba(31,119,180,0.18)",
+                                 name="seed band", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=lr_a, y=loss_a, mode="markers", name="loss (raw)",
+        marker={"size": 4, "color": "rgba(100,100,100,0.55)"},
+        hovertemplate="lr %{x:.3g}<br>loss %{y:.4f}<extra>raw</extra>"))
+    if smoothed is not None:
+        fig.add_trace(go.Scatter(
+            x=lr_a, y=np.asarray(smoothed, dtype=float), mode="lines", name="smoothed",
+            line={"color": PALETTE[0], "width": 2.5},
+            hovertemplate="lr %{x:.3g}<br>smoothed %{y:.4f}<extra></extra>"))
+    if validation is not None:
+        fig.add_trace(go.Scatter(
+            x=np.asarray(validation[0], dtype=float), y=np.asarray(validation[1], dtype=float),
+            mode="lines+markers", name="validation loss",
+            line={"color": PALETTE[2], "dash": "dash"},
+            hovertemplate="lr %{x:.3g}<br>val loss %{y:.4f}<extra></extra>"))
+    for i, (name, o_lr, o_loss) in enumerate(overlays):
+        fig.add_trace(go.Scatter(
+            x=np.asarray(o_lr, dtype=float), y=np.asarray(o_loss, dtype=float), mode="lines",
+            name=name, line={"color": PALETTE[(i + 3) % len(PALETTE)], "width": 1.5},
+            opacity=0.8))
+    reference = np.asarray(smoothed, dtype=float) if smoothed is not None else loss_a
+    for i, (method, value) in enumerate(sorted((suggestions or {}).items())):
+        if value is None or method == "consensus":
+            continue
+        fig.add_trace(go.Scatter(
+            x=[value], y=[_interp_log(lr_a, reference, value)], mode="markers", name=method,
+            marker={"size": 11, "symbol": "diamond", "color": PALETTE[(i + 1) % len(PALETTE)],
+                    "line": {"width": 1, "color": "white"}},
+            hovertemplate=f"{method}<br>lr %{{x:.3g}}<extra></extra>"))
+    if consensus is not None:
+        fig.add_vline(x=consensus, line={"color": "#d62728", "width": 3},
+                      annotation_text=f"consensus {consensus:.2g}",
+                      annotation_position="top left")
+    finite = loss_a[np.isfinite(loss_a)]
+    if finite.size:
+        # Diverged tails would squash the interesting part: cap the view a bit above the start.
+        low, high = float(np.min(finite)), float(np.max(finite[: max(len(finite) // 3, 1)]))
+        span = max(high - low, 1e-12)
+        fig.update_yaxes(range=[low - 0.1 * span, high + 0.5 * span])
+    fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power")
+    fig.update_yaxes(title_text="loss")
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+    return fig
+
+
+TRAINING_PANELS = (
+    ("loss", "step", "training loss"),
+    ("lr", "step", "learning rate"),
+    ("momentum", "step", "momentum"),
+    ("val_top1", "epoch", "validation top-1"),
+    ("images_per_s", "step", "images / s"),
+    ("val_loss", "epoch", "validation loss"),
+)
+
+
+def training_figure(
+    runs: Sequence[tuple[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]],
+) -> go.Figure:
+    """The live training dashboard: one panel per metric, one colour per run.
+
+    `runs` holds (name, {(scope, key): (index, values)}), so the same figure serves one live run
+    and a comparison of finished ones.
+    """
+    titles = [title for _, _, title in TRAINING_PANELS]
+    fig = make_subplots(rows=2, cols=3, subplot_titles=titles, vertical_spacing=0.14,
+                        horizontal_spacing=0.07)
+    for r, (name, series) in enumerate(runs):
+        color = PALETTE[r % len(PALETTE)]
+        for p, (key, scope, title) in enumerate(TRAINING_PANELS):
+            index, values = series.get((scope, key), (np.array([]), np.array([])))
+            if len(index) == 0:
+                continue
+            fig.add_trace(go.Scatter(
+                x=index, y=values, mode="lines+markers" if scope == "epoch" else "lines",
+                name=name, legendgroup=name, showlegend=p == 0, line={"color": color},
+                hovertemplate=f"{scope} %{{x}}<br>{title} %{{y:.4g}}<extra>{name}</extra>"),
+                row=p // 3 + 1, col=p % 3 + 1)
+    for p, (_, scope, _) in enumerate(TRAINING_PANELS):
+        fig.update_xaxes(title_text=scope, row=p // 3 + 1, col=p % 3 + 1)
+    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0})
+    return fig
+
+
+def range_test_result_figure(
+    result: dict, *, overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]] = ()
+) -> go.Figure:
+    """The figure of a finished `lrlab.range_test/1` result, with earlier tests overlaid."""
+    suggestions = dict(result.get("suggestions") or {})
+    band = result.get("band")
+    validation = result.get("validation")
+    return range_test_figure(
+        result["lr"], result["loss"],
+        smoothed=result.get("smoothed"),
+        band=(band["lr"], band["low"], band["high"]) if band else None,
+        suggestions=suggestions,
+        consensus=suggestions.get("consensus"),
+        validation=(validation["lr"], validation["loss"]) if validation else None,
+        overlays=overlays,
+    )

@@ -1,0 +1,85 @@
+"""Following a job from the store: cursor-based metric polling and progress/ETA.
+
+A page keeps one `JobFollower` per job in its session and calls `poll` every second; each call
+reads only metrics with `seq > cursor`, so a long run costs the same per poll as a short one, and
+several browser sessions can follow the same job independently.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lrlab.jobs.store import Job, Metric, Store
+
+
+@dataclass
+class Series:
+    """One metric's values against its step (or epoch) index, in arrival order."""
+
+    index: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.index, dtype=np.int64), np.asarray(self.values, dtype=np.float64)
+
+    def last(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+
+@dataclass
+class JobFollower:
+    """Everything a page has seen of one job so far."""
+
+    job_id: int
+    cursor: int = 0
+    step: dict[str, Series] = field(default_factory=dict)
+    epoch: dict[str, Series] = field(default_factory=dict)
+    job: Job | None = None
+
+    def poll(self, store: Store, limit: int = 50_000) -> Job:
+        """Read new metrics (seq > cursor) and the job row; returns the fresh job."""
+        self.extend(store.metrics_since(self.job_id, self.cursor, limit=limit))
+        self.job = store.get(self.job_id)
+        return self.job
+
+    def extend(self, metrics: list[Metric]) -> None:
+        for m in metrics:
+            bucket = self.epoch if m.scope == "epoch" else self.step
+            series = bucket.setdefault(m.key, Series())
+            series.index.append(m.step)
+            series.values.append(m.value)
+            self.cursor = max(self.cursor, m.seq)
+
+    def series(self, key: str, scope: str = "step") -> tuple[np.ndarray, np.ndarray]:
+        bucket = self.epoch if scope == "epoch" else self.step
+        return bucket.get(key, Series()).arrays()
+
+    def all_series(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        """{(scope, key): (index, values)} for every metric seen, as the figures take them."""
+        out = {("step", k): s.arrays() for k, s in self.step.items()}
+        out.update({("epoch", k): s.arrays() for k, s in self.epoch.items()})
+        return out
+
+
+def eta_seconds(job: Job, now: float | None = None) -> float | None:
+    """Remaining time from progress so far (None until there is progress to extrapolate)."""
+    if job.started is None or job.is_finished or not 0.0 < job.progress < 1.0:
+        return None
+    elapsed = (now if now is not None else time.time()) - job.started
+    return elapsed * (1.0 - job.progress) / job.progress
+
+
+def format_duration(seconds: float | None) -> str:
+    """'1 h 02 min', '3 min 05 s', '42 s'; an em dash when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"

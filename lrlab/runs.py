@@ -1,0 +1,86 @@
+"""Comparing finished jobs: which settings differ, and what each run achieved.
+
+Pure functions over job records, so the Runs page only lays their output out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lrlab.jobs.store import Job
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optimizer": {"lr": 0.1}} -> {"optimizer.lr": 0.1}; lists stay whole values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def config_diff(configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One row per setting whose value is not the same in every run (absent counts as differing)."""
+    flats = {name: flatten(c) for name, c in configs.items()}
+    keys = sorted({k for flat in flats.values() for k in flat})
+    rows = []
+    for key in keys:
+        values = [flat.get(key, _MISSING) for flat in flats.values()]
+        if all(v == values[0] for v in values[1:]):
+            continue
+        rows.append({"setting": key, **{name: _cell(flats[name].get(key)) for name in flats}})
+    return rows
+
+
+_MISSING = object()
+
+
+def run_label(job: Job) -> str:
+    """'#12 train resnet18 on digits' — what a person recognises a run by."""
+    config = job.config
+    model, dataset = config.get("model"), config.get("dataset")
+    what = f" {model} on {dataset}" if model and dataset else ""
+    return f"#{job.id} {job.kind}{what}"
+
+
+def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """One row per job with the figures its kind produces (accuracy for training, LR for tests)."""
+    rows = []
+    for job in jobs:
+        result = job.result or {}
+        row: dict[str, Any] = {"run": run_label(job), "status": job.status}
+        if job.kind == "train":
+            summary = result.get("summary", result)
+            row.update({
+                "best val top-1": summary.get("best_val_top1"),
+                "final val top-1": summary.get("final_val_top1"),
+                "wall time (s)": summary.get("wall_time_s"),
+                "images/s": summary.get("images_per_s"),
+            })
+        elif job.kind == "find":
+            suggestions = result.get("suggestions") or {}
+            trust = result.get("trust") or {}
+            row.update({
+                "consensus LR": suggestions.get("consensus"),
+                "trust": trust.get("level") or trust.get("trust"),
+                "verdict": trust.get("verdict"),
+            })
+        if job.error:
+            row["error"] = job.error
+        rows.append(row)
+    return rows

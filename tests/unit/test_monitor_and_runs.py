@@ -1,0 +1,116 @@
+"""Following jobs through the store, comparing runs, and the figures built from them."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from lrlab import monitor, runs
+from lrlab.jobs.store import MetricPoint, Store
+from lrlab.plots import range_test_figure, training_figure
+
+
+@pytest.fixture
+def store(lrlab_home) -> Store:
+    s = Store(f"sqlite:///{lrlab_home / 'jobs.db'}")
+    yield s
+    s.close()
+
+
+def _running_job(store: Store) -> int:
+    job_id = store.submit("selftest", {"steps": 5})
+    assert store.claim("w1").id == job_id
+    return job_id
+
+
+def test_follower_reads_each_metric_once_by_cursor(store: Store) -> None:
+    job_id = _running_job(store)
+    now = time.time()
+    store.append_metrics(job_id, [MetricPoint("step", i, "loss", 1.0 / (i + 1), now)
+                                  for i in range(3)])
+    f = monitor.JobFollower(job_id)
+    f.poll(store)
+    store.append_metrics(job_id, [MetricPoint("step", 3, "loss", 0.2, now),
+                                  MetricPoint("epoch", 0, "val_top1", 0.9, now)])
+    f.poll(store)
+    f.poll(store)  # nothing new: nothing duplicated
+    steps, values = f.series("loss")
+    np.testing.assert_array_equal(steps, [0, 1, 2, 3])
+    np.testing.assert_allclose(values, [1.0, 0.5, 1 / 3, 0.2])
+    assert f.series("val_top1", "epoch")[1].tolist() == [0.9]
+    assert set(f.all_series()) == {("step", "loss"), ("epoch", "val_top1")}
+    assert f.cursor == 5
+
+
+def test_two_followers_of_one_job_are_independent(store: Store) -> None:
+    job_id = _running_job(store)
+    store.append_metrics(job_id, [MetricPoint("step", 0, "loss", 1.0, time.time())])
+    a, b = monitor.JobFollower(job_id), monitor.JobFollower(job_id)
+    a.poll(store)
+    store.append_metrics(job_id, [MetricPoint("step", 1, "loss", 0.5, time.time())])
+    a.poll(store)
+    b.poll(store)
+    assert a.series("loss")[1].tolist() == b.series("loss")[1].tolist() == [1.0, 0.5]
+
+
+def test_eta_from_progress(store: Store) -> None:
+    job_id = _running_job(store)
+    store.set_progress(job_id, 0.25)
+    job = store.get(job_id)
+    assert monitor.eta_seconds(job, now=job.started + 10.0) == pytest.approx(30.0)
+    store.set_progress(job_id, 0.0)
+    assert monitor.eta_seconds(store.get(job_id)) is None
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(None, "—"), (42.4, "42 s"), (185, "3 min 05 s"),
+                                               (3720, "1 h 02 min")])
+def test_format_duration(seconds: float | None, text: str) -> None:
+    assert monitor.format_duration(seconds) == text
+
+
+def test_config_diff_shows_only_settings_that_differ() -> None:
+    a = {"model": "resnet18", "optimizer": {"name": "sgd", "lr": 0.1}, "tricks": {"mixup": 0.2}}
+    b = {"model": "resnet18", "optimizer": {"name": "sgd", "lr": 0.4}}
+    rows = runs.config_diff({"a": a, "b": b})
+    assert rows == [
+        {"setting": "optimizer.lr", "a": "0.1", "b": "0.4"},
+        {"setting": "tricks.mixup", "a": "0.2", "b": "—"},
+    ]
+    assert runs.config_diff({"a": a, "a2": a}) == []
+
+
+def test_results_table_reads_each_kind(store: Store) -> None:
+    job_id = _running_job(store)
+    store.finish(job_id, "succeeded", result={"best_val_top1": 0.981, "final_val_top1": 0.975})
+    train = store.get(job_id)
+    object.__setattr__(train, "kind", "train")
+    row = runs.results_table([train])[0]
+    assert row["best val top-1"] == 0.981 and row["status"] == "succeeded"
+
+
+def test_range_test_figure_marks_suggestions_and_consensus() -> None:
+    lr = np.logspace(-6, 1, 60)
+    loss = 2.0 - np.tanh(np.log10(lr) + 2.5) + np.where(lr > 1, (lr - 1) * 3, 0)
+    fig = range_test_figure(lr, loss, smoothed=loss, suggestions={"fastai_valley": 1e-3,
+                                                                  "consensus": 2e-3},
+                            consensus=2e-3, band=(lr, loss - 0.1, loss + 0.1))
+    names = [t.name for t in fig.data]
+    assert "fastai_valley" in names and "consensus" not in names and "seed band" in names
+    marker = next(t for t in fig.data if t.name == "fastai_valley")
+    assert marker.y[0] == pytest.approx(np.interp(-3, np.log10(lr), loss))
+    assert fig.layout.xaxis.type == "log"
+    assert any("consensus" in (a.text or "") for a in fig.layout.annotations)
+
+
+def test_training_figure_puts_each_metric_in_its_panel() -> None:
+    series = {("step", "loss"): (np.arange(5), np.linspace(2, 1, 5)),
+              ("epoch", "val_top1"): (np.arange(2), np.array([0.8, 0.9]))}
+    fig = training_figure([("run a", series), ("run b", series)])
+    assert len(fig.data) == 4
+    loss_traces = [t for t in fig.data if t.xaxis == "x"]
+    assert [t.name for t in loss_traces] == ["run a", "run b"]
+    assert all(t.showlegend for t in loss_traces), "one legend entry per run, in the first panel"
+    val_traces = [t for t in fig.data if t.xaxis == "x4"]
+    assert len(val_traces) == 2 and not any(t.showlegend for t in val_traces)
