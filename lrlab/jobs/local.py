@@ -110,6 +110,15 @@ def _start_worker(url: str) -> tuple[subprocess.Popen, Path]:
     return process, log_path
 
 
+def stop_local_workers() -> None:
+    """Stop the workers this process started (also done at exit)."""
+    with _lock:
+        started = list(_started.values())
+        _started.clear()
+    for process, _log in started:
+        _stop_worker(process)
+
+
 def _stop_worker(process: subprocess.Popen) -> None:
     """Graceful stop (the worker fails its running job with a clear reason), then force."""
     if process.poll() is not None:
