@@ -1,0 +1,150 @@
+"""Schedule advice: turn an analysed range-test curve into ready ``lrlab.schedule/1`` configs.
+
+Three schedules built from three points of the curve: the consensus LR (the steepest descent), the
+LR where the descent starts (the loss leaves its plateau) and the LR of the smoothed minimum.
+
+- 1cycle (Smith & Topin 2019): max_lr = consensus; it starts at max_lr / div_factor, so
+  div_factor = consensus / descent start: the warm-up begins where the loss begins to respond.
+- Warmup + cosine: peak = consensus; the linear warmup starts at the descent start (start_factor =
+  descent start / peak) and lasts 5% of the steps (He et al. 2019 warm up for 5 of 120 epochs,
+  Goyal et al. 2017 for 5 of 90).
+- Cyclical LR (Smith 2017, sec. 3.3): base_lr = where the loss starts to fall, max_lr = where it
+  stops falling (the smoothed minimum); when the curve does not show both, base = max / 4 (Smith's
+  rule of thumb). Four full cycles over the run: ending on a cycle boundary is what Smith asks for.
+
+A different batch size is handled by a ``scaling`` block (linear rule for SGD-like optimizers,
+Goyal et al. 2017; square root for Adam-like ones, Malladi et al. 2022): the configs keep the LR
+measured at the tested batch and the schedule library applies the factor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lrlab.errors import LrlabError
+from lrlab.finder.analysis import Analysis
+from lrlab.schedules.spec import FORMAT
+
+SGD_LIKE = ("sgd", "sgd_nesterov", "nesterov", "momentum", "lars", "asgd")
+ADAM_LIKE = ("adam", "adamw", "nadam", "radam", "adamax", "lamb", "adagrad", "adadelta", "rmsprop")
+WARMUP_SHARE = 0.05
+CLR_CYCLES = 4
+CLR_FALLBACK_RATIO = 4.0
+ONECYCLE_MAX_DIV = 1e4
+ONECYCLE_DEFAULT_DIV = 25.0
+
+
+def scaling_rule(optimizer: str) -> str:
+    """``linear`` for SGD-like optimizers, ``sqrt`` for adaptive (Adam-like) ones."""
+    name = optimizer.strip().lower()
+    if name in SGD_LIKE:
+        return "linear"
+    if name in ADAM_LIKE:
+        return "sqrt"
+    raise LrlabError(
+        f"optimizer: unknown {optimizer!r}; expected one of {', '.join(SGD_LIKE + ADAM_LIKE)}"
+    )
+
+
+def _sig(value: float, digits: int = 3) -> float:
+    """Round to a few significant digits: a config is read by people, not only by code."""
+    return float(f"{value:.{digits}g}")
+
+
+def advise(
+    analysis: Analysis,
+    *,
+    total_steps: int,
+    batch_size: int,
+    optimizer: str = "sgd",
+    target_batch_size: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Ready ``lrlab.schedule/1`` configs: ``onecycle``, ``warmup_cosine`` and ``cyclic``.
+
+    ``total_steps`` is the length of the run the configs are for (optimizer updates);
+    ``batch_size`` is the batch the range test used; with ``target_batch_size`` every config gets
+    a scaling block from that batch to the target.
+    """
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 8:
+        raise LrlabError(f"total_steps must be an integer >= 8, got {total_steps!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise LrlabError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if target_batch_size is not None and (
+        isinstance(target_batch_size, bool)
+        or not isinstance(target_batch_size, int)
+        or target_batch_size < 1
+    ):
+        raise LrlabError(f"target_batch_size must be a positive integer, got {target_batch_size!r}")
+    rule = scaling_rule(optimizer)
+    peak = analysis.consensus
+    if peak is None:
+        raise LrlabError(
+            "the curve gave no LR suggestion, so there is nothing to build a schedule from "
+            f"({analysis.verdict})"
+        )
+    start = analysis.descent_start_lr
+    start = start if start is not None and start < peak else None
+    top = analysis.minimum_lr
+
+    div = min(peak / start, ONECYCLE_MAX_DIV) if start is not None else ONECYCLE_DEFAULT_DIV
+    onecycle = {
+        "format": FORMAT,
+        "base_lr": _sig(peak),
+        "total_steps": total_steps,
+        "main": {
+            "kind": "onecycle",
+            "pct_start": 0.3,
+            "div_factor": _sig(max(div, 1.0)),
+            "final_div_factor": 1e4,
+            "anneal_strategy": "cos",
+            "three_phase": False,
+            "cycle_momentum": True,
+            "base_momentum": 0.85,
+            "max_momentum": 0.95,
+        },
+    }
+    warmup_steps = max(1, round(WARMUP_SHARE * total_steps))
+    warmup_cosine = {
+        "format": FORMAT,
+        "base_lr": _sig(peak),
+        "total_steps": total_steps,
+        "warmup": {
+            "steps": warmup_steps,
+            "start_factor": _sig(start / peak) if start is not None else 0.0,
+            "shape": "linear",
+        },
+        "hold_steps": 0,
+        "main": {"kind": "cosine", "min_lr": 0.0},
+    }
+    upper = top if top is not None and top > peak else peak
+    lower = start if start is not None and start < upper else upper / CLR_FALLBACK_RATIO
+    step_up = max(1, total_steps // (2 * CLR_CYCLES))
+    cyclic = {
+        "format": FORMAT,
+        "base_lr": _sig(upper),
+        "total_steps": total_steps,
+        "main": {
+            "kind": "cyclic",
+            "base_lr": _sig(lower),
+            "step_size_up": step_up,
+            "step_size_down": None,
+            "mode": "triangular",
+            "gamma": 1.0,
+            "cycle_momentum": True,
+            "base_momentum": 0.8,
+            "max_momentum": 0.9,
+        },
+    }
+    configs: dict[str, dict[str, Any]] = {
+        "onecycle": onecycle,
+        "warmup_cosine": warmup_cosine,
+        "cyclic": cyclic,
+    }
+    if target_batch_size is not None and target_batch_size != batch_size:
+        for config in configs.values():
+            config["scaling"] = {
+                "rule": rule,
+                "reference_batch": batch_size,
+                "batch": target_batch_size,
+            }
+    return configs

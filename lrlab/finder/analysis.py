@@ -1,0 +1,383 @@
+"""Curve analysis: every method's suggestion, a consensus, and how far to trust it.
+
+Each method in `lrlab.finder.methods.METHODS` gets the curve its own tool would hold (its own
+smoothing of the raw losses), so the reference tools' answers here are the answers those tools
+would give. The consensus is the weighted median of the answers in log10(lr): a median because a
+single rule fooled by a bump should not move it, in log space because LRs are compared by ratio,
+weighted towards lrlab's lag-free rule because the tools' EMAs shift their answers to the right.
+For the same reason the full range of answers is no trust measure (it mostly measures the tools'
+lags); the spread is the width of the narrowest group of methods around the consensus holding half
+the weight. Trust combines that spread, the seeds' spread when there are several, and what the
+curve itself shows (a flat start, a clear descent, divergence at the end, noise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from lrlab.finder.curves import validate_curve
+from lrlab.finder.methods import METHODS
+from lrlab.finder.smoothing import ArrayLike, smooth_log_lr
+
+Trust = Literal["high", "medium", "low"]
+_LEVELS: tuple[Trust, ...] = ("low", "medium", "high")
+
+# Spread (decades) up to which trust stays high / medium: within half a decade (a factor of ~3)
+# a short training run rarely tells the LRs apart; beyond a decade the curve does not pin one down.
+HIGH_SPREAD = 0.5
+MEDIUM_SPREAD = 1.0
+# Fewer finite points than this and the curve is too coarse for the rules' skips and windows.
+MIN_POINTS = 20
+# A curve whose first 10% of points already fall by more than this share of the total drop
+# starts too late; a rise after the minimum below this share of the drop never diverged.
+START_FALL_SHARE = 0.25
+END_RISE_SHARE = 0.5
+# Residual noise (robust std of raw − smoothed up to the minimum) above this share of the drop.
+NOISE_SHARE = 0.2
+
+
+@dataclass
+class Analysis:
+    """Everything `analyze` found; ``to_dict`` is its part of an ``lrlab.range_test/1`` file."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    suggestions: dict[str, float | None]
+    consensus: float | None
+    spread_decades: float | None
+    agreeing: list[str]
+    seed_spread_decades: float | None
+    trust: Trust
+    verdict: str
+    warnings: list[str]
+    stop_reason: str | None = None
+    optimizer: str = "sgd"
+    band_low: np.ndarray | None = None
+    band_high: np.ndarray | None = None
+    seed_suggestions: list[dict[str, float | None]] = field(default_factory=list)
+    seed_consensus: list[float | None] = field(default_factory=list)
+    descent_start_lr: float | None = None
+    minimum_lr: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN/inf become None, arrays become lists."""
+        out: dict[str, Any] = {
+            "lr": _clean(self.lrs),
+            "loss": _clean(self.losses),
+            "smoothed": _clean(self.smoothed),
+            "stop_reason": self.stop_reason,
+            "suggestions": {**_clean(self.suggestions), "consensus": _clean(self.consensus)},
+            "methods": {
+                name: {"source": m.source, "smoothing": m.smoothing, "weight": m.weight}
+                for name, m in METHODS.items()
+            },
+            "trust": {
+                "level": self.trust,
+                "spread_decades": _clean(self.spread_decades),
+                "agreeing_methods": list(self.agreeing),
+                "seed_spread_decades": _clean(self.seed_spread_decades),
+                "verdict": self.verdict,
+                "warnings": list(self.warnings),
+            },
+            "descent_start_lr": _clean(self.descent_start_lr),
+            "minimum_lr": _clean(self.minimum_lr),
+        }
+        if self.seed_suggestions:
+            out["seeds"] = {
+                "band_low": _clean(self.band_low),
+                "band_high": _clean(self.band_high),
+                "suggestions": _clean(self.seed_suggestions),
+                "consensus": _clean(self.seed_consensus),
+            }
+        return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def suggest_all(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float | None]:
+    """Every method's suggestion for a raw curve, each fed its own tool's smoothing."""
+    return {name: m.suggest(lrs, m.preprocess(losses)) for name, m in METHODS.items()}
+
+
+def _weighted_answers(suggestions: dict[str, float | None]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = sorted(
+        (math.log10(v), METHODS[k].weight if k in METHODS else 1.0)
+        for k, v in suggestions.items()
+        if v is not None and v > 0
+    )
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def _weighted_median(logs: np.ndarray, weights: np.ndarray) -> float:
+    """Lower weighted median; the midpoint of the two middle values when weight splits evenly."""
+    cum = np.cumsum(weights)
+    half = cum[-1] / 2
+    i = int(np.searchsorted(cum, half - 1e-12))
+    if math.isclose(cum[i], half) and i + 1 < len(logs):
+        return float((logs[i] + logs[i + 1]) / 2)
+    return float(logs[i])
+
+
+def consensus_of(suggestions: dict[str, float | None]) -> float | None:
+    """Weighted median of the answers in log10(lr); None if no method answered.
+
+    lrlab's lag-free rule weighs 3 and each tool's rule 1 (``Method.weight``), so with all seven
+    answering the consensus is lrlab's answer unless that answer lies beyond all but one of the
+    tools' on one side; then the consensus moves inwards to the nearest tool answer.
+    """
+    logs, weights = _weighted_answers(suggestions)
+    return float(10 ** _weighted_median(logs, weights)) if len(logs) else None
+
+
+def agreeing_core(
+    suggestions: dict[str, float | None], consensus: float | None
+) -> tuple[float, list[str]] | None:
+    """The narrowest group of methods around the consensus holding half the total weight.
+
+    Returns its width in decades and the methods in it. With lrlab weighing 3 of 9, this is lrlab
+    with the two closest tool answers around it: "lrlab and two tools agree within X decade". The
+    full range is no trust measure: the tools' EMAs shift their answers by different lags.
+    """
+    named = sorted(
+        (math.log10(v), METHODS[k].weight if k in METHODS else 1.0, k)
+        for k, v in suggestions.items()
+        if v is not None and v > 0
+    )
+    if len(named) < 2 or consensus is None:
+        return None
+    logs = np.array([n[0] for n in named])
+    weights = np.array([n[1] for n in named])
+    centre = math.log10(consensus)
+    half = weights.sum() / 2
+    best: tuple[float, int, int] | None = None
+    for i in range(len(logs)):
+        if logs[i] > centre + 1e-12:
+            break
+        for j in range(i + 1, len(logs)):
+            if logs[j] >= centre - 1e-12 and weights[i : j + 1].sum() >= half - 1e-12:
+                width = float(logs[j] - logs[i])
+                if best is None or width < best[0] - 1e-12:
+                    best = (width, i, j)
+                break
+    if best is None:
+        return None
+    width, i, j = best
+    return width, [n[2] for n in named[i : j + 1]]
+
+
+def _median_curve(
+    curves: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median raw curve and min/max band on the first curve's LRs inside every curve's range."""
+    spans = []
+    for x, y in curves:
+        fin = np.isfinite(y)
+        spans.append((np.log10(x[fin][0]), np.log10(x[fin][-1])))
+    lo, hi = max(s[0] for s in spans), min(s[1] for s in spans)
+    grid_x = curves[0][0]
+    logg = np.log10(grid_x)
+    keep = (logg >= lo - 1e-12) & (logg <= hi + 1e-12)
+    grid_x, logg = grid_x[keep], logg[keep]
+    stack = np.vstack(
+        [np.interp(logg, np.log10(x[np.isfinite(y)]), y[np.isfinite(y)]) for x, y in curves]
+    )
+    return grid_x, np.median(stack, axis=0), stack.min(axis=0), stack.max(axis=0)
+
+
+def analyze(
+    lrs: ArrayLike,
+    losses: ArrayLike,
+    *,
+    curves: Sequence[tuple[ArrayLike, ArrayLike]] | None = None,
+    stop_reason: str | None = None,
+    optimizer: str = "sgd",
+) -> Analysis:
+    """Analyse a raw range-test curve (and, optionally, extra seeds of the same test).
+
+    With ``curves``, the analysed curve is the median of all seeds on the common LR grid (the first
+    curve's LRs inside every curve's range) with a min/max band, and each seed is also analysed on
+    its own so the spread of the seeds' consensus can be reported. ``stop_reason`` is what the
+    engine recorded ("diverged", "nan", "completed", ...); only "diverg…" and "nan"/"inf" are read.
+    """
+    x, y = validate_curve(lrs, losses)
+    seed_suggestions: list[dict[str, float | None]] = []
+    seed_consensus: list[float | None] = []
+    band_low = band_high = None
+    seed_spread = None
+    if curves:
+        all_curves = [(x, y)] + [
+            validate_curve(cx, cy, where=f"seed curve {i + 2}") for i, (cx, cy) in enumerate(curves)
+        ]
+        for cx, cy in all_curves:
+            s = suggest_all(cx, cy)
+            seed_suggestions.append(s)
+            seed_consensus.append(consensus_of(s))
+        x, y, band_low, band_high = _median_curve(all_curves)
+        logs = [math.log10(c) for c in seed_consensus if c is not None]
+        seed_spread = max(logs) - min(logs) if len(logs) >= 2 else None
+
+    smoothed = smooth_log_lr(x, y)
+    suggestions = suggest_all(x, y)
+    consensus = consensus_of(suggestions)
+    core = agreeing_core(suggestions, consensus)
+    spread = core[0] if core else None
+    shape = _Shape.of(x, y, smoothed)
+    warnings, caps = _warnings(shape, suggestions, stop_reason, y)
+    if curves and len(seed_consensus) - sum(c is not None for c in seed_consensus) > 0:
+        warnings.append("some seeds gave no suggestion at all")
+        caps.append("low")
+    agreeing = core[1] if core else []
+    trust, verdict = _verdict(suggestions, spread, agreeing, seed_spread, caps, warnings)
+    return Analysis(
+        lrs=x,
+        losses=y,
+        smoothed=smoothed,
+        suggestions=suggestions,
+        consensus=consensus,
+        spread_decades=spread,
+        agreeing=agreeing,
+        seed_spread_decades=seed_spread,
+        trust=trust,
+        verdict=verdict,
+        warnings=warnings,
+        stop_reason=stop_reason,
+        optimizer=optimizer,
+        band_low=band_low,
+        band_high=band_high,
+        seed_suggestions=seed_suggestions,
+        seed_consensus=seed_consensus,
+        descent_start_lr=shape.descent_start_lr,
+        minimum_lr=shape.minimum_lr,
+    )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the zero-phase smoothed curve shows: its drop, its ends, its noise."""
+
+    n_finite: int
+    drop: float
+    start_fall: float
+    end_rise: float
+    noise: float
+    minimum_lr: float | None
+    descent_start_lr: float | None
+
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray, smoothed: np.ndarray) -> _Shape:
+        fin = np.isfinite(smoothed)
+        xs, s, raw = x[fin], smoothed[fin], y[fin]
+        n = len(s)
+        lowest = int(np.argmin(s))
+        drop = float(s[0] - s[lowest])
+        k = max(1, n // 10)
+        start_fall = float(s[0] - np.min(s[: k + 1]))
+        # Descent start: last point before the minimum still within 10% of the drop of the start
+        # level, i.e. where the loss leaves its plateau.
+        plateau = np.flatnonzero(s[: lowest + 1] >= s[0] - 0.1 * drop) if drop > 0 else []
+        start_lr = float(xs[plateau[-1]]) if len(plateau) else None
+        return cls(
+            n_finite=n,
+            drop=drop,
+            start_fall=start_fall,
+            end_rise=float(s[-1] - s[lowest]),
+            noise=_robust_noise(raw[: max(lowest + 1, 3)] - s[: max(lowest + 1, 3)]),
+            minimum_lr=float(xs[lowest]),
+            descent_start_lr=start_lr if drop > 0 else None,
+        )
+
+
+def _robust_noise(residuals: np.ndarray) -> float:
+    """Noise level (a standard deviation) from the median absolute residual, so the explosion at
+    the end of the sweep, which no smoother follows, does not count as noise."""
+    dev = np.abs(residuals - np.median(residuals))
+    return float(1.4826 * np.median(dev))
+
+
+def _warnings(
+    shape: _Shape,
+    suggestions: dict[str, float | None],
+    stop_reason: str | None,
+    raw: np.ndarray,
+) -> tuple[list[str], list[Trust]]:
+    warnings: list[str] = []
+    caps: list[Trust] = []
+    reason = (stop_reason or "").lower()
+    if shape.n_finite < MIN_POINTS:
+        warnings.append(
+            f"too few points: {shape.n_finite} finite losses; use at least 50 (more steps)"
+        )
+        caps.append("low" if shape.n_finite < 10 else "medium")
+    if "nan" in reason or "inf" in reason or not np.all(np.isfinite(raw)):
+        warnings.append("stopped on NaN/inf loss: suggestions use the points before it")
+    described_descent = shape.drop > 3 * shape.noise and suggestions.get("lrlab") is not None
+    if not described_descent:
+        warnings.append(
+            "no clear descent: the loss does not fall clearly below its starting level; "
+            "check the model/data or widen the LR range"
+        )
+        caps.append("low")
+        return warnings, caps
+    if shape.start_fall > START_FALL_SHARE * shape.drop:
+        warnings.append(
+            "no flat start: the loss is already falling at the first LRs; lower start_lr"
+        )
+        caps.append("medium")
+    if "diverg" not in reason and shape.end_rise < END_RISE_SHARE * shape.drop:
+        warnings.append(
+            "never diverged: the loss did not rise clearly after its minimum; raise end_lr"
+        )
+        caps.append("medium")
+    if shape.noise > NOISE_SHARE * shape.drop:
+        warnings.append("noisy curve: average several batches per LR point or run several seeds")
+        caps.append("medium")
+    return warnings, caps
+
+
+def _verdict(
+    suggestions: dict[str, float | None],
+    spread: float | None,
+    agreeing: list[str],
+    seed_spread: float | None,
+    caps: list[Trust],
+    warnings: list[str],
+) -> tuple[Trust, str]:
+    answered = sum(v is not None for v in suggestions.values())
+    reasons: list[str] = []
+    if spread is None or answered < 3:
+        level: Trust = "low"
+        reasons.append(f"only {answered} of {len(suggestions)} methods gave a suggestion")
+    elif spread <= HIGH_SPREAD:
+        level = "high"
+    else:
+        level = "medium" if spread <= MEDIUM_SPREAD else "low"
+        closest = ", ".join(agreeing)
+        reasons.append(f"the closest methods ({closest}) spread over {spread:.2f} decade")
+    if seed_spread is not None and seed_spread > HIGH_SPREAD:
+        caps.append("medium" if seed_spread <= MEDIUM_SPREAD else "low")
+        reasons.append(f"seeds disagree by {seed_spread:.2f} decade")
+    for cap in caps:
+        level = min(level, cap, key=_LEVELS.index)
+    reasons += [w.split(":")[0] for w in warnings]
+    if level == "high" and spread is not None:
+        agree = f"methods agree within {spread:.2f} decade ({', '.join(agreeing)})"
+        if seed_spread is not None:
+            agree += f"; seeds within {seed_spread:.2f} decade"
+        return level, agree
+    return level, f"{level} confidence: " + "; ".join(dict.fromkeys(reasons))

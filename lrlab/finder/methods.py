@@ -1,0 +1,337 @@
+"""LR suggestion rules: each reference tool's rule reproduced exactly, and lrlab's lag-free rule.
+
+Every function takes the curve *as its tool would hold it* (the tool's own smoothed losses, before
+the tool's own trimming) and returns the suggested LR, or None where the tool would fail or return
+None (too few points). The ``METHODS`` registry says which smoothing each tool applies to raw
+losses, so `lrlab.finder.analysis` can feed each rule what its tool would feed it.
+
+fastai and Lightning hold their curves as float32 tensors; their rules are evaluated here on
+float32 copies so that comparisons and argmins pick the same index, and the LR at that index is
+returned at full precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from lrlab.errors import LrlabError
+from lrlab.finder.smoothing import (
+    ArrayLike,
+    ema_debiased,
+    smooth_log_lr,
+    torch_lr_finder_smooth,
+    window_points,
+)
+
+
+def _arrays(lrs: ArrayLike, losses: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+
+
+def fastai_lr_find_window(
+    lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part of the Recorder's curve that fastai's ``Learner.lr_find`` hands to its rules.
+
+    fastai/callback/schedule.py, ``lr_find``: ``recorder.lrs[num_it//10:-5]`` (same for losses),
+    then everything from the first NaN loss on is dropped. ``num_it`` is the requested number of
+    iterations; by default the curve's length (a test that ran to the end).
+    """
+    x, y = _arrays(lrs, losses)
+    n = len(x) if num_it is None else num_it
+    x, y = x[n // 10 : -5], y[n // 10 : -5]
+    nan = np.flatnonzero(np.isnan(y))
+    if len(nan):
+        x, y = x[: nan[0]], y[: nan[0]]
+    return x, y
+
+
+def fastai_valley(lrs: ArrayLike, losses: ArrayLike, *, num_it: int | None = None) -> float | None:
+    """fastai's ``valley`` (fastai/callback/schedule.py, fastai ≥ 2.5; fastai's default).
+
+    The longest decreasing subsequence of losses (table ``lds``), taken as the run of L points
+    ending at its last point, then the point ``int(L/3) + int(L/6)`` past the start of that run.
+    The start, end − L, is -1 when the curve falls from its first point, and fastai then counts
+    from index -1 (Python's last point); that quirk is kept. Expects the Recorder's losses
+    (``ema_debiased``, β = 0.98).
+    """
+    x, y = fastai_lr_find_window(lrs, losses, num_it)
+    y = y.astype(np.float32)
+    n = len(y)
+    if n == 0:
+        return None
+    max_start, max_end = 0, 0
+    lds = np.ones(n, dtype=np.int64)
+    for i in range(1, n):
+        # fastai checks the record after every j of its inner loop, but lds[i] can only beat it
+        # by one (every earlier lds is at most the record), so checking once after the loop is
+        # the same.
+        longer = lds[:i][y[i] < y[:i]]
+        lds[i] = longer.max() + 1 if len(longer) else 1
+        if lds[i] > lds[max_end]:
+            max_end = i
+            max_start = max_end - int(lds[i])
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return float(x[idx])
+
+
+def fastai_slide(
+    lrs: ArrayLike,
+    losses: ArrayLike,
+    *,
+    num_it: int | None = None,
+    lr_diff: int = 15,
+    thresh: float = 0.005,
+    adjust_value: float = 1.0,
+) -> float | None:
+    """fastai's ``slide`` (fastai/callback/schedule.py): interval slide rule.
+
+    Walk a pair of points ``lr_diff`` apart leftwards from the end of the curve while the
+    index-gradients (``np.gradient``) at the two points differ by more than ``thresh``; suggest the
+    left point of the last pair that did. None where fastai would raise (fewer than ``lr_diff + 1``
+    points).
+    """
+    x, y = fastai_lr_find_window(lrs, losses, num_it)
+    y = y.astype(np.float32)
+    if len(y) < max(lr_diff + 1, 2):
+        return None
+    grad = np.gradient(y)
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local_min_lr = x[l_idx]
+    while l_idx >= -len(y) and abs(grad[r_idx] - grad[l_idx]) > thresh:
+        local_min_lr = x[l_idx]
+        r_idx -= 1
+        l_idx -= 1
+    return float(local_min_lr) * adjust_value
+
+
+def fastai_minimum(lrs: ArrayLike, losses: ArrayLike, *, num_it: int | None = None) -> float | None:
+    """fastai's ``minimum`` (fastai/callback/schedule.py): the lowest loss's LR, divided by 10."""
+    x, y = fastai_lr_find_window(lrs, losses, num_it)
+    if len(y) == 0:
+        return None
+    return float(x[int(np.argmin(y.astype(np.float32)))]) / 10
+
+
+def fastai_steep(lrs: ArrayLike, losses: ArrayLike, *, num_it: int | None = None) -> float | None:
+    """fastai's ``steep`` (fastai/callback/schedule.py): steepest forward difference in ln(lr).
+
+    ``grads = Δloss / Δln(lr)`` between neighbours; the suggestion is the *left* point of the
+    steepest pair.
+    """
+    x, y = fastai_lr_find_window(lrs, losses, num_it)
+    if len(y) < 2:
+        return None
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    grads = (y32[1:] - y32[:-1]) / (np.log(x32[1:]) - np.log(x32[:-1]))
+    return float(x[int(np.argmin(grads))])
+
+
+def torch_lr_finder_steepest(
+    lrs: ArrayLike, losses: ArrayLike, skip_start: int = 10, skip_end: int = 5
+) -> float | None:
+    """torch-lr-finder's suggestion (torch_lr_finder/lr_finder.py 0.2.2, ``LRFinder.plot``).
+
+    Trim ``skip_start`` and ``skip_end`` points, then the point of lowest
+    ``np.gradient(losses)`` (unit spacing, i.e. per step, not per LR). None where the tool raises
+    (fewer than ``skip_start + skip_end + 2`` points). Expects ``history["loss"]``
+    (``torch_lr_finder_smooth``). NaNs are not removed: as in the tool, the argmin then lands on the
+    first NaN gradient.
+    """
+    if skip_start < 0 or skip_end < 0:
+        raise LrlabError("skip_start and skip_end cannot be negative")
+    x, y = _arrays(lrs, losses)
+    if len(x) < skip_start + skip_end + 2:
+        return None
+    end = len(x) - skip_end
+    x, y = x[skip_start:end], y[skip_start:end]
+    return float(x[int(np.argmin(np.gradient(y)))])
+
+
+def lightning_suggestion(
+    lrs: ArrayLike,
+    losses: ArrayLike,
+    skip_begin: int = 10,
+    skip_end: int = 1,
+    *,
+    spacing: Literal["lr", "index"] = "lr",
+) -> float | None:
+    """Lightning's ``_LRFinder.suggestion`` (lightning/pytorch/tuner/lr_finder.py).
+
+    Slice ``[skip_begin:-skip_end]`` (so ``skip_end=0`` leaves nothing, as in Lightning), drop
+    non-finite losses, need at least 2 points, then the lowest ``torch.gradient``. Since Lightning
+    2.5.3 (PR #21055) the gradient is taken against the LR values themselves (``spacing=[lrs]``,
+    linear LR even on an exponential sweep, which pushes the pick towards high LRs: issue #21141);
+    ``spacing="index"`` reproduces the earlier unit spacing, including its index shift when
+    non-finite losses were dropped. Expects ``ema_debiased(raw, 0.98, step_offset=1)``.
+    """
+    x_all, y_all = _arrays(lrs, losses)
+    x = x_all[skip_begin:-skip_end].astype(np.float32)
+    y = y_all[skip_begin:-skip_end].astype(np.float32)
+    finite = np.isfinite(y)
+    x, y = x[finite], y[finite]
+    if len(y) < 2:
+        return None
+    if spacing == "index":
+        return float(x_all[int(np.argmin(np.gradient(y))) + skip_begin])
+    grads = np.gradient(y, x)
+    kept = np.arange(len(x_all))[skip_begin:-skip_end][finite]
+    return float(x_all[kept[int(np.argmin(grads))]])
+
+
+# Window of lrlab's rule as a fraction of the points it searches (the curve up to the blow-up):
+# wider than the display smoother's, because the slope's minimum is what must be stable against
+# per-batch noise. Chosen with benchmarks/bench_suggestion_lag.py.
+STEEPEST_WINDOW_FRACTION = 0.3
+
+
+def lrlab_steepest(
+    lrs: ArrayLike, losses: ArrayLike, *, window_decades: float | None = None
+) -> float | None:
+    """lrlab's lag-free rule: the steepest descent of the zero-phase smoothed curve in log10(lr).
+
+    Cut the raw curve where the loss is back above its starting level after its lowest point (the
+    explosion would bend any smoother reaching into it), smooth with ``smooth_log_lr`` (centred, so
+    no EMA lag; window ``STEEPEST_WINDOW_FRACTION`` of the kept points unless ``window_decades``),
+    differentiate against log10(lr) and take the most negative slope strictly before the smoothed
+    minimum, leaving out the first half-window where the filter fits one-sided; the position is
+    refined between grid points by a parabola. None when there is no descent there or fewer than 5
+    finite points.
+    """
+    x, y = _arrays(lrs, losses)
+    finite = np.isfinite(y) & (x > 0)
+    x, y = x[finite], y[finite]
+    if len(y) < 5:
+        return None
+    x, y = _before_blow_up(x, y)
+    n = len(y)
+    if n < 5:
+        return None
+    logx = np.log10(x)
+    step = (logx[-1] - logx[0]) / (n - 1)
+    if window_decades is None:
+        window_decades = STEEPEST_WINDOW_FRACTION * n * step if step > 0 else None
+    smoothed = smooth_log_lr(x, y, window_decades=window_decades)
+    skip = window_points(n, step, window_decades) // 2
+    lowest = int(np.argmin(smoothed))
+    # No descent: the minimum sits in the skipped start, or the "drop" is rounding error.
+    if lowest <= skip + 1 or smoothed[skip] - smoothed[lowest] <= 1e-9 * np.abs(smoothed).max():
+        return None
+    slope = np.gradient(smoothed, logx)
+    idx = skip + int(np.argmin(slope[skip:lowest]))
+    if slope[idx] >= 0:
+        return None
+    return float(10 ** _vertex(logx, slope, idx))
+
+
+def _before_blow_up(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The curve up to the first point after its lowest loss that is back above the starting
+    level (median of the first tenth): past it the loss explodes, and a smoother window reaching
+    into the explosion would bend the descent it is meant to find."""
+    start = float(np.median(y[: max(1, len(y) // 10)]))
+    lowest = int(np.argmin(y))
+    above = np.flatnonzero(y[lowest:] > start)
+    return (x, y) if len(above) == 0 else (x[: lowest + above[0] + 1], y[: lowest + above[0] + 1])
+
+
+def _vertex(logx: np.ndarray, slope: np.ndarray, idx: int) -> float:
+    """log10(lr) of the slope's minimum, refined between grid points by a parabola through the
+    minimum and its neighbours (the grid is ~0.08 decade apart on a default sweep)."""
+    if idx == 0 or idx == len(slope) - 1:
+        return float(logx[idx])
+    x0, x1, x2 = logx[idx - 1 : idx + 2]
+    y0, y1, y2 = slope[idx - 1 : idx + 2]
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+    if a <= 0:
+        return float(x1)
+    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+    return float(np.clip(-b / (2 * a), x0, x2))
+
+
+@dataclass(frozen=True)
+class Method:
+    """A suggestion rule, where it comes from, and how its tool smooths raw losses first."""
+
+    name: str
+    source: str
+    smoothing: str
+    preprocess: Callable[[np.ndarray], np.ndarray]
+    suggest: Callable[[np.ndarray, np.ndarray], float | None]
+    # Weight in the consensus: lrlab's lag-free rule weighs 3, each tool's rule 1.
+    weight: float = 1.0
+
+
+def _raw(losses: np.ndarray) -> np.ndarray:
+    return losses
+
+
+def _fastai_ema(losses: np.ndarray) -> np.ndarray:
+    return ema_debiased(losses, 0.98)
+
+
+def _lightning_ema(losses: np.ndarray) -> np.ndarray:
+    return ema_debiased(losses, 0.98, step_offset=1)
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "fastai_valley",
+            "fastai ≥ 2.5, callback/schedule.py `valley` (default of lr_find)",
+            "debiased EMA, β = 0.98 (Recorder smooth_loss)",
+            _fastai_ema,
+            fastai_valley,
+        ),
+        Method(
+            "fastai_steep",
+            "fastai ≥ 2.5, callback/schedule.py `steep`",
+            "debiased EMA, β = 0.98 (Recorder smooth_loss)",
+            _fastai_ema,
+            fastai_steep,
+        ),
+        Method(
+            "fastai_minimum",
+            "fastai ≥ 2.5, callback/schedule.py `minimum` (LR of the lowest loss ÷ 10)",
+            "debiased EMA, β = 0.98 (Recorder smooth_loss)",
+            _fastai_ema,
+            fastai_minimum,
+        ),
+        Method(
+            "fastai_slide",
+            "fastai ≥ 2.5, callback/schedule.py `slide`",
+            "debiased EMA, β = 0.98 (Recorder smooth_loss)",
+            _fastai_ema,
+            fastai_slide,
+        ),
+        Method(
+            "torch_lr_finder",
+            "torch-lr-finder 0.2.2, LRFinder.plot(suggest_lr=True): steepest np.gradient",
+            "EMA from the first loss, smooth_f = 0.05, no debias",
+            torch_lr_finder_smooth,
+            torch_lr_finder_steepest,
+        ),
+        Method(
+            "lightning",
+            "Lightning ≥ 2.5.3, tuner/lr_finder.py _LRFinder.suggestion",
+            "EMA, β = 0.98, debiased with one step too many (_LRCallback)",
+            _lightning_ema,
+            lightning_suggestion,
+        ),
+        Method(
+            "lrlab",
+            "lrlab: steepest d loss / d log10 lr before the minimum, zero-phase smoothing",
+            "none (raw losses; smooths zero-phase itself)",
+            _raw,
+            lrlab_steepest,
+            weight=3.0,
+        ),
+    )
+}

@@ -1,0 +1,118 @@
+"""Loss smoothing for range-test curves: lrlab's zero-phase smoother and the reference tools' EMAs.
+
+A causal exponential moving average reports, at each LR, a weighted mean of losses seen at *lower*
+LRs, so every feature of the curve (the steepest descent, the minimum) appears shifted to the right
+by the EMA's lag. That shift is why the EMA-based tools over-suggest. lrlab smooths with a centred
+Savitzky–Golay filter in log10(lr): symmetric weights, so no shift. The reference tools' EMAs are
+reproduced here too, so each tool's suggestion rule can be fed exactly the curve it would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from lrlab.errors import LrlabError
+
+ArrayLike = Sequence[float] | np.ndarray
+
+# Default window of the zero-phase smoother as a fraction of the curve's points. Wide enough to
+# average out per-batch noise, narrow enough (1.6 decades on a 100-point, 8-decade sweep) that
+# the descent keeps its shape; chosen with benchmarks/bench_suggestion_lag.py.
+DEFAULT_WINDOW_FRACTION = 0.2
+_MIN_WINDOW = 5
+_UNIFORM_TOLERANCE = 1e-6
+
+
+def ema_debiased(losses: ArrayLike, beta: float = 0.98, *, step_offset: int = 0) -> np.ndarray:
+    """Debiased causal EMA: ``avg_i = β·avg_{i-1} + (1-β)·loss_i``, ``avg_{-1} = 0``, divided by
+    ``1 - β^(i + 1 + step_offset)``.
+
+    ``step_offset=0`` is fastai's ``AvgSmoothLoss`` (fastai/learner.py: ``torch.lerp(loss, val,
+    beta)``, ``value = val / (1 - beta**count)``), which the Recorder stores as ``losses``.
+    ``step_offset=1`` is Lightning's ``_LRCallback.on_train_batch_end``
+    (lightning/pytorch/tuner/lr_finder.py): it divides by ``1 - beta**(global_step + 1)`` and
+    ``global_step`` is already 1 after the first batch, so its curve is not fully debiased and
+    starts at about half the first loss (Lightning issue #14167).
+    NaN propagates to every later point, as in both tools.
+    """
+    if not 0.0 <= beta < 1.0:
+        raise LrlabError(f"beta must be in [0, 1), got {beta}")
+    if step_offset < 0:
+        raise LrlabError(f"step_offset must be >= 0, got {step_offset}")
+    x = np.asarray(losses, dtype=float)
+    out = np.empty_like(x)
+    avg = 0.0
+    for i, loss in enumerate(x):
+        avg = beta * avg + (1.0 - beta) * loss
+        out[i] = avg / (1.0 - beta ** (i + 1 + step_offset))
+    return out
+
+
+def torch_lr_finder_smooth(losses: ArrayLike, smooth_f: float = 0.05) -> np.ndarray:
+    """torch-lr-finder's ``history["loss"]`` from raw losses (``LRFinder.range_test``, 0.2.2).
+
+    The first loss is kept as is; then ``loss_i = f·raw_i + (1-f)·history_{i-1}``. There is no
+    debiasing (the EMA starts from the first loss instead of zero); ``smooth_f=0`` keeps raw losses.
+    """
+    if not 0.0 <= smooth_f < 1.0:
+        raise LrlabError(f"smooth_f must be in [0, 1), got {smooth_f}")
+    x = np.asarray(losses, dtype=float)
+    out = np.empty_like(x)
+    for i, loss in enumerate(x):
+        out[i] = loss if i == 0 or smooth_f == 0 else smooth_f * loss + (1 - smooth_f) * out[i - 1]
+    return out
+
+
+def window_points(n_points: int, step_decades: float, window_decades: float | None) -> int:
+    """Odd Savitzky–Golay window length in points for a curve of ``n_points`` on a log-lr grid."""
+    if window_decades is None:
+        points = round(DEFAULT_WINDOW_FRACTION * n_points)
+    else:
+        if window_decades <= 0:
+            raise LrlabError(f"window_decades must be > 0, got {window_decades}")
+        points = round(window_decades / step_decades) if step_decades > 0 else n_points
+    points = max(points, _MIN_WINDOW)
+    points = min(points, n_points)
+    return points if points % 2 == 1 else points - 1
+
+
+def smooth_log_lr(
+    lrs: ArrayLike,
+    losses: ArrayLike,
+    *,
+    window_decades: float | None = None,
+    polyorder: int = 2,
+) -> np.ndarray:
+    """Zero-phase smoothed losses at the given LRs: centred Savitzky–Golay in log10(lr).
+
+    The filter needs evenly spaced samples, so a sweep that is not uniform in log-lr (a linear
+    sweep, dropped points) is interpolated onto a uniform log-lr grid with as many points, smoothed
+    there and read back at the original LRs. Non-finite losses are left out and come back as NaN.
+    The default window is ``DEFAULT_WINDOW_FRACTION`` of the points (odd, at least 5); curves with
+    fewer than 5 finite points are returned unsmoothed.
+    """
+    x = np.log10(np.asarray(lrs, dtype=float))
+    y = np.asarray(losses, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise LrlabError(f"lrs and losses must be 1-D of the same length, got {x.shape}, {y.shape}")
+    out = np.full_like(y, np.nan)
+    finite = np.isfinite(y) & np.isfinite(x)
+    n = int(finite.sum())
+    if n < _MIN_WINDOW:
+        out[finite] = y[finite]
+        return out
+    xf, yf = x[finite], y[finite]
+    step = (xf[-1] - xf[0]) / (n - 1)
+    window = window_points(n, step, window_decades)
+    order = min(polyorder, window - 1)
+    steps = np.diff(xf)
+    if step > 0 and np.all(np.abs(steps - step) <= _UNIFORM_TOLERANCE * max(step, 1e-12)):
+        out[finite] = savgol_filter(yf, window, order)
+        return out
+    grid = np.linspace(xf[0], xf[-1], n)
+    smoothed = savgol_filter(np.interp(grid, xf, yf), window, order)
+    out[finite] = np.interp(xf, grid, smoothed)
+    return out
