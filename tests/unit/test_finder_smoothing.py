@@ -1,0 +1,85 @@
+"""Smoothers: the reference tools' EMAs by hand, and the zero-phase smoother's lack of lag."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrlab.errors import LrlabError
+from lrlab.finder.smoothing import (
+    ema_debiased,
+    smooth_log_lr,
+    torch_lr_finder_smooth,
+    window_points,
+)
+
+
+def test_ema_debiased_by_hand() -> None:
+    # β = 0.5: avg 0.5, 1.25, 2.125; fastai divides by 1 - 0.5^(1, 2, 3).
+    np.testing.assert_allclose(ema_debiased([1, 2, 3], 0.5), [1.0, 1.25 / 0.75, 2.125 / 0.875])
+    # Lightning divides by 1 - 0.5^(2, 3, 4): global_step is already 1 after the first batch.
+    np.testing.assert_allclose(
+        ema_debiased([1, 2, 3], 0.5, step_offset=1), [0.5 / 0.75, 1.25 / 0.875, 2.125 / 0.9375]
+    )
+
+
+def test_fastai_ema_is_unbiased_on_a_constant_and_lightnings_is_not() -> None:
+    np.testing.assert_allclose(ema_debiased(np.full(50, 2.0), 0.98), 2.0)
+    first = ema_debiased([2.0], 0.98, step_offset=1)[0]
+    assert first == pytest.approx(2.0 * 0.02 / (1 - 0.98**2))  # about half the first loss
+
+
+def test_torch_lr_finder_smoothing_by_hand() -> None:
+    np.testing.assert_allclose(torch_lr_finder_smooth([1, 2, 3], 0.5), [1.0, 1.5, 2.25])
+    np.testing.assert_allclose(torch_lr_finder_smooth([1, 2, 3], 0.0), [1, 2, 3])
+    with pytest.raises(LrlabError):
+        torch_lr_finder_smooth([1, 2], 1.0)
+    with pytest.raises(LrlabError):
+        ema_debiased([1, 2], 1.0)
+
+
+def test_savitzky_golay_keeps_a_quadratic_in_log_lr_exactly() -> None:
+    u = np.linspace(-6, 0, 60)
+    y = 0.3 * u**2 + u + 2
+    np.testing.assert_allclose(smooth_log_lr(10**u, y), y, atol=1e-10)
+
+
+def test_non_uniform_grid_is_interpolated_and_nans_come_back_as_nan() -> None:
+    # Linear in log10(lr) survives interpolation and smoothing exactly, wherever the points are.
+    u = np.sort(np.random.default_rng(0).uniform(-6, 0, 40))
+    y = -0.7 * u + 1
+    y_nan = y.copy()
+    y_nan[[5, 39]] = np.nan
+    out = smooth_log_lr(10**u, y_nan, window_decades=1.0)
+    assert np.isnan(out[[5, 39]]).all()
+    keep = np.isfinite(y_nan)
+    np.testing.assert_allclose(out[keep], y[keep], atol=1e-10)
+
+
+def test_short_curves_come_back_unsmoothed_and_shapes_are_checked() -> None:
+    np.testing.assert_array_equal(smooth_log_lr([1e-3, 1e-2, 1e-1], [3, 1, 2]), [3, 1, 2])
+    with pytest.raises(LrlabError):
+        smooth_log_lr([1e-3, 1e-2], [1.0])
+    with pytest.raises(LrlabError):
+        smooth_log_lr(np.logspace(-3, 0, 10), np.ones(10), window_decades=0)
+
+
+def test_window_is_odd_and_fits_the_curve() -> None:
+    assert window_points(100, 0.08, None) == 19  # 20% of 100 → odd
+    assert window_points(100, 0.1, 1.0) == 9  # 1 decade / 0.1 = 10 → odd
+    assert window_points(6, 0.1, 5.0) == 5  # capped at the curve, odd
+    assert window_points(100, 0.1, 0.05) == 5  # at least 5
+
+
+def test_zero_phase_smoothing_has_no_lag_but_the_ema_does() -> None:
+    """A step-like descent centred at 1e-3: the smoothed curve's steepest point stays there,
+    the fastai EMA's moves to higher LRs."""
+    u = np.linspace(-7, 1, 100)
+    y = 2.3 - 2 / (1 + np.exp(-(u + 3) / 0.3))
+    noisy = y + np.random.default_rng(1).normal(0, 0.01, 100)
+
+    def steepest(curve: np.ndarray) -> float:
+        return float(u[np.argmin(np.gradient(curve, u))])
+
+    assert abs(steepest(smooth_log_lr(10**u, noisy)) - (-3)) <= 0.1
+    assert steepest(ema_debiased(noisy, 0.98)) - (-3) > 0.3
