@@ -29,7 +29,7 @@ from typing import Any
 
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners
-from lrlab.jobs.store import HEARTBEAT_TIMEOUT_S, Job, Store, lrlab_home, strict_json
+from lrlab.jobs.store import HEARTBEAT_TIMEOUT_S, Job, Lease, Store, lrlab_home, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
 
 CANCEL_GRACE_S = 10.0
@@ -165,17 +165,28 @@ class Worker:
         self._install_signal_handlers()
         self.id = self.store.register_worker(self.device_name)
         self._log(f"worker {self.id} on {self.device_name}, store {self.store.display_url}")
+        last_beat = 0.0
         try:
             while not self._stopping.is_set():
                 if self._owner_gone():
                     self.request_stop(f"process {self.options.exit_with_pid} ended")
                     break
-                self._reap_stale()
-                job = self.store.claim(self.id)
+                try:
+                    self._reap_stale()
+                    job = self.store.claim(self.id)
+                    if job is None and time.monotonic() - last_beat >= self.options.heartbeat_s:
+                        self.store.worker_heartbeat(self.id, "idle")
+                        last_beat = time.monotonic()
+                except LrlabError as exc:
+                    if self.options.once:
+                        raise
+                    # A database restart or a long lock: keep the worker, try again shortly.
+                    self._log(f"store unavailable, will retry: {exc}")
+                    self._stopping.wait(max(self.options.poll_s, 1.0))
+                    continue
                 if job is None:
                     if self.options.once:
                         break
-                    self.store.worker_heartbeat(self.id, "idle")
                     self._stopping.wait(self.options.poll_s)
                     continue
                 try:
@@ -250,9 +261,15 @@ class Worker:
                 stop_deadline = now + self.options.cancel_grace_s
             if now >= next_heartbeat:
                 next_heartbeat = now + self.options.heartbeat_s
-                lease = self.store.heartbeat(job_id, self.id)
-                self.store.worker_heartbeat(self.id, "busy", job_id)
-                self._reap_stale()
+                try:
+                    lease = self.store.heartbeat(job_id, self.id)
+                    self.store.worker_heartbeat(self.id, "busy", job_id)
+                    self._reap_stale()
+                except LrlabError as exc:
+                    # Missed beats are harmless until the timeout; then the job is reaped and
+                    # the next successful heartbeat finds the lease lost.
+                    self._log(f"job {job_id}: heartbeat failed, will retry: {exc}")
+                    lease = Lease(held=True, cancel_requested=False)
                 if not lease.held:
                     seen.lease_lost = True
                     self._terminate(child)
