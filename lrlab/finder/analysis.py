@@ -368,16 +368,20 @@ def _verdict(
     else:
         level = "medium" if spread <= MEDIUM_SPREAD else "low"
         closest = ", ".join(agreeing)
-        reasons.append(f"the closest methods ({closest}) spread over {spread:.2f} decade")
+        reasons.append(f"the closest methods ({closest}) spread over {_decades(spread)}")
     if seed_spread is not None and seed_spread > HIGH_SPREAD:
         caps.append("medium" if seed_spread <= MEDIUM_SPREAD else "low")
-        reasons.append(f"seeds disagree by {seed_spread:.2f} decade")
+        reasons.append(f"seeds disagree by {_decades(seed_spread)}")
     for cap in caps:
         level = min(level, cap, key=_LEVELS.index)
     reasons += [w.split(":")[0] for w in warnings]
     if level == "high" and spread is not None:
-        agree = f"methods agree within {spread:.2f} decade ({', '.join(agreeing)})"
+        agree = f"methods agree within {_decades(spread)} ({', '.join(agreeing)})"
         if seed_spread is not None:
-            agree += f"; seeds within {seed_spread:.2f} decade"
+            agree += f"; seeds within {_decades(seed_spread)}"
         return level, agree
     return level, f"{level} confidence: " + "; ".join(dict.fromkeys(reasons))
+
+
+def _decades(value: float) -> str:
+    return f"{value:.2f} decade" + ("s" if value > 1 else "")
