@@ -1,0 +1,116 @@
+"""Schedule advice: configs follow lrlab.schedule/1 (the kind table in lrlab/schedules/spec.py, and
+the schedule library's validator once it exists), carry the curve's LRs, and scale by batch."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lrlab.errors import LrlabError
+from lrlab.finder import advise, analyze, scaling_rule
+from lrlab.schedules.spec import FORMAT, KINDS, SCALING_RULES, WARMUP_SHAPES
+
+U = np.linspace(-7, 1, 100)
+RAW = (
+    2.3
+    - 2.0 / (1 + np.exp(-(U + 3) / 0.35))
+    + 0.3 * np.exp((U + 1.5) / 0.3)
+    + np.random.default_rng(0).normal(0, 0.02, 100)
+)
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    return analyze(10**U, RAW, stop_reason="diverged")
+
+
+def check_against_spec(config: dict[str, Any]) -> None:
+    """Every field known to the kind table and inside its range; the format's block rules."""
+    assert config["format"] == FORMAT
+    assert config["base_lr"] > 0 and config["total_steps"] >= 1
+    kind = KINDS[config["main"]["kind"]]
+    for name, value in config["main"].items():
+        if name == "kind":
+            continue
+        field = kind.field(name)
+        if field.type == "choice":
+            assert value in field.choices
+        elif value is not None and field.type in ("int", "float", "optional_int"):
+            if field.minimum is not None:
+                assert value > field.minimum if field.exclusive_minimum else value >= field.minimum
+            if field.maximum is not None:
+                assert value < field.maximum if field.exclusive_maximum else value <= field.maximum
+    if "warmup" in config:
+        assert not kind.own_warmup
+        assert config["warmup"]["shape"] in WARMUP_SHAPES
+        assert 0 < config["warmup"]["steps"] < config["total_steps"]
+        assert 0 <= config["warmup"]["start_factor"] <= 1
+    if "scaling" in config:
+        assert config["scaling"]["rule"] in SCALING_RULES
+
+
+def test_every_config_follows_the_format(analysis) -> None:
+    configs = advise(analysis, total_steps=1000, batch_size=128, target_batch_size=512)
+    assert set(configs) == {"onecycle", "warmup_cosine", "cyclic"}
+    for config in configs.values():
+        check_against_spec(config)
+
+
+def test_configs_validate_in_the_schedule_library(analysis) -> None:
+    schedules = pytest.importorskip("lrlab.schedules")
+    if not hasattr(schedules, "Schedule"):
+        pytest.skip("lrlab.schedules.Schedule has not landed yet")
+    for opt, target in (("sgd", None), ("adamw", 1024)):
+        configs = advise(
+            analysis, total_steps=500, batch_size=64, optimizer=opt, target_batch_size=target
+        )
+        for config in configs.values():
+            schedules.Schedule.from_dict(config)
+
+
+def test_lrs_come_from_the_curve(analysis) -> None:
+    configs = advise(analysis, total_steps=1000, batch_size=128)
+    one = configs["onecycle"]
+    assert one["base_lr"] == pytest.approx(analysis.consensus, rel=5e-3)
+    # 1cycle starts where the descent starts: max_lr / div_factor.
+    start = one["base_lr"] / one["main"]["div_factor"]
+    assert start == pytest.approx(analysis.descent_start_lr, rel=1e-2)
+    warm = configs["warmup_cosine"]
+    assert warm["warmup"]["steps"] == 50
+    assert warm["base_lr"] * warm["warmup"]["start_factor"] == pytest.approx(start, rel=1e-2)
+    clr = configs["cyclic"]
+    assert clr["main"]["base_lr"] == pytest.approx(analysis.descent_start_lr, rel=5e-3)
+    assert clr["base_lr"] == pytest.approx(analysis.minimum_lr, rel=5e-3)
+    assert clr["main"]["step_size_up"] == 125  # four full cycles
+    assert all("scaling" not in c for c in configs.values())
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "rule", "factor"), [("sgd", "linear", 4.0), ("AdamW", "sqrt", 2.0)]
+)
+def test_batch_transfer(analysis, optimizer: str, rule: str, factor: float) -> None:
+    configs = advise(
+        analysis, total_steps=1000, batch_size=128, optimizer=optimizer, target_batch_size=512
+    )
+    scaling = configs["onecycle"]["scaling"]
+    assert scaling == {"rule": rule, "reference_batch": 128, "batch": 512}
+    ratio = scaling["batch"] / scaling["reference_batch"]
+    assert (ratio if rule == "linear" else math.sqrt(ratio)) == factor
+
+
+def test_bad_input(analysis) -> None:
+    with pytest.raises(LrlabError, match="optimizer"):
+        scaling_rule("newton")
+    with pytest.raises(LrlabError, match="total_steps"):
+        advise(analysis, total_steps=3, batch_size=128)
+    with pytest.raises(LrlabError, match="batch_size"):
+        advise(analysis, total_steps=100, batch_size=0)
+    with pytest.raises(LrlabError, match="target_batch_size"):
+        advise(analysis, total_steps=100, batch_size=8, target_batch_size=-1)
+    flat = analyze(10 ** U[:4], [2.0, 2.0, 2.0, 2.0])
+    assert flat.consensus is None
+    with pytest.raises(LrlabError, match="no LR suggestion"):
+        advise(flat, total_steps=100, batch_size=8)
