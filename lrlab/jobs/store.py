@@ -349,7 +349,8 @@ class Store:
             raise self._database_error(exc) from exc
 
     def _database_error(self, exc: sa_exc.OperationalError) -> LrlabError:
-        return LrlabError(f"database {self.display_url}: {exc.orig}")
+        detail = " ".join(str(exc.orig).split())  # drivers' messages span lines; ours is one
+        return LrlabError(f"database {self.display_url}: {detail}")
 
     def _ensure_schema(self) -> None:
         for attempt in range(2):
