@@ -1,10 +1,10 @@
 """The "selftest" job kind: proves a worker claims, runs, reports, stops and fails correctly.
 
 It fits y = 2x + 1 on 16 fixed points by plain gradient descent, in pure Python so it starts in
-milliseconds (no torch import), and reports loss and lr at every step like a real runner. Pauses
-between steps make it last long enough to watch, cancel or kill. `fail_at_step` raises an error at
-that step, which exercises the failure path end to end (`lrlab worker --check` uses none of this:
-it runs a few quick steps).
+milliseconds (no torch import), and reports loss and lr at every step like a real runner.
+`lrlab worker --check` (and the app's health check) queues a few quick steps of it to prove a live
+worker runs jobs end to end. `step_seconds` pauses between steps make a run last long enough to
+watch, cancel or kill; `fail_at_step` raises at that step, exercising the failure path.
 """
 
 from __future__ import annotations
