@@ -29,6 +29,7 @@ class WorkerStatus:
     workers: list[WorkerInfo]
     started_pid: int | None  # the worker this server started, if any
     log_path: Path | None  # where that worker writes its log
+    failure: str | None = None  # why the worker this server started could not keep running
 
     @property
     def starting(self) -> bool:
@@ -39,6 +40,8 @@ class WorkerStatus:
 
     def summary(self) -> str:
         if not self.workers:
+            if self.failure:
+                return f"No live worker: {self.failure}"
             if self.starting:
                 return "Starting a local worker..."
             return "No live worker"
@@ -51,9 +54,26 @@ class WorkerStatus:
         return f"{len(self.workers)} {noun}: " + "; ".join(parts)
 
 
+# A local worker that dies sooner than this after its start is not restarted (it would crash
+# again on every page refresh); the sidebar shows why instead.
+_MIN_UPTIME_S = 15.0
+
+
+@dataclass(frozen=True)
+class _LocalWorker:
+    process: subprocess.Popen
+    log_path: Path
+    started: float
+
+    def failure(self) -> str:
+        lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        last = f": {lines[-1]}" if lines else ""
+        return f"the local worker exited with code {self.process.returncode}{last}"
+
+
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}
-_started: dict[str, tuple[subprocess.Popen, Path]] = {}
+_started: dict[str, _LocalWorker] = {}
 
 
 def _store(url: str) -> Store:
@@ -74,17 +94,19 @@ def ensure_local_worker(db_url: str | None = None) -> WorkerStatus:
     url = resolve_db_url(db_url)
     workers = live_workers(_store(url))
     with _lock:
-        started = _started.get(url)
-        if started is not None and started[0].poll() is None:
-            return WorkerStatus(workers, started[0].pid, started[1])
+        local = _started.get(url)
+        if local is not None and local.process.poll() is None:
+            return WorkerStatus(workers, local.process.pid, local.log_path)
         if workers:
             return WorkerStatus(workers, None, None)
-        process, log_path = _start_worker(url)
-        _started[url] = (process, log_path)
-        return WorkerStatus(workers, process.pid, log_path)
+        if local is not None and time.monotonic() - local.started < _MIN_UPTIME_S:
+            return WorkerStatus(workers, None, local.log_path, failure=local.failure())
+        local = _start_worker(url)
+        _started[url] = local
+        return WorkerStatus(workers, local.process.pid, local.log_path)
 
 
-def _start_worker(url: str) -> tuple[subprocess.Popen, Path]:
+def _start_worker(url: str) -> _LocalWorker:
     logs = lrlab_home() / "logs"
     logs.mkdir(exist_ok=True)
     log_path = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -107,7 +129,7 @@ def _start_worker(url: str) -> tuple[subprocess.Popen, Path]:
             start_new_session=True,  # Ctrl-C in the app's terminal goes to the app, not the worker
         )
     atexit.register(_stop_worker, process)
-    return process, log_path
+    return _LocalWorker(process, log_path, time.monotonic())
 
 
 def stop_local_workers() -> None:
@@ -115,8 +137,8 @@ def stop_local_workers() -> None:
     with _lock:
         started = list(_started.values())
         _started.clear()
-    for process, _log in started:
-        _stop_worker(process)
+    for local in started:
+        _stop_worker(local.process)
 
 
 def _stop_worker(process: subprocess.Popen) -> None:

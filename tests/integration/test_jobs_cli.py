@@ -129,3 +129,21 @@ def test_a_worker_started_for_a_process_exits_when_that_process_ends(
     assert f"process {owner.pid} ended" in worker.log()
     assert store.live_workers() == []
     assert not os.path.exists(f"/proc/{worker.pid}")
+
+
+def test_a_local_worker_that_dies_at_once_is_reported_not_restarted(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local.sys, "executable", "/bin/false")  # a worker that cannot start
+    try:
+        first = local.ensure_local_worker()
+        assert first.started_pid is not None and first.starting
+        local_process = local._started[store.url].process
+        local_process.wait(timeout=60)
+        status = local.ensure_local_worker()
+        assert status.started_pid is None and status.workers == []
+        assert status.failure == "the local worker exited with code 1"
+        assert status.summary() == "No live worker: the local worker exited with code 1"
+        assert local.ensure_local_worker().started_pid is None  # still not restarted
+    finally:
+        local.stop_local_workers()
