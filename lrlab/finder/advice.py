@@ -56,14 +56,15 @@ def advise(
     *,
     total_steps: int,
     batch_size: int,
-    optimizer: str = "sgd",
+    optimizer: str | None = None,
     target_batch_size: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Ready ``lrlab.schedule/1`` configs: ``onecycle``, ``warmup_cosine`` and ``cyclic``.
 
     ``total_steps`` is the length of the run the configs are for (optimizer updates);
     ``batch_size`` is the batch the range test used; with ``target_batch_size`` every config gets
-    a scaling block from that batch to the target.
+    a scaling block from that batch to the target, by the rule for ``optimizer`` (by default
+    the optimizer the analysis was made for).
     """
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 8:
         raise LrlabError(f"total_steps must be an integer >= 8, got {total_steps!r}")
@@ -75,7 +76,7 @@ def advise(
         or target_batch_size < 1
     ):
         raise LrlabError(f"target_batch_size must be a positive integer, got {target_batch_size!r}")
-    rule = scaling_rule(optimizer)
+    rule = scaling_rule(analysis.optimizer if optimizer is None else optimizer)
     peak = analysis.consensus
     if peak is None:
         raise LrlabError(

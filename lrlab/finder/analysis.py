@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lrlab.errors import LrlabError
 from lrlab.finder.curves import validate_curve
 from lrlab.finder.methods import METHODS
 from lrlab.finder.smoothing import ArrayLike, smooth_log_lr
@@ -72,6 +73,7 @@ class Analysis:
             "loss": _clean(self.losses),
             "smoothed": _clean(self.smoothed),
             "stop_reason": self.stop_reason,
+            "optimizer": self.optimizer,
             "suggestions": {**_clean(self.suggestions), "consensus": _clean(self.consensus)},
             "methods": {
                 name: {"source": m.source, "smoothing": m.smoothing, "weight": m.weight}
@@ -190,6 +192,11 @@ def _median_curve(
         fin = np.isfinite(y)
         spans.append((np.log10(x[fin][0]), np.log10(x[fin][-1])))
     lo, hi = max(s[0] for s in spans), min(s[1] for s in spans)
+    if lo > hi:
+        raise LrlabError(
+            "seed curves: their LR ranges (where the loss is finite) do not overlap, "
+            "so there is no common grid for a median curve"
+        )
     grid_x = curves[0][0]
     logg = np.log10(grid_x)
     keep = (logg >= lo - 1e-12) & (logg <= hi + 1e-12)
@@ -214,6 +221,7 @@ def analyze(
     curve's LRs inside every curve's range) with a min/max band, and each seed is also analysed on
     its own so the spread of the seeds' consensus can be reported. ``stop_reason`` is what the
     engine recorded ("diverged", "nan", "completed", ...); only "diverg…" and "nan"/"inf" are read.
+    ``optimizer`` is kept for `advise`, which picks the batch-scaling rule from it.
     """
     x, y = validate_curve(lrs, losses)
     seed_suggestions: list[dict[str, float | None]] = []

@@ -101,6 +101,12 @@ def test_batch_transfer(analysis, optimizer: str, rule: str, factor: float) -> N
     assert (ratio if rule == "linear" else math.sqrt(ratio)) == factor
 
 
+def test_scaling_rule_defaults_to_the_analysed_optimizer() -> None:
+    adam = analyze(10**U, RAW, stop_reason="diverged", optimizer="adam")
+    configs = advise(adam, total_steps=1000, batch_size=128, target_batch_size=512)
+    assert configs["cyclic"]["scaling"]["rule"] == "sqrt"
+
+
 def test_bad_input(analysis) -> None:
     with pytest.raises(LrlabError, match="optimizer"):
         scaling_rule("newton")

@@ -106,9 +106,18 @@ def test_seeds_on_different_ranges_use_the_common_grid() -> None:
     assert math.isclose(a.lrs[-1], 10 ** short[-1]) and len(a.lrs) == len(short)
 
 
-def test_seed_curves_are_validated_by_position() -> None:
+def test_seed_curves_are_validated_by_position_and_must_overlap() -> None:
     with pytest.raises(LrlabError, match="seed curve 2"):
         analyze(10**U, noisy(1), curves=[([1e-3, 1e-4], [1.0, 2.0])])
+    with pytest.raises(LrlabError, match="do not overlap"):
+        analyze(10 ** U[:50], noisy(1)[:50], curves=[(10 ** U[60:], noisy(2)[60:])])
+
+
+def test_a_single_point_is_analysed_without_a_suggestion() -> None:
+    a = analyze([1e-3], [2.0])
+    assert a.consensus is None and a.trust == "low"
+    assert any("too few points" in w for w in a.warnings)
+    json.dumps(a.to_dict(), allow_nan=False)
 
 
 def test_consensus_is_the_weighted_median_in_log_space() -> None:
