@@ -7,13 +7,16 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from lrlab.errors import LrlabError
+from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S, STATUSES
 from lrlab.jobs.runners import KINDS, RUNNERS
-from lrlab.jobs.store import HEARTBEAT_TIMEOUT_S, STATUSES, Job, Store, format_time
+
+if TYPE_CHECKING:
+    from lrlab.jobs.store import Job, Store
+
+# The store (SQLAlchemy) and yaml are imported inside the commands so `lrlab --help` stays fast.
 
 _DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, default ~/.lrlab)"
 
@@ -113,6 +116,8 @@ def _positive(text: str) -> float:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """A job config from a JSON or YAML file (YAML reads JSON too)."""
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -130,6 +135,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `KEY=VALUE` settings; dotted keys (optimizer.lr) reach into nested mappings."""
+    import yaml
+
     result = dict(config)
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -152,6 +159,7 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     from lrlab.jobs.runners import validate
+    from lrlab.jobs.store import Store
 
     config = read_config_file(args.config) if args.config else {}
     config = validate(args.kind, apply_overrides(config, args.overrides))
@@ -165,6 +173,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
+    from lrlab.jobs.store import Store, format_time
+
     with Store(args.db) as store:
         store.fail_stale()
         jobs = store.list_jobs(None if args.all else 20, kind=args.kind, status=args.status)
@@ -194,6 +204,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 
 def describe_job(store: Store, job: Job) -> list[str]:
     """The lines of `lrlab show`: status, timing, config, last metrics, and result or error."""
+    from lrlab.jobs.store import format_time
+
     lines = [
         f"job {job.id} ({job.kind}): {job.status}, {job.progress:.0%} - {job.message}",
         f"  created   {format_time(job.created)}",
@@ -239,6 +251,8 @@ def _summarise(result: dict[str, Any]) -> str:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from lrlab.jobs.store import Store
+
     with Store(args.db) as store:
         store.fail_stale()
         job = store.get(args.job_id)
@@ -251,6 +265,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from lrlab.jobs.store import Store
+
     with Store(args.db) as store:
         status = store.request_cancel(args.job_id)
     messages = {
@@ -262,6 +278,8 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:
+    from lrlab.jobs.store import Store
+
     with Store(args.db) as store:
         store.delete(args.job_id)
     print(f"job {args.job_id} deleted")
@@ -269,6 +287,8 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from lrlab.jobs.store import Store
+
     if args.check:
         from lrlab.jobs.local import check_workers
 

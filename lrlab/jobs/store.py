@@ -43,14 +43,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from lrlab.errors import LrlabError
+from lrlab.jobs.lifecycle import FINISHED, HEARTBEAT_TIMEOUT_S, STATUSES
 from lrlab.jobs.runners import KINDS
 
 SCHEMA_VERSION = 1
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 SCOPES = ("step", "epoch")
-# A running job whose heartbeat is older than this is presumed dead. Workers heartbeat every ~1 s.
-HEARTBEAT_TIMEOUT_S = 30.0
 _WORKER_ROW_RETENTION_S = 24 * 3600.0
 _WRITE = "lrlab_write"  # execution option: start the SQLite transaction with BEGIN IMMEDIATE
 

@@ -29,7 +29,8 @@ from typing import Any
 
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners
-from lrlab.jobs.store import HEARTBEAT_TIMEOUT_S, Job, Lease, Store, lrlab_home, strict_json
+from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S
+from lrlab.jobs.store import Job, Lease, Store, lrlab_home, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
 
 CANCEL_GRACE_S = 10.0

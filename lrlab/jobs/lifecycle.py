@@ -1,0 +1,10 @@
+"""A job's life: its statuses and how long a silent worker is trusted.
+
+Kept apart from the store so the CLI can offer these as choices without importing SQLAlchemy.
+queued -> running -> succeeded | failed | cancelled; a queued job can also go straight to cancelled.
+"""
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+# A running job whose heartbeat is older than this is presumed dead. Workers heartbeat every ~1 s.
+HEARTBEAT_TIMEOUT_S = 30.0
