@@ -112,9 +112,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def suggest_all(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float | None]:
+def suggest_all(
+    lrs: np.ndarray, losses: np.ndarray, planned_steps: int | None = None
+) -> dict[str, float | None]:
     """Every method's suggestion for a raw curve, each fed its own tool's smoothing."""
-    return {name: m.suggest(lrs, m.preprocess(losses)) for name, m in METHODS.items()}
+    return {name: m.run(lrs, losses, planned_steps) for name, m in METHODS.items()}
 
 
 def _weighted_answers(suggestions: dict[str, float | None]) -> tuple[np.ndarray, np.ndarray]:
@@ -214,6 +216,7 @@ def analyze(
     curves: Sequence[tuple[ArrayLike, ArrayLike]] | None = None,
     stop_reason: str | None = None,
     optimizer: str = "sgd",
+    planned_steps: int | None = None,
 ) -> Analysis:
     """Analyse a raw range-test curve (and, optionally, extra seeds of the same test).
 
@@ -222,6 +225,8 @@ def analyze(
     its own so the spread of the seeds' consensus can be reported. ``stop_reason`` is what the
     engine recorded ("diverged", "nan", "completed", ...); only "diverg…" and "nan"/"inf" are read.
     ``optimizer`` is kept for `advise`, which picks the batch-scaling rule from it.
+    ``planned_steps`` is the number of steps the sweep was set up for, when it stopped early:
+    fastai trims the start of the curve by a tenth of that number.
     """
     x, y = validate_curve(lrs, losses)
     seed_suggestions: list[dict[str, float | None]] = []
@@ -233,7 +238,7 @@ def analyze(
             validate_curve(cx, cy, where=f"seed curve {i + 2}") for i, (cx, cy) in enumerate(curves)
         ]
         for cx, cy in all_curves:
-            s = suggest_all(cx, cy)
+            s = suggest_all(cx, cy, planned_steps)
             seed_suggestions.append(s)
             seed_consensus.append(consensus_of(s))
         x, y, band_low, band_high = _median_curve(all_curves)
@@ -241,7 +246,7 @@ def analyze(
         seed_spread = max(logs) - min(logs) if len(logs) >= 2 else None
 
     smoothed = smooth_log_lr(x, y)
-    suggestions = suggest_all(x, y)
+    suggestions = suggest_all(x, y, planned_steps)
     consensus = consensus_of(suggestions)
     core = agreeing_core(suggestions, consensus)
     spread = core[0] if core else None

@@ -263,9 +263,20 @@ class Method:
     source: str
     smoothing: str
     preprocess: Callable[[np.ndarray], np.ndarray]
-    suggest: Callable[[np.ndarray, np.ndarray], float | None]
+    suggest: Callable[..., float | None]  # (lrs, losses[, num_it=...])
     # Weight in the consensus: lrlab's lag-free rule weighs 3, each tool's rule 1.
     weight: float = 1.0
+    # fastai's lr_find trims by the *requested* number of steps (``num_it``), not the recorded.
+    takes_num_it: bool = False
+
+    def run(
+        self, lrs: np.ndarray, raw: np.ndarray, planned_steps: int | None = None
+    ) -> float | None:
+        """The suggestion the tool would make from a raw curve: its smoothing, then its rule."""
+        losses = self.preprocess(raw)
+        if self.takes_num_it:
+            return self.suggest(lrs, losses, num_it=planned_steps)
+        return self.suggest(lrs, losses)
 
 
 def _raw(losses: np.ndarray) -> np.ndarray:
@@ -289,6 +300,7 @@ METHODS: dict[str, Method] = {
             "debiased EMA, β = 0.98 (Recorder smooth_loss)",
             _fastai_ema,
             fastai_valley,
+            takes_num_it=True,
         ),
         Method(
             "fastai_steep",
@@ -296,6 +308,7 @@ METHODS: dict[str, Method] = {
             "debiased EMA, β = 0.98 (Recorder smooth_loss)",
             _fastai_ema,
             fastai_steep,
+            takes_num_it=True,
         ),
         Method(
             "fastai_minimum",
@@ -303,6 +316,7 @@ METHODS: dict[str, Method] = {
             "debiased EMA, β = 0.98 (Recorder smooth_loss)",
             _fastai_ema,
             fastai_minimum,
+            takes_num_it=True,
         ),
         Method(
             "fastai_slide",
@@ -310,6 +324,7 @@ METHODS: dict[str, Method] = {
             "debiased EMA, β = 0.98 (Recorder smooth_loss)",
             _fastai_ema,
             fastai_slide,
+            takes_num_it=True,
         ),
         Method(
             "torch_lr_finder",

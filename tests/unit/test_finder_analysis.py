@@ -41,6 +41,11 @@ def test_each_method_sees_its_own_tools_smoothing() -> None:
         10**U, torch_lr_finder_smooth(raw)
     )
     assert a.suggestions["fastai_valley"] == fastai_valley(10**U, ema_debiased(raw, 0.98))
+    # Stopped early at 100 of 300 planned steps: fastai trims 30 points at the start, not 10.
+    early = analyze(10**U, raw, planned_steps=300)
+    assert early.suggestions["fastai_valley"] == fastai_valley(
+        10**U, ema_debiased(raw, 0.98), num_it=300
+    )
     assert a.suggestions["lightning"] == lightning_suggestion(
         10**U, ema_debiased(raw, 0.98, step_offset=1)
     )
