@@ -55,7 +55,7 @@ def _module(spec: RunnerSpec) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name and spec.module.startswith(exc.name):
             raise LrlabError(
-                f"job kind {spec.kind!r}: its runner module {spec.module} is not installed"
+                f"job kind {spec.kind!r}: its runner module {spec.module} is missing ({exc})"
             ) from exc
         raise
 
