@@ -167,7 +167,8 @@ def lightning_suggestion(
     Slice ``[skip_begin:-skip_end]`` (so ``skip_end=0`` leaves nothing, as in Lightning), drop
     non-finite losses, need at least 2 points, then the lowest ``torch.gradient``. Since Lightning
     2.5.3 (PR #21055) the gradient is taken against the LR values themselves (``spacing=[lrs]``,
-    linear LR even on an exponential sweep, which pushes the pick towards high LRs: issue #21141);
+    linear LR even on an exponential sweep: dividing by tiny LR steps lets small wiggles at the
+    lowest LRs win, see issue #21141 and benchmarks/bench_suggestion_lag.py);
     ``spacing="index"`` reproduces the earlier unit spacing, including its index shift when
     non-finite losses were dropped. Expects ``ema_debiased(raw, 0.98, step_offset=1)``.
     """
