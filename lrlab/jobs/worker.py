@@ -102,8 +102,9 @@ def _child_main(task: ChildTask, stop: Any, outcome: Connection) -> None:
     """Entry point of the spawned child: run the job, send ("ok", result) or ("error", text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to interpret
     _watch_parent(stop, task.parent_grace_s)
-    store = Store(task.db_url)
+    store: Store | None = None
     try:
+        store = Store(task.db_url)
         out_dir = Path(task.out_dir) if task.out_dir else None
         with StoreReporter(store, task.job_id, stop) as reporter:
             result = runners.run(task.kind, task.config, reporter, out_dir)
@@ -114,7 +115,8 @@ def _child_main(task: ChildTask, stop: Any, outcome: Connection) -> None:
         outcome.send(("error", describe_error(exc)))
     finally:
         outcome.close()
-        store.close()
+        if store is not None:
+            store.close()
 
 
 class Worker:
