@@ -94,10 +94,13 @@ def smooth_log_lr(
     The default window is ``DEFAULT_WINDOW_FRACTION`` of the points (odd, at least 5); curves with
     fewer than 5 finite points are returned unsmoothed.
     """
-    x = np.log10(np.asarray(lrs, dtype=float))
+    lr = np.asarray(lrs, dtype=float)
     y = np.asarray(losses, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise LrlabError(f"lrs and losses must be 1-D of the same length, got {x.shape}, {y.shape}")
+    if lr.shape != y.shape or lr.ndim != 1:
+        raise LrlabError(f"lrs and losses must be 1-D of one length, got {lr.shape}, {y.shape}")
+    if not np.all(lr > 0):
+        raise LrlabError("learning rates must be > 0 to be smoothed in log10(lr)")
+    x = np.log10(lr)
     out = np.full_like(y, np.nan)
     finite = np.isfinite(y) & np.isfinite(x)
     n = int(finite.sum())

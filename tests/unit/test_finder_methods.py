@@ -116,6 +116,11 @@ def test_torch_lr_finder_rule_matches_the_real_package_on_random_curves() -> Non
             for skips in ({}, {"skip_start": 3, "skip_end": 0}):
                 expected = _real_torch_lr_finder(lrs, losses, **skips)
                 assert torch_lr_finder_steepest(lrs, losses, **skips) == expected
+    # A NaN in its history (it does not stop on NaN): both land on the first NaN gradient.
+    lrs = list(np.logspace(-6, 1, 30))
+    losses = [2.0 - 0.05 * i for i in range(30)]
+    losses[20] = float("nan")
+    assert torch_lr_finder_steepest(lrs, losses) == _real_torch_lr_finder(lrs, losses) == lrs[19]
 
 
 def test_torch_lr_finder_smoothing_matches_the_real_range_test(monkeypatch) -> None:

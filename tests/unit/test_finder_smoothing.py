@@ -62,6 +62,8 @@ def test_short_curves_come_back_unsmoothed_and_shapes_are_checked() -> None:
         smooth_log_lr([1e-3, 1e-2], [1.0])
     with pytest.raises(LrlabError):
         smooth_log_lr(np.logspace(-3, 0, 10), np.ones(10), window_decades=0)
+    with pytest.raises(LrlabError, match="> 0"):
+        smooth_log_lr([0.0, 1e-3, 1e-2], [1.0, 2.0, 3.0])
 
 
 def test_window_is_odd_and_fits_the_curve() -> None:
