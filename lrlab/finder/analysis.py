@@ -66,6 +66,18 @@ class Analysis:
     descent_start_lr: float | None = None
     minimum_lr: float | None = None
 
+    def summary(self) -> str:
+        """A few lines for a terminal: each method's LR, the consensus, the verdict, warnings."""
+        width = max(len(name) for name in self.suggestions)
+        lines = [
+            f"  {name:<{width}}  {'-' if lr is None else format(lr, '.3g')}"
+            for name, lr in self.suggestions.items()
+        ]
+        consensus = "none" if self.consensus is None else format(self.consensus, ".3g")
+        lines += [f"consensus: {consensus}  (trust: {self.trust})", self.verdict]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "suggested LRs:\n" + "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN/inf become None, arrays become lists."""
         out: dict[str, Any] = {

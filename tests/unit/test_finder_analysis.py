@@ -59,6 +59,14 @@ def test_clean_curve_consensus_near_the_truth_with_high_trust() -> None:
     assert a.descent_start_lr < a.consensus < a.minimum_lr
 
 
+def test_summary_names_every_method_the_consensus_and_the_verdict() -> None:
+    a = analyze(10 ** U[:55], noisy(1, u=U[:55]), stop_reason="completed")
+    text = a.summary()
+    assert all(name in text for name in METHODS)
+    assert f"consensus: {a.consensus:.3g}  (trust: {a.trust})" in text
+    assert a.verdict in text and "warning: never diverged" in text
+
+
 def test_to_dict_is_strict_json_with_nan_as_null() -> None:
     raw = noisy(2)
     raw[-1] = float("nan")
