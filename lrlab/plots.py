@@ -205,14 +205,22 @@ def range_test_result_figure(
 ) -> go.Figure:
     """The figure of a finished `lrlab.range_test/1` result, with earlier tests overlaid."""
     suggestions = dict(result.get("suggestions") or {})
-    band = result.get("band")
+    seeds = result.get("seeds") or {}
+    band = None
+    if seeds.get("band_low") is not None:
+        band = (result["lr"], _nan_for_none(seeds["band_low"]), _nan_for_none(seeds["band_high"]))
     validation = result.get("validation")
     return range_test_figure(
-        result["lr"], result["loss"],
-        smoothed=result.get("smoothed"),
-        band=(band["lr"], band["low"], band["high"]) if band else None,
+        result["lr"], _nan_for_none(result["loss"]),
+        smoothed=_nan_for_none(result["smoothed"]) if result.get("smoothed") else None,
+        band=band,
         suggestions=suggestions,
         consensus=suggestions.get("consensus"),
         validation=(validation["lr"], validation["loss"]) if validation else None,
         overlays=overlays,
     )
+
+
+def _nan_for_none(values: Sequence[float | None]) -> np.ndarray:
+    """JSON results store NaN as null; plotting wants NaN back."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)

@@ -55,6 +55,12 @@ def job_in_url(param: str = "job") -> int | None:
         return None
 
 
+def jobs_in_url(param: str = "jobs") -> list[int]:
+    """Several job ids from the URL (`?jobs=3,5`), so a comparison can be shared as a link."""
+    raw = st.query_params.get(param, "")
+    return [int(p) for p in raw.split(",") if p.strip().isdigit()]
+
+
 def follower(job_id: int) -> JobFollower:
     """This session's follower of a job (its cursor and the metrics seen so far)."""
     key = f"follower.{job_id}"

@@ -19,13 +19,7 @@ def at() -> AppTest:
     return app
 
 
-def figure(at: AppTest) -> dict:
-    charts = at.get("plotly_chart")
-    assert charts, "no chart on the page"
-    return json.loads(charts[0].proto.spec)
-
-
-def traces(at: AppTest) -> dict[str, dict]:
+def traces(at: AppTest, figure) -> dict[str, dict]:
     return {t["name"]: t for t in figure(at)["data"]}
 
 
@@ -33,72 +27,72 @@ def widget(elements, key: str):
     return next(e for e in elements if e.key == key)
 
 
-def test_default_page_shows_a_cosine_preview(at: AppTest) -> None:
-    current = traces(at)["current"]
+def test_default_page_shows_a_cosine_preview(at: AppTest, figure) -> None:
+    current = traces(at, figure)["current"]
     assert current["y"][0] == pytest.approx(0.1)
     assert current["y"][-1] < 1e-3
     assert not at.error
 
 
-def test_changing_widgets_redraws_the_figure(at: AppTest) -> None:
+def test_changing_widgets_redraws_the_figure(at: AppTest, figure) -> None:
     widget(at.number_input, "d.base_lr").set_value(0.5).run()
-    assert traces(at)["current"]["y"][0] == pytest.approx(0.5)
+    assert traces(at, figure)["current"]["y"][0] == pytest.approx(0.5)
 
     widget(at.selectbox, "d.kind").set_value("onecycle").run()
-    data = traces(at)
+    data = traces(at, figure)
     assert "current (momentum)" in data
     assert max(data["current"]["y"]) == pytest.approx(0.5)
     assert data["current"]["y"][0] == pytest.approx(0.5 / 25)
 
     widget(at.number_input, "d.total_steps").set_value(3000).run()
-    assert traces(at)["current"]["x"][-1] == 2999
+    assert traces(at, figure)["current"]["x"][-1] == 2999
 
 
-def test_warmup_changes_the_start_of_the_curve(at: AppTest) -> None:
+def test_warmup_changes_the_start_of_the_curve(at: AppTest, figure) -> None:
     widget(at.checkbox, "d.warmup.on").check().run()
     widget(at.number_input, "d.warmup.steps").set_value(200).run()
-    y = traces(at)["current"]["y"]
-    x = traces(at)["current"]["x"]
+    y = traces(at, figure)["current"]["y"]
+    x = traces(at, figure)["current"]["x"]
     assert y[0] == 0.0
     assert y[x.index(100)] == pytest.approx(0.05)
 
 
-def test_invalid_settings_show_a_message_and_the_page_keeps_working(at: AppTest) -> None:
+def test_invalid_settings_show_a_message_and_the_page_keeps_working(at: AppTest, figure) -> None:
     widget(at.checkbox, "d.warmup.on").check().run()
     widget(at.number_input, "d.warmup.steps").set_value(5000).run()
     assert not at.exception
     assert any("warmup" in e.value for e in at.error)
     widget(at.number_input, "d.warmup.steps").set_value(100).run()
-    assert not at.error and traces(at)["current"]
+    assert not at.error and traces(at, figure)["current"]
 
 
-def test_bad_upload_shows_the_validation_message(at: AppTest) -> None:
+def test_bad_upload_shows_the_validation_message(at: AppTest, figure) -> None:
     bad = {"format": "lrlab.schedule/1", "base_lr": -1, "total_steps": 100,
            "main": {"kind": "cosine"}}
     at.file_uploader[0].set_value(("bad.json", json.dumps(bad).encode(), "application/json"))
     at.run()
     assert not at.exception
     assert any("base_lr" in e.value for e in at.error)
-    assert traces(at)["current"]["y"][0] == pytest.approx(0.1), "form unchanged"
+    assert traces(at, figure)["current"]["y"][0] == pytest.approx(0.1), "form unchanged"
 
     at.file_uploader[0].set_value(("junk.yaml", b"{not: [valid", "application/yaml")).run()
     assert any("junk.yaml" in e.value for e in at.error)
 
 
-def test_good_upload_fills_the_form(at: AppTest) -> None:
+def test_good_upload_fills_the_form(at: AppTest, figure) -> None:
     config = ("format: lrlab.schedule/1\nbase_lr: 0.2\ntotal_steps: 600\n"
               "main: {kind: step, step_size: 100, gamma: 0.5}\n")
     at.file_uploader[0].set_value(("step.yaml", config.encode(), "application/yaml")).run()
     assert not at.exception and not at.error
     assert widget(at.selectbox, "d.kind").value == "step"
-    y = traces(at)["current"]["y"]
+    y = traces(at, figure)["current"]["y"]
     assert y[0] == pytest.approx(0.2) and y[-1] == pytest.approx(0.2 * 0.5**5)
 
 
-def test_kept_schedules_overlay(at: AppTest) -> None:
+def test_kept_schedules_overlay(at: AppTest, figure) -> None:
     at.button[0].click().run()  # keep the cosine
     widget(at.selectbox, "d.kind").set_value("sgdr").run()
-    names = set(traces(at))
+    names = set(traces(at, figure))
     assert {"current", "cosine"} <= names
     rows = at.dataframe[0].value
     assert len(rows) == 2

@@ -1,0 +1,106 @@
+"""Runs: every job with its status and results; open one, compare several, cancel or delete."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lrlab import runs, ui
+from lrlab.errors import LrlabError
+from lrlab.jobs.store import format_time
+from lrlab.plots import range_test_result_figure, training_figure
+
+store = ui.store()
+st.title("Runs")
+st.caption("Every range test and training run, newest first. Select one to open it, several to "
+           "compare them.")
+
+kind_filter = st.segmented_control("Show", ["all", "find", "train"], default="all",
+                                   key="runs.kind")
+jobs = store.list_jobs(limit=300, kind=None if kind_filter in (None, "all") else kind_filter)
+jobs = [j for j in jobs if j.kind != "selftest"]
+if not jobs:
+    st.info("No runs yet. Start one on the LR Finder or Training page.")
+    st.stop()
+
+table = [
+    {"id": j.id, "status": ui.status_line(j.status), "kind": j.kind,
+     "model": j.config.get("model"), "dataset": j.config.get("dataset"),
+     "progress": j.progress, "created": format_time(j.created),
+     "finished": format_time(j.finished) if j.finished else ""}
+    for j in jobs
+]
+selection = st.dataframe(
+    table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs.table",
+    column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0,
+                                                                 max_value=1.0)},
+)
+picked = [jobs[i] for i in selection.selection.rows]
+if picked:
+    st.query_params["jobs"] = ",".join(str(j.id) for j in picked)
+else:  # a reload or a shared link: the selection lives in the URL
+    wanted = ui.jobs_in_url()
+    picked = [j for j in jobs if j.id in wanted]
+if not picked:
+    st.query_params.pop("jobs", None)
+    st.stop()
+
+actions = st.columns(3)
+if actions[0].button("Cancel", disabled=not any(not j.is_finished for j in picked),
+                     help="Ask the worker to stop the selected running or queued jobs."):
+    for job in picked:
+        if not job.is_finished:
+            store.request_cancel(job.id)
+    st.rerun()
+if actions[1].button("Delete", disabled=not all(j.is_finished for j in picked),
+                     help="Delete the selected finished jobs and their metrics."):
+    st.session_state["runs.confirm_delete"] = [j.id for j in picked]
+if st.session_state.get("runs.confirm_delete"):
+    ids = st.session_state["runs.confirm_delete"]
+    st.warning(f"Delete {len(ids)} run(s) and their metrics? This cannot be undone.")
+    if st.button("Yes, delete", type="primary"):
+        try:
+            for job_id in ids:
+                store.delete(job_id)
+        except LrlabError as exc:
+            st.error(str(exc))
+        st.session_state.pop("runs.confirm_delete")
+        st.rerun()
+
+if len(picked) == 1:
+    job = picked[0]
+    st.subheader(runs.run_label(job))
+    page = {"find": "finder", "train": "training"}.get(job.kind)
+    if page:  # a relative link: works under any base URL path
+        st.markdown(f"[Open on its own page (live view)](./{page}?job={job.id})")
+    st.markdown(f"**Status:** {ui.status_line(job.status)} · {job.message or ''}")
+    if job.error:
+        st.error(job.error)
+
+follow = {job.id: ui.follower(job.id) for job in picked}
+for job in picked:
+    follow[job.id].poll(store)
+
+trains = [j for j in picked if j.kind == "train"]
+finds = [j for j in picked if j.kind == "find" and j.result]
+if trains:
+    series = [(runs.run_label(j), follow[j.id].all_series()) for j in trains]
+    st.plotly_chart(training_figure(series), key="runs.train_chart")
+if finds:
+    first, rest = finds[0], finds[1:]
+    overlays = [(runs.run_label(j), j.result["lr"], j.result.get("smoothed") or j.result["loss"])
+                for j in rest]
+    st.plotly_chart(range_test_result_figure(first.result, overlays=overlays),
+                    key="runs.find_chart")
+
+st.markdown("**Results**")
+st.dataframe(runs.results_table(picked), hide_index=True)
+if len(picked) > 1:
+    st.markdown("**Settings that differ**")
+    diff = runs.config_diff({runs.run_label(j): j.config for j in picked})
+    if diff:
+        st.dataframe(diff, hide_index=True)
+    else:
+        st.caption("The selected runs have identical settings.")
+else:
+    with st.expander("Config"):
+        st.json(picked[0].config)

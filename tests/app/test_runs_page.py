@@ -1,0 +1,108 @@
+"""The Runs page under AppTest, on a real store holding real jobs, metrics and analyses."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lrlab.finder.analysis import analyze
+from lrlab.jobs.store import MetricPoint, Store, resolve_db_url
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "runs.py")
+
+
+def _finished_train(store: Store, lr: float, top1: float) -> int:
+    job_id = store.submit("train", {"model": "small_cnn", "dataset": "digits",
+                                    "optimizer": {"name": "sgd", "lr": lr}})
+    store.claim("w")
+    now = time.time()
+    points = [MetricPoint("step", i, "loss", 2.0 / (i + 1), now) for i in range(20)]
+    points += [MetricPoint("epoch", e, "val_top1", top1 - 0.1 * (1 - e), now) for e in range(2)]
+    store.append_metrics(job_id, points)
+    store.finish(job_id, "succeeded", result={"best_val_top1": top1, "final_val_top1": top1})
+    return job_id
+
+
+def _finished_find(store: Store) -> int:
+    job_id = store.submit("find", {"model": "small_cnn", "dataset": "digits"})
+    store.claim("w")
+    lr = np.logspace(-6, 1, 80)
+    loss = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lr) + 2.5) * 3)) + np.where(lr > 1, lr, 0)
+    result = {"format": "lrlab.range_test/1", **analyze(lr, loss).to_dict()}
+    store.finish(job_id, "succeeded", result=json.loads(json.dumps(result)))
+    return job_id
+
+
+@pytest.fixture
+def store(lrlab_home) -> Store:
+    s = Store(resolve_db_url(None))
+    yield s
+    s.close()
+
+
+def _page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_empty_store_says_how_to_start(store: Store) -> None:
+    at = _page()
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_lists_every_run_newest_first(store: Store) -> None:
+    a = _finished_train(store, 0.1, 0.95)
+    b = _finished_find(store)
+    at = _page()
+    ids = list(at.dataframe[0].value["id"])
+    assert ids == [b, a]
+
+
+def test_opening_a_training_run_shows_its_charts_and_results(store: Store, figure) -> None:
+    job = _finished_train(store, 0.1, 0.97)
+    at = _page({"jobs": str(job)})
+    chart = figure(at)
+    loss = next(t for t in chart["data"] if t["xaxis"] == "x")
+    assert len(loss["y"]) == 20
+    results = at.dataframe[1].value
+    assert results["best val top-1"].tolist() == [0.97]
+
+
+def test_opening_a_range_test_shows_its_suggestions(store: Store, figure) -> None:
+    job = _finished_find(store)
+    at = _page({"jobs": str(job)})
+    chart = figure(at)
+    names = {t.get("name") for t in chart["data"]}
+    assert {"loss (raw)", "smoothed", "lrlab", "fastai_valley"} <= names
+    assert at.dataframe[1].value["consensus LR"].iloc[0] == pytest.approx(
+        store.get(job).result["suggestions"]["consensus"])
+
+
+def test_comparing_two_runs_shows_what_differs(store: Store, figure) -> None:
+    a = _finished_train(store, 0.1, 0.95)
+    b = _finished_train(store, 0.4, 0.97)
+    at = _page({"jobs": f"{a},{b}"})
+    diff = at.dataframe[2].value
+    assert diff["setting"].tolist() == ["optimizer.lr"]
+    chart = figure(at)
+    assert len([t for t in chart["data"] if t["xaxis"] == "x"]) == 2
+
+
+def test_delete_asks_first_then_removes_the_run(store: Store) -> None:
+    keep = _finished_train(store, 0.1, 0.95)
+    gone = _finished_train(store, 0.2, 0.96)
+    at = _page({"jobs": str(gone)})
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert any("cannot be undone" in w.value for w in at.warning)
+    assert len(store.list_jobs()) == 2, "nothing deleted before confirmation"
+    next(b for b in at.button if b.label == "Yes, delete").click().run()
+    assert [j.id for j in store.list_jobs()] == [keep]
