@@ -7,6 +7,7 @@ several browser sessions can follow the same job independently.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -63,6 +64,27 @@ class JobFollower:
         out = {("step", k): s.arrays() for k, s in self.step.items()}
         out.update({("epoch", k): s.arrays() for k, s in self.epoch.items()})
         return out
+
+
+def metrics_csv(follower: JobFollower) -> str:
+    """Every metric seen, one row each (scope,index,key,value): easy to pivot in any tool."""
+    lines = ["scope,index,key,value"]
+    for scope, bucket in (("step", follower.step), ("epoch", follower.epoch)):
+        for key, series in bucket.items():
+            lines += [f"{scope},{i},{key},{v!r}" for i, v in zip(series.index, series.values,
+                                                                 strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_json(follower: JobFollower) -> str:
+    """{"job", "step": {key: {"index", "values"}}, "epoch": {...}}, with NaN as null."""
+    def pack(bucket: dict[str, Series]) -> dict:
+        return {key: {"index": s.index,
+                      "values": [v if math.isfinite(v) else None for v in s.values]}
+                for key, s in bucket.items()}
+
+    return json.dumps({"job": follower.job_id, "step": pack(follower.step),
+                       "epoch": pack(follower.epoch)})
 
 
 def eta_seconds(job: Job, now: float | None = None) -> float | None:

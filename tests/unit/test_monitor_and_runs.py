@@ -114,3 +114,20 @@ def test_training_figure_puts_each_metric_in_its_panel() -> None:
     assert all(t.showlegend for t in loss_traces), "one legend entry per run, in the first panel"
     val_traces = [t for t in fig.data if t.xaxis == "x4"]
     assert len(val_traces) == 2 and not any(t.showlegend for t in val_traces)
+
+
+def test_metrics_exports_round_trip(store: Store) -> None:
+    import json as _json
+
+    job_id = _running_job(store)
+    now = time.time()
+    store.append_metrics(job_id, [MetricPoint("step", 0, "loss", 2.5, now),
+                                  MetricPoint("step", 1, "loss", float("nan"), now),
+                                  MetricPoint("epoch", 0, "val_top1", 0.5, now)])
+    f = monitor.JobFollower(job_id)
+    f.poll(store)
+    assert monitor.metrics_csv(f).splitlines() == [
+        "scope,index,key,value", "step,0,loss,2.5", "step,1,loss,nan", "epoch,0,val_top1,0.5"]
+    data = _json.loads(monitor.metrics_json(f))
+    assert data["step"]["loss"] == {"index": [0, 1], "values": [2.5, None]}
+    assert data["epoch"]["val_top1"]["values"] == [0.5]
