@@ -13,6 +13,7 @@ from lrlab.finder.methods import (
     fastai_steep,
     fastai_valley,
     lightning_suggestion,
+    lrlab_midpoint,
     lrlab_steepest,
     torch_lr_finder_steepest,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "fastai_valley",
     "lightning_suggestion",
     "load_curve",
+    "lrlab_midpoint",
     "lrlab_steepest",
     "scaling_rule",
     "smooth_log_lr",

@@ -4,7 +4,7 @@ Each method in `lrlab.finder.methods.METHODS` gets the curve its own tool would 
 smoothing of the raw losses), so the reference tools' answers here are the answers those tools
 would give. The consensus is the weighted median of the answers in log10(lr): a median because a
 single rule fooled by a bump should not move it, in log space because LRs are compared by ratio,
-weighted towards lrlab's lag-free rule because the tools' EMAs shift their answers to the right.
+weighted towards lrlab's lag-free rules because the tools' EMAs shift their answers to the right.
 For the same reason the full range of answers is no trust measure (it mostly measures the tools'
 lags); the spread is the width of the narrowest group of methods around the consensus holding half
 the weight. Trust combines that spread, the seeds' spread when there are several, and what the
@@ -153,9 +153,9 @@ def _weighted_median(logs: np.ndarray, weights: np.ndarray) -> float:
 def consensus_of(suggestions: dict[str, float | None]) -> float | None:
     """Weighted median of the answers in log10(lr); None if no method answered.
 
-    lrlab's lag-free rule weighs 3 and each tool's rule 1 (``Method.weight``), so with all seven
-    answering the consensus is lrlab's answer unless that answer lies beyond all but one of the
-    tools' on one side; then the consensus moves inwards to the nearest tool answer.
+    lrlab's two lag-free rules weigh 2 each and every tool's rule 1 (``Method.weight``): 4 of 10
+    when all answer, so the consensus lies at or between lrlab's answers unless those sit beyond
+    most tools' on one side; then it moves inwards to the nearest tool answer.
     """
     logs, weights = _weighted_answers(suggestions)
     return float(10 ** _weighted_median(logs, weights)) if len(logs) else None
@@ -166,9 +166,9 @@ def agreeing_core(
 ) -> tuple[float, list[str]] | None:
     """The narrowest group of methods around the consensus holding half the total weight.
 
-    Returns its width in decades and the methods in it. With lrlab weighing 3 of 9, this is lrlab
-    with the two closest tool answers around it: "lrlab and two tools agree within X decade". The
-    full range is no trust measure: the tools' EMAs shift their answers by different lags.
+    Returns its width in decades and the methods in it: with all answering, lrlab's two rules
+    (4 of 10) and the nearest tool answer. The full range is no trust measure: the tools' EMAs
+    shift their answers by different lags.
     """
     named = sorted(
         (math.log10(v), METHODS[k].weight if k in METHODS else 1.0, k)

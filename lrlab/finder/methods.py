@@ -192,19 +192,22 @@ def lightning_suggestion(
 STEEPEST_WINDOW_FRACTION = 0.3
 
 
-def lrlab_steepest(
-    lrs: ArrayLike, losses: ArrayLike, *, window_decades: float | None = None
-) -> float | None:
-    """lrlab's lag-free rule: the steepest descent of the zero-phase smoothed curve in log10(lr).
+@dataclass(frozen=True)
+class _LagFree:
+    """A raw curve cut before its blow-up and smoothed zero-phase, as lrlab's rules read it."""
 
-    Cut the raw curve where the loss is back above its starting level after its lowest point (the
-    explosion would bend any smoother reaching into it), smooth with ``smooth_log_lr`` (centred, so
-    no EMA lag; window ``STEEPEST_WINDOW_FRACTION`` of the kept points unless ``window_decades``),
-    differentiate against log10(lr) and take the most negative slope strictly before the smoothed
-    minimum, leaving out the first half-window where the filter fits one-sided; the position is
-    refined between grid points by a parabola. None when there is no descent there or fewer than 5
-    finite points.
-    """
+    lrs: np.ndarray
+    log_lrs: np.ndarray
+    smoothed: np.ndarray
+    skip: int  # points at the start where the filter fits one-sided
+    lowest: int  # index of the smoothed minimum
+
+
+def _lag_free(lrs: ArrayLike, losses: ArrayLike, window_decades: float | None) -> _LagFree | None:
+    """Cut where the loss is back above its starting level after its lowest point (the explosion
+    would bend any smoother reaching into it) and smooth with ``smooth_log_lr`` (centred, so no
+    EMA lag), with a window of ``STEEPEST_WINDOW_FRACTION`` of the kept points unless
+    ``window_decades``. None with fewer than 5 finite points or no descent before the minimum."""
     x, y = _arrays(lrs, losses)
     finite = np.isfinite(y) & (x > 0)
     x, y = x[finite], y[finite]
@@ -224,11 +227,53 @@ def lrlab_steepest(
     # No descent: the minimum sits in the skipped start, or the "drop" is rounding error.
     if lowest <= skip + 1 or smoothed[skip] - smoothed[lowest] <= 1e-9 * np.abs(smoothed).max():
         return None
-    slope = np.gradient(smoothed, logx)
-    idx = skip + int(np.argmin(slope[skip:lowest]))
+    return _LagFree(x, logx, smoothed, skip, lowest)
+
+
+def lrlab_steepest(
+    lrs: ArrayLike, losses: ArrayLike, *, window_decades: float | None = None
+) -> float | None:
+    """lrlab's lag-free rule: the steepest descent of the zero-phase smoothed curve in log10(lr).
+
+    On the curve as ``_lag_free`` reads it (cut before the blow-up, smoothed without lag),
+    differentiate against log10(lr) and take the most negative slope strictly before the smoothed
+    minimum, leaving out the first half-window where the filter fits one-sided; the position is
+    refined between grid points by a parabola. None when there is no descent there or fewer than 5
+    finite points.
+    """
+    c = _lag_free(lrs, losses, window_decades)
+    if c is None:
+        return None
+    slope = np.gradient(c.smoothed, c.log_lrs)
+    idx = c.skip + int(np.argmin(slope[c.skip : c.lowest]))
     if slope[idx] >= 0:
         return None
-    return float(10 ** _vertex(logx, slope, idx))
+    return float(10 ** _vertex(c.log_lrs, slope, idx))
+
+
+def lrlab_midpoint(
+    lrs: ArrayLike, losses: ArrayLike, *, window_decades: float | None = None
+) -> float | None:
+    """lrlab's robust lag-free rule: where the smoothed loss has made half its descent.
+
+    The level halfway between the plateau (median of the smoothed curve's first tenth) and the
+    smoothed minimum, crossed for the last time before the minimum, interpolated in log10(lr).
+    A level crossing averages the whole descent, so it is steadier under noise than the argmin of
+    a derivative; on a symmetric descent it is the steepest point, and it is the "half-way down
+    the descending part" practitioners read off the plot (torch-lr-finder #56).
+    """
+    c = _lag_free(lrs, losses, window_decades)
+    if c is None:
+        return None
+    s, logx = c.smoothed, c.log_lrs
+    top = float(np.median(s[: max(3, len(s) // 10)]))
+    level = (top + s[c.lowest]) / 2
+    above = np.flatnonzero(s[: c.lowest] > level)
+    if top <= s[c.lowest] or len(above) == 0:
+        return None
+    i = int(above[-1])
+    share = (s[i] - level) / (s[i] - s[i + 1])
+    return float(10 ** (logx[i] + share * (logx[i + 1] - logx[i])))
 
 
 def _before_blow_up(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +310,7 @@ class Method:
     smoothing: str
     preprocess: Callable[[np.ndarray], np.ndarray]
     suggest: Callable[..., float | None]  # (lrs, losses[, num_it=...])
-    # Weight in the consensus: lrlab's lag-free rule weighs 3, each tool's rule 1.
+    # Weight in the consensus: each of lrlab's two lag-free rules weighs 2, each tool's rule 1.
     weight: float = 1.0
     # fastai's lr_find trims by the *requested* number of steps (``num_it``), not the recorded.
     takes_num_it: bool = False
@@ -347,7 +392,15 @@ METHODS: dict[str, Method] = {
             "none (raw losses; smooths zero-phase itself)",
             _raw,
             lrlab_steepest,
-            weight=3.0,
+            weight=2.0,
+        ),
+        Method(
+            "lrlab_midpoint",
+            "lrlab: half-way down the descent of the zero-phase smoothed curve",
+            "none (raw losses; smooths zero-phase itself)",
+            _raw,
+            lrlab_midpoint,
+            weight=2.0,
         ),
     )
 }

@@ -134,12 +134,13 @@ def test_a_single_point_is_analysed_without_a_suggestion() -> None:
 
 
 def test_consensus_is_the_weighted_median_in_log_space() -> None:
-    # lrlab weighs 3 and the others 1: 9 in all, the median falls on lrlab unless it is extreme.
+    # lrlab's rules weigh 2, the tools' 1: here 5 in all, the median falls on lrlab.
     s = {k: None for k in METHODS}
     s.update(fastai_valley=1e-4, fastai_steep=1e-2, torch_lr_finder=1e-2, lrlab=1e-3)
     assert consensus_of(s) == pytest.approx(1e-3)
-    s.update(lrlab=1e-6, fastai_slide=1e-3)  # lrlab below everyone: next answer inwards
-    assert consensus_of(s) == pytest.approx(1e-4)
+    # lrlab below every tool: weights 2 | 1, 1, 1, 1, 1 → the median moves to the third answer.
+    s.update(lrlab=1e-6, fastai_slide=1e-3, fastai_minimum=1e-1)
+    assert consensus_of(s) == pytest.approx(1e-3)
     assert consensus_of({k: None for k in METHODS}) is None
     # Two equal weights split evenly: geometric mean.
     assert consensus_of({"fastai_steep": 1e-4, "fastai_valley": 1e-2}) == pytest.approx(1e-3)
@@ -148,6 +149,7 @@ def test_consensus_is_the_weighted_median_in_log_space() -> None:
 def test_agreeing_core_is_the_narrowest_half_around_the_consensus() -> None:
     s = {
         "lrlab": 1e-3,
+        "lrlab_midpoint": 10**-3.05,
         "fastai_valley": 10**-3.2,
         "fastai_slide": 10**-2.9,
         "fastai_steep": 1e-2,
@@ -155,15 +157,24 @@ def test_agreeing_core_is_the_narrowest_half_around_the_consensus() -> None:
         "fastai_minimum": 10**-1.8,
         "lightning": 1e-6,
     }
+    # Cumulative weights 1, 2, 4, 6 of 10 → the median is lrlab's 1e-3. Around it, weight >= 5:
+    # [-3.2, -3] is 0.2 wide, [-3.05, -2.9] only 0.15.
+    assert consensus_of(s) == pytest.approx(1e-3)
     width, names = agreeing_core(s, consensus_of(s))
-    assert width == pytest.approx(0.3) and set(names) == {"lrlab", "fastai_valley", "fastai_slide"}
+    assert width == pytest.approx(0.15)
+    assert set(names) == {"lrlab_midpoint", "lrlab", "fastai_slide"}
 
 
 def test_lag_benchmark_in_small() -> None:
-    """lrlab's lag-free rule lands within 0.15 decade of the true steepest point (1% noise),
+    """lrlab's lag-free rules land within 0.15 decade of the true steepest point (1% noise),
     where the EMA-fed steepest-slope rules land more than 0.3 decade to the right on average."""
     rng = np.random.default_rng(2026)
-    errors: dict[str, list[float]] = {"lrlab": [], "torch_lr_finder": [], "fastai_steep": []}
+    errors: dict[str, list[float]] = {
+        "lrlab": [],
+        "lrlab_midpoint": [],
+        "torch_lr_finder": [],
+        "fastai_steep": [],
+    }
     for _ in range(25):
         centre = rng.uniform(-4.5, -1.5)
         raw = curve(U, centre) + rng.normal(0, 0.02, len(U))
@@ -171,5 +182,6 @@ def test_lag_benchmark_in_small() -> None:
         for name, errs in errors.items():
             errs.append(math.log10(a.suggestions[name]) - true_steepest(centre))
     assert max(abs(e) for e in errors["lrlab"]) < 0.15
+    assert max(abs(e) for e in errors["lrlab_midpoint"]) < 0.15
     assert np.mean(errors["torch_lr_finder"]) > 0.3
     assert np.mean(errors["fastai_steep"]) > 0.3

@@ -17,6 +17,7 @@ from lrlab.finder.methods import (
     fastai_steep,
     fastai_valley,
     lightning_suggestion,
+    lrlab_midpoint,
     lrlab_steepest,
     torch_lr_finder_steepest,
 )
@@ -197,6 +198,23 @@ def test_lrlab_rule_finds_the_steepest_point_of_a_clean_curve(centre: float) -> 
     assert abs(np.log10(got) - true_steepest(centre)) < 0.05
 
 
+def test_lrlab_midpoint_by_hand() -> None:
+    # A straight fall from 4 to 0 over lr 1e-4 … 1e-2 (then flat, then up): no noise, so the
+    # smoothed curve is the curve; the plateau is 4, the minimum 0, the half level 2 is crossed
+    # at 1e-3 exactly.
+    u = np.linspace(-6, 0, 61)
+    loss = np.interp(u, [-6, -4, -2, -1, 0], [4.0, 4.0, 0.0, 0.0, 9.0])
+    got = lrlab_midpoint(10**u, loss, window_decades=0.45)
+    assert got is not None and abs(np.log10(got) - (-3)) < 0.02
+    assert lrlab_midpoint(10**u, np.ones(61)) is None
+
+
+def test_lrlab_midpoint_is_on_the_steepest_point_of_a_symmetric_descent() -> None:
+    u = np.linspace(-7, 1, 100)
+    pure = 2.3 - 2.0 / (1 + np.exp(-(u + 3) / 0.35))  # no explosion: symmetric about 1e-3
+    assert abs(np.log10(lrlab_midpoint(10**u, pure)) - (-3)) < 0.03
+
+
 def test_lrlab_rule_declines_curves_without_a_descent() -> None:
     u = np.linspace(-7, 1, 100)
     assert lrlab_steepest(10**u, 1 + 0.1 * np.exp(u)) is None  # only rises
@@ -213,6 +231,9 @@ def test_registry_names_and_weights() -> None:
         "torch_lr_finder",
         "lightning",
         "lrlab",
+        "lrlab_midpoint",
     }
     assert all(m.source and m.smoothing for m in METHODS.values())
-    assert METHODS["lrlab"].weight > max(m.weight for k, m in METHODS.items() if k != "lrlab")
+    lag_free = {"lrlab", "lrlab_midpoint"}
+    tools = max(m.weight for k, m in METHODS.items() if k not in lag_free)
+    assert all(METHODS[k].weight > tools for k in lag_free)
