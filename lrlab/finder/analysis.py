@@ -38,6 +38,9 @@ MIN_POINTS = 20
 # starts too late; a rise after the minimum below this share of the drop never diverged.
 START_FALL_SHARE = 0.25
 END_RISE_SHARE = 0.5
+# The descent starts where the smoothed loss has made this share of its drop (5%: on a logistic
+# descent about 1.3·width before its centre, roughly a decade below the steepest point).
+DESCENT_START_SHARE = 0.05
 # Residual noise (robust std of raw − smoothed up to the minimum) above this share of the drop.
 NOISE_SHARE = 0.2
 
@@ -313,9 +316,11 @@ class _Shape:
         drop = float(s[0] - s[lowest])
         k = max(1, n // 10)
         start_fall = float(s[0] - np.min(s[: k + 1]))
-        # Descent start: last point before the minimum still within 10% of the drop of the start
+        # Descent start: last point before the minimum still within 5% of the drop of the start
         # level, i.e. where the loss leaves its plateau.
-        plateau = np.flatnonzero(s[: lowest + 1] >= s[0] - 0.1 * drop) if drop > 0 else []
+        plateau = (
+            np.flatnonzero(s[: lowest + 1] >= s[0] - DESCENT_START_SHARE * drop) if drop > 0 else []
+        )
         start_lr = float(xs[plateau[-1]]) if len(plateau) else None
         return cls(
             n_finite=n,
