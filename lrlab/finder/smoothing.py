@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from lrlab.errors import LrlabError
 
@@ -94,6 +93,9 @@ def smooth_log_lr(
     The default window is ``DEFAULT_WINDOW_FRACTION`` of the points (odd, at least 5); curves with
     fewer than 5 finite points are returned unsmoothed.
     """
+    # scipy.signal takes about a second to import; only pay for it when a curve is smoothed.
+    from scipy.signal import savgol_filter
+
     lr = np.asarray(lrs, dtype=float)
     y = np.asarray(losses, dtype=float)
     if lr.shape != y.shape or lr.ndim != 1:
