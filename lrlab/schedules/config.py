@@ -1,0 +1,240 @@
+"""Validation of `lrlab.schedule/1` configs: every error names the field and what is allowed.
+
+`normalize` returns the full config with defaults filled in and keys in canonical order, so
+load -> save -> load round-trips exactly and two equal schedules have equal dicts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab.errors import LrlabError
+from lrlab.schedules.spec import FORMAT, KINDS, SCALING_RULES, WARMUP_SHAPES, Field
+
+
+class ScheduleError(LrlabError):
+    """A schedule config that is not valid `lrlab.schedule/1`."""
+
+
+TOP_FIELDS = ("format", "base_lr", "total_steps", "warmup", "hold_steps", "main", "scaling",
+              "momentum")
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check_keys(obj: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = [k for k in obj if k not in allowed]
+    if unknown:
+        place = f"{where}: " if where else ""
+        raise ScheduleError(f"{place}unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}")
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ScheduleError(f"{where}: expected a mapping, got {_type_name(value)}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScheduleError(f"{where}: expected a number, got {_type_name(value)} {value!r}")
+    if not math.isfinite(value):
+        raise ScheduleError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, where: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScheduleError(f"{where}: expected a whole number, got {_type_name(value)} {value!r}")
+    return value
+
+
+def _in_range(value: float, f: Field, where: str) -> None:
+    lo_bad = f.minimum is not None and (value <= f.minimum if f.exclusive_minimum
+                                        else value < f.minimum)
+    hi_bad = f.maximum is not None and (value >= f.maximum if f.exclusive_maximum
+                                        else value > f.maximum)
+    if lo_bad or hi_bad:
+        raise ScheduleError(f"{where}: expected {f.describe_range()}, got {value:g}")
+
+
+def _field(f: Field, value: Any, where: str) -> Any:
+    if f.type == "bool":
+        if not isinstance(value, bool):
+            raise ScheduleError(f"{where}: expected true or false, got {_type_name(value)}")
+        return value
+    if f.type == "choice":
+        if value not in f.choices:
+            raise ScheduleError(f"{where}: expected {f.describe_range()}, got {value!r}")
+        return value
+    if f.type in ("int_list", "float_list"):
+        if not isinstance(value, list | tuple) or not value:
+            raise ScheduleError(f"{where}: expected a non-empty list, got {_type_name(value)}")
+        convert = _integer if f.type == "int_list" else _number
+        items = [convert(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        for i, item in enumerate(items):
+            _in_range(item, f, f"{where}[{i}]")
+        return items
+    if f.type == "optional_int" and value is None:
+        return None
+    converted = _integer(value, where) if f.type in ("int", "optional_int") else _number(value,
+                                                                                         where)
+    _in_range(converted, f, where)
+    return converted
+
+
+def _strictly_increasing(values: list[int], where: str) -> None:
+    for a, b in itertools.pairwise(values):
+        if b <= a:
+            raise ScheduleError(f"{where}: expected strictly increasing steps, got {values}")
+
+
+def effective_base_lr(base_lr: float, scaling: Mapping[str, Any] | None) -> float:
+    """base_lr × batch/reference_batch (linear, Goyal et al.) or its square root."""
+    if not scaling:
+        return base_lr
+    ratio = scaling["batch"] / scaling["reference_batch"]
+    return base_lr * (ratio if scaling["rule"] == "linear" else math.sqrt(ratio))
+
+
+def normalize(config: Any) -> dict[str, Any]:
+    """Check a config and return it complete (defaults filled) in canonical order."""
+    config = _mapping(config, "schedule")
+    _check_keys(config, TOP_FIELDS, "")
+    if config.get("format") != FORMAT:
+        raise ScheduleError(f"format: expected {FORMAT!r}, got {config.get('format')!r}")
+    for required in ("base_lr", "total_steps", "main"):
+        if required not in config:
+            raise ScheduleError(f"{required}: missing (required by {FORMAT})")
+    base_lr = _number(config["base_lr"], "base_lr")
+    if base_lr <= 0:
+        raise ScheduleError(f"base_lr: expected > 0, got {base_lr:g}")
+    total = _integer(config["total_steps"], "total_steps")
+    if total < 1:
+        raise ScheduleError(f"total_steps: expected >= 1, got {total}")
+
+    main_in = _mapping(config["main"], "main")
+    kind_name = main_in.get("kind")
+    if kind_name not in KINDS:
+        raise ScheduleError(f"main.kind: expected one of {', '.join(KINDS)}, got {kind_name!r}")
+    kind = KINDS[kind_name]
+    _check_keys(main_in, ("kind", *(f.name for f in kind.fields)), "main")
+
+    scaling = None
+    if config.get("scaling") is not None:
+        s = _mapping(config["scaling"], "scaling")
+        _check_keys(s, ("rule", "reference_batch", "batch"), "scaling")
+        if s.get("rule") not in SCALING_RULES:
+            raise ScheduleError(f"scaling.rule: expected one of {', '.join(SCALING_RULES)}, "
+                                f"got {s.get('rule')!r}")
+        scaling = {"rule": s["rule"]}
+        for key in ("reference_batch", "batch"):
+            if key not in s:
+                raise ScheduleError(f"scaling.{key}: missing")
+            scaling[key] = _integer(s[key], f"scaling.{key}")
+            if scaling[key] < 1:
+                raise ScheduleError(f"scaling.{key}: expected >= 1, got {scaling[key]}")
+    eta = effective_base_lr(base_lr, scaling)
+
+    warmup = None
+    if config.get("warmup") is not None:
+        if kind.own_warmup:
+            raise ScheduleError(f"warmup: {kind_name} carries its own warmup; remove the "
+                                "warmup block")
+        w = _mapping(config["warmup"], "warmup")
+        _check_keys(w, ("steps", "start_factor", "shape"), "warmup")
+        if "steps" not in w:
+            raise ScheduleError("warmup.steps: missing")
+        warmup = {"steps": _integer(w["steps"], "warmup.steps"),
+                  "start_factor": _number(w.get("start_factor", 0.0), "warmup.start_factor"),
+                  "shape": w.get("shape", "linear")}
+        if warmup["steps"] < 1:
+            raise ScheduleError(f"warmup.steps: expected >= 1, got {warmup['steps']}")
+        if not 0.0 <= warmup["start_factor"] <= 1.0:
+            raise ScheduleError("warmup.start_factor: expected >= 0 and <= 1, got "
+                                f"{warmup['start_factor']:g}")
+        if warmup["shape"] not in WARMUP_SHAPES:
+            raise ScheduleError(f"warmup.shape: expected one of {', '.join(WARMUP_SHAPES)}, "
+                                f"got {warmup['shape']!r}")
+        if warmup["shape"] == "exponential" and warmup["start_factor"] == 0.0:
+            raise ScheduleError("warmup.start_factor: an exponential warmup needs > 0 "
+                                "(it multiplies its way up from start_factor)")
+
+    hold = _integer(config.get("hold_steps", 0), "hold_steps")
+    if hold < 0:
+        raise ScheduleError(f"hold_steps: expected >= 0, got {hold}")
+    if hold and kind.own_warmup:
+        raise ScheduleError(f"hold_steps: {kind_name} carries its own warmup; set hold_steps to 0")
+    warm_steps = warmup["steps"] if warmup else 0
+    if warm_steps + hold >= total:
+        raise ScheduleError(f"warmup.steps + hold_steps ({warm_steps} + {hold}) must be less "
+                            f"than total_steps ({total}) so the main phase has a step")
+    T = total - warm_steps - hold
+
+    main: dict[str, Any] = {"kind": kind_name}
+    for f in kind.fields:
+        main[f.name] = _field(f, main_in[f.name], f"main.{f.name}") if f.name in main_in \
+            else f.default
+    _check_main(kind_name, main, eta, T)
+
+    momentum = None
+    if config.get("momentum") is not None:
+        m = _mapping(config["momentum"], "momentum")
+        _check_keys(m, ("value",), "momentum")
+        if kind.cycles_momentum and main["cycle_momentum"]:
+            raise ScheduleError(f"momentum: {kind_name} cycles momentum itself; set "
+                                "main.cycle_momentum to false or remove the momentum block")
+        value = _number(m.get("value"), "momentum.value")
+        if not 0.0 <= value < 1.0:
+            raise ScheduleError(f"momentum.value: expected >= 0 and < 1, got {value:g}")
+        momentum = {"value": value}
+
+    out: dict[str, Any] = {"format": FORMAT, "base_lr": base_lr, "total_steps": total}
+    if warmup:
+        out["warmup"] = warmup
+    out["hold_steps"] = hold
+    out["main"] = main
+    if scaling:
+        out["scaling"] = scaling
+    if momentum:
+        out["momentum"] = momentum
+    return out
+
+
+def _check_main(kind: str, p: dict[str, Any], eta: float, T: int) -> None:
+    """Rules that involve several fields, the effective base LR or the main phase's length."""
+    if "min_lr" in p and p["min_lr"] > eta:
+        raise ScheduleError(f"main.min_lr: {p['min_lr']:g} is above the effective base_lr "
+                            f"{eta:g}")
+    if kind == "multistep":
+        _strictly_increasing(p["milestones"], "main.milestones")
+    elif kind == "piecewise":
+        _strictly_increasing(p["boundaries"], "main.boundaries")
+        if len(p["values"]) != len(p["boundaries"]) + 1:
+            raise ScheduleError(f"main.values: expected {len(p['boundaries']) + 1} values (one "
+                                f"more than boundaries), got {len(p['values'])}")
+        if p["boundaries"][-1] > T:
+            raise ScheduleError(f"main.boundaries: {p['boundaries'][-1]} is past the main "
+                                f"phase's {T} steps")
+    elif kind == "onecycle":
+        if p["pct_start"] * T <= 1 or (p["three_phase"] and 2 * p["pct_start"] * T - 2 >= T - 1):
+            raise ScheduleError(f"main.pct_start: {p['pct_start']:g} × {T} steps leaves a phase "
+                                "with no steps; use more steps or another pct_start")
+        if p["base_momentum"] > p["max_momentum"]:
+            raise ScheduleError("main.base_momentum: expected <= max_momentum")
+    elif kind == "cyclic":
+        if p["base_lr"] >= eta:
+            raise ScheduleError(f"main.base_lr: the lower bound {p['base_lr']:g} must be below "
+                                f"the effective base_lr {eta:g} (the upper bound)")
+        if p["base_momentum"] > p["max_momentum"]:
+            raise ScheduleError("main.base_momentum: expected <= max_momentum")
+    elif kind == "wsd" and p["decay_steps"] > T:
+        raise ScheduleError(f"main.decay_steps: {p['decay_steps']} is longer than the main "
+                            f"phase ({T} steps)")
