@@ -276,30 +276,6 @@ def summarize(schedule: Schedule, lr: np.ndarray) -> dict[str, float]:
     }
 
 
-def parse_metric_series(text: str, source: str = "metric file") -> np.ndarray:
-    """One metric value per scheduler step, from a CSV/text file (last column of each row).
-
-    A header row is allowed; every other row must end in a finite number.
-    """
-    values: list[float] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        cell = line.strip().split(",")[-1].strip()
-        if not cell:
-            continue
-        try:
-            value = float(cell)
-        except ValueError:
-            if number == 1 and not values:
-                continue  # header
-            raise LrlabError(f"{source}: line {number}: {cell!r} is not a number") from None
-        if not math.isfinite(value):
-            raise LrlabError(f"{source}: line {number}: expected a finite number, got {cell!r}")
-        values.append(value)
-    if not values:
-        raise LrlabError(f"{source}: no metric values found (expected one number per line)")
-    return np.asarray(values, dtype=np.float64)
-
-
 def unique_name(name: str, taken: Sequence[str]) -> str:
     """`name`, or `name (2)`, `name (3)`, ... so kept schedules stay distinguishable."""
     candidate, suffix = name, 2

@@ -8,6 +8,7 @@ from lrlab import designer
 from lrlab.errors import LrlabError
 from lrlab.plots import schedule_figure
 from lrlab.schedules import Schedule, dump_schedule, parse_schedule, to_pytorch
+from lrlab.schedules.io import parse_metric_series
 from lrlab.schedules.spec import KINDS, SCALING_RULES, WARMUP_SHAPES
 
 P = "d."  # session-state prefix of this page's widgets
@@ -133,7 +134,7 @@ try:
     schedule = Schedule.from_dict(config)
     if kind.name == "plateau":
         if metric_file is not None:
-            metrics = designer.parse_metric_series(
+            metrics = parse_metric_series(
                 metric_file.getvalue().decode("utf-8", errors="replace"), metric_file.name)
         else:
             metrics = designer.example_plateau_metric(schedule.total_steps)
@@ -155,7 +156,8 @@ with output:
         state[SAVED] = []
 
     saved_names = [s["name"] for s in state[SAVED]]
-    shown = st.multiselect("Overlay", saved_names, default=saved_names, key=P + "overlay")
+    # No key: a newly kept schedule changes the options, which resets the selection to all.
+    shown = st.multiselect("Overlay", saved_names, default=saved_names)
     view = st.columns(2)
     log_y = view[0].toggle("Log LR axis", key=P + "log_y")
     per_epoch = designer.form_steps_per_epoch(form) if schedule is not None else None

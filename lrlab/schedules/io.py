@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from lrlab.schedules.config import ScheduleError
@@ -71,3 +73,28 @@ def save_schedule(schedule: Schedule, path: str | Path) -> None:
         raise ScheduleError(f"{path}: expected a .json, .yaml or .yml file name")
     path.write_text(dump_schedule(schedule, "json" if suffix == ".json" else "yaml"),
                     encoding="utf-8")
+
+
+def parse_metric_series(text: str, source: str = "metric file") -> np.ndarray:
+    """One metric value per scheduler step, from a CSV/text file (last column of each row).
+
+    A header row is allowed; every other row must end in a finite number.
+    """
+    values: list[float] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        cell = line.strip().split(",")[-1].strip()
+        if not cell:
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            if number == 1 and not values:
+                continue  # header
+            raise ScheduleError(f"{source}: line {number}: {cell!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ScheduleError(f"{source}: line {number}: expected a finite number, got {cell!r}")
+        values.append(value)
+    if not values:
+        raise ScheduleError(f"{source}: no metric values found (expected one number per line)")
+    return np.asarray(values, dtype=np.float64)
+

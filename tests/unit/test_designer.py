@@ -11,6 +11,7 @@ from lrlab import designer
 from lrlab.errors import LrlabError
 from lrlab.plots import schedule_figure
 from lrlab.schedules import Schedule
+from lrlab.schedules.io import parse_metric_series
 from lrlab.schedules.spec import KINDS
 
 
@@ -125,7 +126,7 @@ def test_summary_figures_by_hand() -> None:
 
 
 def test_plateau_preview_uses_the_metric_series() -> None:
-    metrics = designer.parse_metric_series("loss\n1.0\n0.9\n" + "0.9\n" * 40, "m.csv")
+    metrics = parse_metric_series("loss\n1.0\n0.9\n" + "0.9\n" * 40, "m.csv")
     config = designer.config_from_form(form(kind="plateau", total_steps=len(metrics), **{
         "main.plateau.patience": 3}))
     p = designer.preview(Schedule.from_dict(config), "plateau", metrics=metrics)
@@ -134,11 +135,11 @@ def test_plateau_preview_uses_the_metric_series() -> None:
 
 def test_metric_series_errors_name_the_file_and_line() -> None:
     with pytest.raises(LrlabError, match=r"m\.csv: line 3: 'abc' is not a number"):
-        designer.parse_metric_series("loss\n1.0\nabc\n", "m.csv")
+        parse_metric_series("loss\n1.0\nabc\n", "m.csv")
     with pytest.raises(LrlabError, match="finite"):
-        designer.parse_metric_series("1.0\nnan\n", "m.csv")
+        parse_metric_series("1.0\nnan\n", "m.csv")
     with pytest.raises(LrlabError, match="no metric values"):
-        designer.parse_metric_series("loss\n", "m.csv")
+        parse_metric_series("loss\n", "m.csv")
 
 
 def test_unique_names() -> None:

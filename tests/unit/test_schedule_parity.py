@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.optim import lr_scheduler as S
+from torch.optim import lr_scheduler as tls
 
 from lrlab.schedules import Schedule
 
@@ -48,23 +48,23 @@ def _assert_same(ours: np.ndarray, torch_values: np.ndarray) -> None:
 
 CASES = [
     ({"kind": "step", "step_size": 700, "gamma": 0.5},
-     lambda o: S.StepLR(o, step_size=700, gamma=0.5)),
+     lambda o: tls.StepLR(o, step_size=700, gamma=0.5)),
     ({"kind": "multistep", "milestones": [3000, 7000, 9000], "gamma": 0.2},
-     lambda o: S.MultiStepLR(o, milestones=[3000, 7000, 9000], gamma=0.2)),
-    ({"kind": "exponential", "gamma": 0.9995}, lambda o: S.ExponentialLR(o, gamma=0.9995)),
+     lambda o: tls.MultiStepLR(o, milestones=[3000, 7000, 9000], gamma=0.2)),
+    ({"kind": "exponential", "gamma": 0.9995}, lambda o: tls.ExponentialLR(o, gamma=0.9995)),
     ({"kind": "polynomial", "power": 2.0, "min_lr": 0.0},
-     lambda o: S.PolynomialLR(o, total_iters=N, power=2.0)),
+     lambda o: tls.PolynomialLR(o, total_iters=N, power=2.0)),
     ({"kind": "linear", "end_factor": 0.05},
-     lambda o: S.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=N)),
+     lambda o: tls.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=N)),
     ({"kind": "cosine", "min_lr": 0.001},
-     lambda o: S.CosineAnnealingLR(o, T_max=N, eta_min=0.001)),
+     lambda o: tls.CosineAnnealingLR(o, T_max=N, eta_min=0.001)),
     ({"kind": "sgdr", "T_0": 500, "T_mult": 1, "min_lr": 0.0},
-     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=500, T_mult=1)),
+     lambda o: tls.CosineAnnealingWarmRestarts(o, T_0=500, T_mult=1)),
     ({"kind": "sgdr", "T_0": 300, "T_mult": 2, "min_lr": 1e-4},
-     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=300, T_mult=2, eta_min=1e-4)),
+     lambda o: tls.CosineAnnealingWarmRestarts(o, T_0=300, T_mult=2, eta_min=1e-4)),
     ({"kind": "sgdr", "T_0": 7, "T_mult": 3, "min_lr": 0.0},
-     lambda o: S.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=3)),
-    ({"kind": "constant"}, lambda o: S.ConstantLR(o, factor=1.0, total_iters=0)),
+     lambda o: tls.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=3)),
+    ({"kind": "constant"}, lambda o: tls.ConstantLR(o, factor=1.0, total_iters=0)),
 ]
 
 
@@ -82,7 +82,7 @@ def test_main_kinds_equal_pytorch(main: dict, make) -> None:
 def test_onecycle_equals_pytorch_with_momentum(three_phase: bool, anneal: str,
                                                opt_kind: str) -> None:
     opt = _optimizer(opt_kind)
-    sched = S.OneCycleLR(opt, max_lr=0.8, total_steps=N, pct_start=0.25, anneal_strategy=anneal,
+    sched = tls.OneCycleLR(opt, max_lr=0.8, total_steps=N, pct_start=0.25, anneal_strategy=anneal,
                          three_phase=three_phase, div_factor=20.0, final_div_factor=500.0,
                          base_momentum=0.8, max_momentum=0.95)
     torch_lr, torch_mom = _record(opt, sched, N)
@@ -96,7 +96,7 @@ def test_onecycle_equals_pytorch_with_momentum(three_phase: bool, anneal: str,
 @pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
 def test_cyclic_equals_pytorch_with_momentum(mode: str) -> None:
     opt = _optimizer()
-    sched = S.CyclicLR(opt, base_lr=0.01, max_lr=0.3, step_size_up=700, step_size_down=1100,
+    sched = tls.CyclicLR(opt, base_lr=0.01, max_lr=0.3, step_size_up=700, step_size_down=1100,
                        mode=mode, gamma=0.9999, base_momentum=0.82, max_momentum=0.93)
     torch_lr, torch_mom = _record(opt, sched, N)
     ours = _schedule({"kind": "cyclic", "base_lr": 0.01, "step_size_up": 700,
@@ -114,7 +114,7 @@ def test_plateau_equals_pytorch_on_the_same_metric_stream(mode, threshold_mode, 
     trend = np.exp(-np.arange(N) / 2000.0) + 0.02 * rng.standard_normal(N)
     metrics = trend if mode == "min" else -trend
     opt = _optimizer()
-    sched = S.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=40, threshold=1e-3,
+    sched = tls.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=40, threshold=1e-3,
                                 threshold_mode=threshold_mode, cooldown=cooldown, min_lr=1e-4)
     torch_lr, _ = _record(opt, sched, N, metrics)
     ours = _schedule({"kind": "plateau", "mode": mode, "factor": 0.5, "patience": 40,
@@ -127,24 +127,24 @@ def test_plateau_equals_pytorch_on_the_same_metric_stream(mode, threshold_mode, 
 
 @pytest.mark.parametrize("hold", [0, 250])
 @pytest.mark.parametrize(("main", "make"), [
-    ({"kind": "cosine", "min_lr": 0.0}, lambda o, T: S.CosineAnnealingLR(o, T_max=T)),
+    ({"kind": "cosine", "min_lr": 0.0}, lambda o, T: tls.CosineAnnealingLR(o, T_max=T)),
     ({"kind": "step", "step_size": 1000, "gamma": 0.3},
-     lambda o, T: S.StepLR(o, step_size=1000, gamma=0.3)),
-    ({"kind": "exponential", "gamma": 0.9997}, lambda o, T: S.ExponentialLR(o, gamma=0.9997)),
+     lambda o, T: tls.StepLR(o, step_size=1000, gamma=0.3)),
+    ({"kind": "exponential", "gamma": 0.9997}, lambda o, T: tls.ExponentialLR(o, gamma=0.9997)),
     ({"kind": "multistep", "milestones": [4000, 8000], "gamma": 0.1},
-     lambda o, T: S.MultiStepLR(o, milestones=[4000, 8000], gamma=0.1)),
+     lambda o, T: tls.MultiStepLR(o, milestones=[4000, 8000], gamma=0.1)),
 ], ids=["cosine", "step", "exponential", "multistep"])
 def test_warmup_and_hold_equal_sequential_lr(hold: int, main: dict, make) -> None:
     W = 600
     opt = _optimizer()
     T = N - W - hold
-    schedulers = [S.LinearLR(opt, start_factor=0.01, end_factor=1.0, total_iters=W)]
+    schedulers = [tls.LinearLR(opt, start_factor=0.01, end_factor=1.0, total_iters=W)]
     milestones = [W]
     if hold:
-        schedulers.append(S.ConstantLR(opt, factor=1.0, total_iters=0))
+        schedulers.append(tls.ConstantLR(opt, factor=1.0, total_iters=0))
         milestones.append(W + hold)
     schedulers.append(make(opt, T))
-    torch_lr, _ = _record(opt, S.SequentialLR(opt, schedulers, milestones=milestones), N)
+    torch_lr, _ = _record(opt, tls.SequentialLR(opt, schedulers, milestones=milestones), N)
     ours = _schedule(main, warmup={"steps": W, "start_factor": 0.01, "shape": "linear"},
                      hold_steps=hold)
     _assert_same(ours.lr(np.arange(N)), torch_lr)
