@@ -41,14 +41,18 @@ class ScheduleLR(LRScheduler):
             return self.plateau.lr
         return self.schedule.lr_at(t)
 
-    def get_lr(self) -> list[float]:
+    def _apply_momentum(self) -> None:
         momentum = self.schedule.momentum([self.last_epoch])
-        if momentum is not None:
-            for group in self.optimizer.param_groups:
-                if "betas" in group:
-                    group["betas"] = (float(momentum[0]), *group["betas"][1:])
-                elif "momentum" in group:
-                    group["momentum"] = float(momentum[0])
+        if momentum is None:
+            return
+        for group in self.optimizer.param_groups:
+            if "betas" in group:
+                group["betas"] = (float(momentum[0]), *group["betas"][1:])
+            elif "momentum" in group:
+                group["momentum"] = float(momentum[0])
+
+    def get_lr(self) -> list[float]:
+        self._apply_momentum()
         lr = self._lr_now()
         return [lr * r for r in self.ratios]
 
@@ -76,3 +80,7 @@ class ScheduleLR(LRScheduler):
         self.schedule = Schedule.from_dict(self.config)
         if plateau is not None:
             self.plateau = kinds.PlateauState(**plateau)
+        # Put the resumed step's values on the optimizer, whichever state was loaded first.
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
+            group["lr"] = lr
+        self._apply_momentum()
