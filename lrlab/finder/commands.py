@@ -1,0 +1,105 @@
+"""`lrlab find` (run a range test) and `lrlab analyze` (analyse any curve file).
+
+Both print the same short summary: each method's LR, the consensus, the verdict and warnings.
+torch and the finder modules are imported inside the commands so `lrlab --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from lrlab.reporting import NullReporter
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    find = subparsers.add_parser("find", help="run an LR range test and suggest an LR")
+    find.add_argument("--model", required=True)
+    find.add_argument("--dataset", required=True)
+    find.add_argument("--data-root", default=None)
+    find.add_argument("--batch-size", type=int, default=64)
+    find.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
+    find.add_argument("--momentum", type=float, default=0.9, help="SGD momentum or Adam's β1")
+    find.add_argument("--weight-decay", type=float, default=5e-4)
+    find.add_argument("--start-lr", type=float, default=1e-7)
+    find.add_argument("--end-lr", type=float, default=10.0)
+    find.add_argument("--num-points", type=int, default=100)
+    find.add_argument("--mode", default="exp", choices=("exp", "linear"))
+    find.add_argument("--seeds", type=int, default=1, help="sweeps with different data orders")
+    find.add_argument("--seed", type=int, default=0)
+    find.add_argument("--precision", default="fp32")
+    find.add_argument("--device", default="auto")
+    find.add_argument("--val-every", type=int, default=0,
+                      help="validation loss every K points (0: off)")
+    find.add_argument("--limit", type=int, default=None, help="use only this many examples")
+    find.add_argument("--out", required=True, help="where to write the lrlab.range_test/1 JSON")
+    find.set_defaults(func=_find)
+
+    analyze = subparsers.add_parser("analyze", help="analyse a range-test curve (CSV or JSON)")
+    analyze.add_argument("curve", help="CSV or JSON with lr and loss columns, or another tool's "
+                                       "history/recorder export")
+    analyze.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
+    analyze.add_argument("--batch-size", type=int, default=None,
+                         help="batch the curve was measured with (for schedule advice)")
+    analyze.add_argument("--out", default=None, help="write the analysis as JSON")
+    analyze.set_defaults(func=_analyze)
+
+
+def _write(path: str, result: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+
+
+def _find(args: argparse.Namespace) -> int:
+    from lrlab.finder.run import run_from_config
+
+    config = {
+        "model": args.model, "dataset": args.dataset, "data_root": args.data_root,
+        "batch_size": args.batch_size,
+        "optimizer": {"name": args.optimizer, "momentum": args.momentum,
+                      "weight_decay": args.weight_decay},
+        "start_lr": args.start_lr, "end_lr": args.end_lr, "num_points": args.num_points,
+        "mode": args.mode, "seeds": args.seeds, "seed": args.seed, "precision": args.precision,
+        "device": args.device, "val_every": args.val_every, "limit": args.limit,
+    }
+    result = run_from_config(config, NullReporter())
+    _write(args.out, result)
+    print(f"range test: {len(result['lr'])} points, stopped: {result['stop_reason']}, "
+          f"{result['environment']['seconds']:.1f} s on {result['environment']['device']}")
+    print(_summary(result))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from lrlab.finder.advice import advise
+    from lrlab.finder.analysis import analyze
+    from lrlab.finder.curves import load_curve
+
+    curve = load_curve(args.curve)
+    analysis = analyze(curve.lrs, curve.losses, optimizer=args.optimizer)
+    print(analysis.summary())
+    if args.out:
+        result: dict[str, Any] = {"format": "lrlab.range_test/1", "source": curve.source,
+                                  **analysis.to_dict()}
+        if args.batch_size and analysis.consensus is not None:
+            result["advice"] = advise(analysis, total_steps=1000, batch_size=args.batch_size)
+        _write(args.out, result)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _summary(result: dict[str, Any]) -> str:
+    """The Analysis.summary() text, rebuilt from the JSON the run returned."""
+    suggestions = {k: v for k, v in result["suggestions"].items() if k != "consensus"}
+    width = max(len(k) for k in suggestions)
+    lines = [f"  {k:<{width}}  {'-' if v is None else format(v, '.3g')}"
+             for k, v in suggestions.items()]
+    consensus = result["suggestions"]["consensus"]
+    trust = result["trust"]
+    lines.append(f"consensus: {'none' if consensus is None else format(consensus, '.3g')}  "
+                 f"(trust: {trust['level']})")
+    lines.append(trust["verdict"])
+    lines += [f"warning: {w}" for w in trust["warnings"]]
+    return "suggested LRs:\n" + "\n".join(lines)

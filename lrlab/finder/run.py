@@ -1,0 +1,203 @@
+"""A range test from a config: model, data and optimizer from the library's registries, one sweep
+per seed, the curve analysis and schedule advice, as an ``lrlab.range_test/1`` dict.
+
+This is the job worker's entry (``run_from_config``) and what ``lrlab find`` calls. Each seed uses
+the same initial weights (the engine restores them after every sweep) and its own data order, so
+the band shows how much the suggestion depends on the batches drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab import __version__
+from lrlab.errors import LrlabError
+from lrlab.reporting import Reporter
+
+FORMAT = "lrlab.range_test/1"
+OPTIMIZERS = ("sgd", "adam", "adamw")
+DEFAULTS: dict[str, Any] = {
+    "data_root": None,
+    "batch_size": 64,
+    "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 5e-4},
+    "start_lr": 1e-7,
+    "end_lr": 10.0,
+    "num_points": 100,
+    "mode": "exp",
+    "seeds": 1,
+    "seed": 0,
+    "precision": "fp32",
+    "device": "auto",
+    "val_every": 0,
+    "val_batches": 2,
+    "batches_per_point": 1,
+    "accumulation_steps": 1,
+    "limit": None,
+    "advice_steps": 1000,
+}
+# Adam's betas; momentum (β1 for Adam-type optimizers) is a separate field so one form serves all.
+_BETA2 = 0.999
+
+
+def _positive_int(config: Mapping[str, Any], key: str, minimum: int = 1) -> int:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise LrlabError(f"{key}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LrlabError(f"{key}: expected a number, got {value!r}")
+    return float(value)
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with defaults filled in; bad fields raise LrlabError naming the field."""
+    from lrlab.data import DATASETS
+    from lrlab.finder.range_test import sweep_lrs
+    from lrlab.models import MODELS
+
+    if not isinstance(config, Mapping):
+        raise LrlabError(f"find config: expected a mapping, got {type(config).__name__}")
+    unknown = set(config) - set(DEFAULTS) - {"model", "dataset"}
+    if unknown:
+        raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}")
+    out = {**DEFAULTS, **config}
+    out["optimizer"] = {**DEFAULTS["optimizer"], **dict(config.get("optimizer") or {})}
+    for key, names in (("model", MODELS), ("dataset", DATASETS)):
+        if out.get(key) not in names:
+            raise LrlabError(f"{key}: expected one of {', '.join(names)}, got {out.get(key)!r}")
+    opt = out["optimizer"]
+    if opt["name"] not in OPTIMIZERS:
+        raise LrlabError(f"optimizer.name: expected one of {', '.join(OPTIMIZERS)}, "
+                         f"got {opt['name']!r}")
+    for key in ("momentum", "weight_decay"):
+        if not 0.0 <= _number(opt[key], f"optimizer.{key}") < (1.0 if key == "momentum" else 10):
+            raise LrlabError(f"optimizer.{key}: out of range, got {opt[key]!r}")
+    for key in ("batch_size", "seeds", "batches_per_point", "accumulation_steps", "val_batches",
+                "advice_steps"):
+        _positive_int(out, key)
+    _positive_int(out, "val_every", minimum=0)
+    _positive_int(out, "seed", minimum=0)
+    if out["limit"] is not None:
+        _positive_int(out, "limit")
+    out["start_lr"] = _number(out["start_lr"], "start_lr")
+    out["end_lr"] = _number(out["end_lr"], "end_lr")
+    sweep_lrs(out["start_lr"], out["end_lr"], out["num_points"], out["mode"])
+    return out
+
+
+def build_optimizer(model: Any, settings: Mapping[str, Any], lr: float) -> Any:
+    """SGD (Nesterov off), Adam or AdamW; ``momentum`` is β1 for the Adam family."""
+    import torch
+
+    name, momentum, wd = settings["name"], settings["momentum"], settings["weight_decay"]
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)
+    cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+    return cls(model.parameters(), lr=lr, betas=(momentum, _BETA2), weight_decay=wd)
+
+
+def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    """Run the range test(s) a config describes and return the ``lrlab.range_test/1`` dict."""
+    import torch
+    from torch import nn
+
+    from lrlab.data import load_dataset, make_loader
+    from lrlab.device import describe_device, resolve_device
+    from lrlab.finder.advice import advise
+    from lrlab.finder.analysis import analyze
+    from lrlab.finder.range_test import range_test
+    from lrlab.models import build_model
+    from lrlab.precision import resolve_precision
+
+    cfg = validate_config(config)
+    started = time.perf_counter()
+    device = resolve_device(cfg["device"])
+    precision = resolve_precision(cfg["precision"], device)
+    dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], seed=cfg["seed"],
+                           limit=cfg["limit"])
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg["model"], num_classes=dataset.num_classes,
+                        in_channels=dataset.in_channels, image_size=dataset.image_size).to(device)
+    optimizer = build_optimizer(model, cfg["optimizer"], cfg["start_lr"])
+    val_batches = None
+    if cfg["val_every"]:
+        val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, shuffle=False,
+                                 seed=cfg["seed"])
+        val_batches = [b for _, b in zip(range(cfg["val_batches"]), val_loader, strict=False)]
+
+    curves = []
+    seeds = [cfg["seed"] + k for k in range(cfg["seeds"])]
+    for k, seed in enumerate(seeds):
+        loader = make_loader(dataset, "train", cfg["batch_size"], device=device, seed=seed)
+        torch.manual_seed(seed)
+        curve = range_test(
+            model, optimizer, loader, criterion=nn.CrossEntropyLoss(),
+            start_lr=cfg["start_lr"], end_lr=cfg["end_lr"], num_points=cfg["num_points"],
+            mode=cfg["mode"], batches_per_point=cfg["batches_per_point"],
+            accumulation_steps=cfg["accumulation_steps"], precision=precision,
+            val_batches=val_batches, val_every=cfg["val_every"],
+            reporter=_SeedReporter(reporter, k, len(seeds), cfg["num_points"]),
+        )
+        curves.append(curve)
+        if curve.stop_reason == "cancelled":
+            break
+
+    first = curves[0]
+    if len(first.lrs) < 5:
+        raise LrlabError(f"the range test stopped ({first.stop_reason}) after {len(first.lrs)} "
+                         "point(s); at least 5 are needed to analyse it")
+    extra = [(c.lrs, c.losses) for c in curves[1:] if len(c.lrs) >= 5]
+    analysis = analyze(first.lrs, first.losses, curves=extra or None,
+                       stop_reason=first.stop_reason, optimizer=cfg["optimizer"]["name"],
+                       planned_steps=cfg["num_points"])
+    effective = first.effective_batch or cfg["batch_size"] * cfg["accumulation_steps"]
+    advice = (advise(analysis, total_steps=cfg["advice_steps"], batch_size=effective,
+                     optimizer=cfg["optimizer"]["name"])
+              if analysis.consensus is not None else {})
+    result: dict[str, Any] = {"format": FORMAT, "config": cfg, **analysis.to_dict()}
+    result.update({
+        "raw": first.to_dict(),
+        "effective_batch": effective,
+        "skipped_steps": sum(c.skipped_steps for c in curves),
+        "advice": advice,
+        "environment": {
+            "device": describe_device(device),
+            "precision": precision.name,
+            "torch": torch.__version__,
+            "lrlab": __version__,
+            "python": platform.python_version(),
+            "seconds": time.perf_counter() - started,
+        },
+    })
+    if len(curves) > 1:
+        result.setdefault("seeds", {})["curves"] = [c.to_dict() for c in curves]
+    if first.val_lrs:
+        result["val"] = {"lr": first.val_lrs, "loss": first.to_dict()["val_loss"]}
+    return result
+
+
+class _SeedReporter:
+    """Forwards one seed's steps with a running step number and overall progress."""
+
+    def __init__(self, inner: Reporter, index: int, count: int, points: int) -> None:
+        self.inner, self.index, self.count, self.points = inner, index, count, points
+
+    def step(self, step: int, metrics: Mapping[str, float]) -> None:
+        self.inner.step(self.index * self.points + step, {**metrics, "seed": float(self.index)})
+
+    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        self.inner.epoch(epoch, metrics)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        prefix = f"seed {self.index + 1}/{self.count}: " if self.count > 1 else ""
+        self.inner.progress((self.index + fraction) / self.count, prefix + message)
+
+    def should_stop(self) -> bool:
+        return self.inner.should_stop()
