@@ -15,7 +15,7 @@ from lrlab import __version__
 from lrlab.errors import LrlabError
 
 # Modules exposing `register(subparsers)`; they import heavy libraries (torch) lazily.
-COMMAND_MODULES = ("lrlab.schedules.commands", "lrlab.jobs.commands")
+COMMAND_MODULES = ("lrlab.schedules.commands", "lrlab.jobs.commands", "lrlab.finder.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
