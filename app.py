@@ -1,24 +1,28 @@
-"""lrlab web app entry: page config, navigation and the sidebar status.
+"""lrlab web app entry: page config, navigation and the sidebar (workers and their devices).
 
 Run with `make run` (or `streamlit run app.py`). Pages are thin: they read widgets, call the
-library and render figures built by `lrlab.plots`.
+library and render figures built by `lrlab.plots`. Long work runs on a worker, never here; if no
+live worker is found, a local one is started once per server.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import __version__
+from lrlab import __version__, ui
 
 st.set_page_config(page_title="lrlab", page_icon="📉", layout="wide")
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lr_finder.py", title="LR Finder", icon=":material/search:"),
     st.Page("pages/schedule_designer.py", title="Schedule Designer",
-            icon=":material/timeline:", url_path="designer"),
+            icon=":material/timeline:"),
+    st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 
-with st.sidebar:
-    st.caption(f"lrlab {__version__}")
-
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+ui.sidebar_worker_status()
+st.sidebar.caption(f"lrlab {__version__}")
+navigation.run()

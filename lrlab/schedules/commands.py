@@ -45,6 +45,9 @@ def _values(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ScheduleError(f"{args.metrics}: cannot read ({exc.strerror})") from None
         metrics = parse_metric_series(text, str(args.metrics))
+    if schedule.kind == "plateau" and metrics is None:
+        raise ScheduleError(f"{args.config}: a plateau schedule needs its metric series: "
+                            "--metrics FILE (one number per line)")
     steps = np.arange(n)
     lr = schedule.lr(steps, metrics=metrics)
     momentum = schedule.momentum(steps)

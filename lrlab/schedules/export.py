@@ -15,7 +15,8 @@ from lrlab.schedules.schedule import Schedule
 
 _HEADER = '''"""Learning-rate schedule exported by lrlab ({kind}, {total} steps).
 
-Usage:
+Usage (for TOTAL_STEPS optimizer updates; past them PyTorch's schedulers follow their own rules,
+e.g. CosineAnnealingLR climbs back up and OneCycleLR raises):
     scheduler = build_scheduler(optimizer)
     for batch in data:
         ...; optimizer.step(); scheduler.step(){step_arg}

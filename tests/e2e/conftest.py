@@ -24,6 +24,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _settle(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+
+@pytest.fixture
+def settle():
+    """settle(page): wait until Streamlit has finished rerunning after the last interaction."""
+    return _settle
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

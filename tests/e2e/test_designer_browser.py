@@ -13,23 +13,25 @@ from lrlab.schedules import Schedule
 pytestmark = pytest.mark.e2e
 
 
-def test_build_warmup_cosine_and_download_its_config(page, app_url: str, tmp_path: Path) -> None:
-    page.goto(f"{app_url}/designer")
+def test_build_warmup_cosine_and_download_its_config(page, app_url: str, tmp_path: Path,
+                                                    settle) -> None:
+    page.goto(f"{app_url}/schedule_designer")
     page.get_by_role("heading", name="Schedule Designer").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
 
-    page.get_by_label("Base LR").fill("0.4")
-    page.get_by_label("Base LR").press("Enter")
-    page.get_by_label("Total steps").fill("2000")
-    page.get_by_label("Total steps").press("Enter")
+    page.get_by_role("spinbutton", name="Base LR", exact=True).fill("0.4")
+    page.get_by_role("spinbutton", name="Base LR", exact=True).press("Enter")
+    settle(page)
+    page.get_by_role("spinbutton", name="Total steps", exact=True).fill("2000")
+    page.get_by_role("spinbutton", name="Total steps", exact=True).press("Enter")
+    settle(page)
 
     page.get_by_text("Warmup and hold").click()
-    page.get_by_text("Warmup", exact=True).click()
-    page.get_by_label("Warmup steps").fill("150")
-    page.get_by_label("Warmup steps").press("Enter")
-    # The summary table follows every change: steps in warmup shows the new warmup.
-    page.wait_for_function(
-        "() => document.body.innerText.includes('150')", timeout=30_000)
+    page.get_by_role("checkbox", name="Warmup", exact=True).check(force=True)
+    settle(page)
+    page.get_by_role("spinbutton", name="Warmup steps", exact=True).fill("150")
+    page.get_by_role("spinbutton", name="Warmup steps", exact=True).press("Enter")
+    settle(page)
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download JSON").click()
