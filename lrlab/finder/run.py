@@ -58,9 +58,7 @@ def _number(value: Any, key: str) -> float:
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The config with defaults filled in; bad fields raise LrlabError naming the field."""
-    from lrlab.data import DATASETS
     from lrlab.finder.range_test import sweep_lrs
-    from lrlab.models import MODELS
 
     if not isinstance(config, Mapping):
         raise LrlabError(f"find config: expected a mapping, got {type(config).__name__}")
@@ -69,9 +67,6 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}")
     out = {**DEFAULTS, **config}
     out["optimizer"] = {**DEFAULTS["optimizer"], **dict(config.get("optimizer") or {})}
-    for key, names in (("model", MODELS), ("dataset", DATASETS)):
-        if out.get(key) not in names:
-            raise LrlabError(f"{key}: expected one of {', '.join(names)}, got {out.get(key)!r}")
     opt = out["optimizer"]
     if opt["name"] not in OPTIMIZERS:
         raise LrlabError(f"optimizer.name: expected one of {', '.join(OPTIMIZERS)}, "
@@ -89,6 +84,13 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     out["start_lr"] = _number(out["start_lr"], "start_lr")
     out["end_lr"] = _number(out["end_lr"], "end_lr")
     sweep_lrs(out["start_lr"], out["end_lr"], out["num_points"], out["mode"])
+    # the registries import torch: checked last, so the cheap checks answer first
+    from lrlab.data import DATASETS
+    from lrlab.models import MODELS
+
+    for key, names in (("model", MODELS), ("dataset", DATASETS)):
+        if out.get(key) not in names:
+            raise LrlabError(f"{key}: expected one of {', '.join(names)}, got {out.get(key)!r}")
     return out
 
 
@@ -105,6 +107,7 @@ def build_optimizer(model: Any, settings: Mapping[str, Any], lr: float) -> Any:
 
 def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     """Run the range test(s) a config describes and return the ``lrlab.range_test/1`` dict."""
+    cfg = validate_config(config)
     import torch
     from torch import nn
 
@@ -116,7 +119,6 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
     from lrlab.models import build_model
     from lrlab.precision import resolve_precision
 
-    cfg = validate_config(config)
     started = time.perf_counter()
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
