@@ -247,3 +247,21 @@ def test_criterion_or_step_fn_exactly_one() -> None:
     model = _model()
     with pytest.raises(LrlabError, match="criterion or step_fn"):
         range_test(model, torch.optim.SGD(model.parameters(), lr=0.1), _data())
+
+
+def test_several_data_orders_give_a_median_curve_and_band() -> None:
+    from lrlab.finder.analysis import analyze
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    curves = [range_test(model, opt, _data(8, seed=seed), criterion=nn.CrossEntropyLoss(),
+                         start_lr=1e-4, end_lr=1.0, num_points=12, diverge_threshold=1e9)
+              for seed in range(3)]
+    # the same initial weights every time (restored), so the first losses differ only by data
+    assert len({c.losses[0] for c in curves}) == 3
+    analysis = analyze(curves[0].lrs, curves[0].losses,
+                       curves=[(c.lrs, c.losses) for c in curves[1:]])
+    stacked = np.array([c.losses for c in curves])
+    np.testing.assert_allclose(analysis.losses, np.median(stacked, axis=0))
+    np.testing.assert_allclose(analysis.band_low, stacked.min(axis=0))
+    np.testing.assert_allclose(analysis.band_high, stacked.max(axis=0))
