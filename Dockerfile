@@ -18,7 +18,7 @@ RUN pip install -r requirements.txt
 
 COPY pyproject.toml README.md app.py ./
 COPY lrlab ./lrlab
-COPY pages ./pages
+COPY app_pages ./app_pages
 RUN pip install --no-deps .
 
 USER 10001

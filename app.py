@@ -14,12 +14,14 @@ from lrlab import __version__, ui
 st.set_page_config(page_title="lrlab", page_icon="📉", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/lr_finder.py", title="LR Finder", icon=":material/search:"),
-    st.Page("pages/schedule_designer.py", title="Schedule Designer",
-            icon=":material/timeline:"),
-    st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/lr_finder.py", title="LR Finder", icon=":material/search:",
+            url_path="finder"),
+    st.Page("app_pages/schedule_designer.py", title="Schedule Designer",
+            icon=":material/timeline:", url_path="designer"),
+    st.Page("app_pages/training.py", title="Training", icon=":material/model_training:",
+            url_path="training"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
 ]
 
 navigation = st.navigation(pages)

@@ -8,7 +8,7 @@ st.markdown(
     "with a short training run."
 )
 
-st.page_link("pages/schedule_designer.py", label="**Schedule Designer**",
+st.page_link("app_pages/schedule_designer.py", label="**Schedule Designer**",
              icon=":material/timeline:")
 st.markdown(
     "Design warmup, cosine, 1cycle, SGDR, step, cyclic, WSD and more; preview LR and momentum per "

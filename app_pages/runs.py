@@ -69,7 +69,7 @@ if st.session_state.get("runs.confirm_delete"):
 if len(picked) == 1:
     job = picked[0]
     st.subheader(runs.run_label(job))
-    page = {"find": "lr_finder", "train": "training"}.get(job.kind)
+    page = {"find": "finder", "train": "training"}.get(job.kind)
     if page:  # a relative link: works under any base URL path
         st.markdown(f"[Open on its own page (live view)](./{page}?job={job.id})")
     st.markdown(f"**Status:** {ui.status_line(job.status)} · {job.message or ''}")

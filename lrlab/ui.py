@@ -39,11 +39,11 @@ def sidebar_worker_status() -> None:
             for w in status.workers:
                 state = f"running job {w.job_id}" if w.status == "busy" else w.status
                 local = " · started by this app" if w.pid == status.started_pid else ""
-                st.caption(f"🟢 {w.device} — {state}{local}")
+                st.caption(f":green[●] {w.device} — {state}{local}")
         elif status.starting:
-            st.caption("🟡 Starting a local worker…")
+            st.caption(":orange[●] Starting a local worker…")
         else:
-            st.caption("🔴 No live worker")
+            st.caption(":red[●] No live worker")
 
 
 def job_in_url(param: str = "job") -> int | None:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from lrlab.finder.analysis import analyze
 from lrlab.jobs.store import MetricPoint, Store, resolve_db_url
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "runs.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "runs.py")
 
 
 def _finished_train(store: Store, lr: float, top1: float) -> int:

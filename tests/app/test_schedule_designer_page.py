@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "schedule_designer.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "schedule_designer.py")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 def test_build_warmup_cosine_and_download_its_config(page, app_url: str, tmp_path: Path,
                                                     settle) -> None:
-    page.goto(f"{app_url}/schedule_designer")
+    page.goto(f"{app_url}/designer")
     page.get_by_role("heading", name="Schedule Designer").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
 
