@@ -66,6 +66,9 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}")
     out = {**DEFAULTS, **config}
+    if not isinstance(config.get("optimizer") or {}, Mapping):
+        raise LrlabError("optimizer: expected a mapping with name, momentum, weight_decay, "
+                         f"got {config['optimizer']!r}")
     out["optimizer"] = {**DEFAULTS["optimizer"], **dict(config.get("optimizer") or {})}
     opt = out["optimizer"]
     if opt["name"] not in OPTIMIZERS:
