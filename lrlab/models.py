@@ -1,0 +1,344 @@
+"""Model zoo: ResNet with the "Bag of Tricks" variants A/B/C/D, a small CNN and torchvision models.
+
+Variants follow He et al. 2019 ("Bag of Tricks for Image Classification with CNNs", Fig. 2):
+
+- A: the original ResNet. A bottleneck block downsamples with stride 2 in its first 1x1 conv
+  (path A); a basic block downsamples in its first 3x3 conv. Shortcut: 1x1 conv, stride 2.
+- B: the stride 2 moves to the 3x3 conv of path A (ResNet "v1.5", torchvision's ResNet-50).
+  A basic block already downsamples in a 3x3 conv, so for ResNet-18/34 B is identical to A.
+- C: the stem's single 7x7 conv becomes three 3x3 convs (widths w/2, w/2, w). The paper's tweaks
+  are cumulative (Table 5 builds C on top of B, as GluonCV's resnet50_v1c does), so C keeps B's
+  downsampling.
+- D: B + C, and the downsampling shortcut becomes AvgPool2d(2, 2) then a 1x1 conv with stride 1.
+
+Images of at most 64 px get a CIFAR-style stem (3x3 stride 1, no max-pool) so 8-32 px inputs keep
+their spatial resolution; larger images get the ImageNet stem (stride 2 conv + 3x3/2 max-pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lrlab.errors import LrlabError
+
+VARIANTS = ("A", "B", "C", "D")
+SMALL_IMAGE_MAX = 64
+
+_STAGE_CHANNELS = (1, 2, 4, 8)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs; the first carries the stride (so variants A and B coincide)."""
+
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int, variant: str) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = _bn(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = _bn(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_planes, planes, stride, variant)
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand; variant A strides the first 1x1, B/C/D stride the 3x3."""
+
+    expansion = 4
+
+    def __init__(self, in_planes: int, planes: int, stride: int, variant: str) -> None:
+        super().__init__()
+        stride_1x1, stride_3x3 = (stride, 1) if variant == "A" else (1, stride)
+        out_planes = planes * self.expansion
+        self.conv1 = nn.Conv2d(in_planes, planes, 1, stride=stride_1x1, bias=False)
+        self.bn1 = _bn(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride_3x3, padding=1, bias=False)
+        self.bn2 = _bn(planes)
+        self.conv3 = nn.Conv2d(planes, out_planes, 1, bias=False)
+        self.bn3 = _bn(out_planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_planes, out_planes, stride, variant)
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+def _shortcut(in_planes: int, out_planes: int, stride: int, variant: str) -> nn.Module | None:
+    if stride == 1 and in_planes == out_planes:
+        return None
+    if variant == "D" and stride != 1:
+        return nn.Sequential(
+            nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False),
+            nn.Conv2d(in_planes, out_planes, 1, stride=1, bias=False),
+            _bn(out_planes),
+        )
+    return nn.Sequential(
+        nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), _bn(out_planes)
+    )
+
+
+def _stem(in_channels: int, width: int, variant: str, small: bool) -> nn.Sequential:
+    first_stride = 1 if small else 2
+    if variant in ("C", "D"):
+        half = max(width // 2, 1)
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, half, 3, stride=first_stride, padding=1, bias=False),
+            _bn(half),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(half, half, 3, stride=1, padding=1, bias=False),
+            _bn(half),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(half, width, 3, stride=1, padding=1, bias=False),
+            _bn(width),
+            nn.ReLU(inplace=True),
+        ]
+    elif small:
+        layers = [
+            nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False),
+            _bn(width),
+            nn.ReLU(inplace=True),
+        ]
+    else:
+        layers = [
+            nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False),
+            _bn(width),
+            nn.ReLU(inplace=True),
+        ]
+    if not small:
+        layers.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    return nn.Sequential(*layers)
+
+
+class ResNet(nn.Module):
+    """ResNet whose stem and downsampling blocks follow one of the paper's variants."""
+
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: tuple[int, int, int, int],
+        *,
+        num_classes: int,
+        in_channels: int,
+        small_input: bool,
+        variant: str,
+        width: int,
+    ) -> None:
+        super().__init__()
+        self.variant = variant
+        self.stem = _stem(in_channels, width, variant, small_input)
+        in_planes = width
+        stages: list[nn.Module] = []
+        for index, (blocks, factor) in enumerate(zip(layers, _STAGE_CHANNELS, strict=True)):
+            planes = width * factor
+            stride = 1 if index == 0 else 2
+            stage: list[nn.Module] = []
+            for block_index in range(blocks):
+                stage.append(block(in_planes, planes, stride if block_index == 0 else 1, variant))
+                in_planes = planes * block.expansion
+            stages.append(nn.Sequential(*stage))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_planes, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def blocks(self) -> list[BasicBlock | Bottleneck]:
+        return [m for m in self.modules() if isinstance(m, (BasicBlock, Bottleneck))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class SmallCNN(nn.Module):
+    """Plain conv net that trains in seconds on CPU: three conv-BN-ReLU stages and a linear head."""
+
+    def __init__(self, *, num_classes: int, in_channels: int, width: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+            _bn(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, 2 * width, 3, padding=1, bias=False),
+            _bn(2 * width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(2 * width, 4 * width, 3, padding=1, bias=False),
+            _bn(4 * width),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.fc = nn.Linear(4 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.features(x), 1))
+
+
+Builder = Callable[..., nn.Module]
+
+
+def _resnet(
+    block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, int, int, int]
+) -> Builder:
+    def build(
+        *, num_classes: int, in_channels: int, image_size: int, variant: str, width: int | None
+    ) -> nn.Module:
+        return ResNet(
+            block,
+            layers,
+            num_classes=num_classes,
+            in_channels=in_channels,
+            small_input=image_size <= SMALL_IMAGE_MAX,
+            variant=variant,
+            width=width or 64,
+        )
+
+    return build
+
+
+def _small_cnn(
+    *, num_classes: int, in_channels: int, image_size: int, variant: str, width: int | None
+) -> nn.Module:
+    return SmallCNN(num_classes=num_classes, in_channels=in_channels, width=width or 32)
+
+
+def _mobilenet_v2(
+    *, num_classes: int, in_channels: int, image_size: int, variant: str, width: int | None
+) -> nn.Module:
+    from torchvision.models import mobilenet_v2
+
+    width_mult = 1.0 if width is None else width / 32
+    model = mobilenet_v2(weights=None, num_classes=num_classes, width_mult=width_mult)
+    first = model.features[0][0]
+    if in_channels != first.in_channels or image_size <= SMALL_IMAGE_MAX:
+        # Small images keep their resolution with a stride-1 first conv (as for the ResNet stem).
+        stride = 1 if image_size <= SMALL_IMAGE_MAX else 2
+        model.features[0][0] = nn.Conv2d(
+            in_channels, first.out_channels, 3, stride=stride, padding=1, bias=False
+        )
+        nn.init.kaiming_normal_(model.features[0][0].weight, mode="fan_out")
+    return model
+
+
+MODELS: dict[str, Builder] = {
+    "small_cnn": _small_cnn,
+    "resnet18": _resnet(BasicBlock, (2, 2, 2, 2)),
+    "resnet34": _resnet(BasicBlock, (3, 4, 6, 3)),
+    "resnet50": _resnet(Bottleneck, (3, 4, 6, 3)),
+    "mobilenet_v2": _mobilenet_v2,
+}
+
+
+def build_model(
+    name: str,
+    *,
+    num_classes: int,
+    in_channels: int,
+    image_size: int,
+    variant: str = "A",
+    zero_gamma: bool = False,
+    width: int | None = None,
+) -> nn.Module:
+    """Build a registered model; `variant` and `zero_gamma` apply to the ResNets only."""
+    if name not in MODELS:
+        raise LrlabError(f"model: unknown model {name!r}; expected one of {', '.join(MODELS)}")
+    if variant not in VARIANTS:
+        raise LrlabError(f"variant: unknown variant {variant!r}; expected one of {VARIANTS}")
+    if num_classes < 2:
+        raise LrlabError(f"num_classes: expected at least 2, got {num_classes}")
+    if in_channels < 1:
+        raise LrlabError(f"in_channels: expected at least 1, got {in_channels}")
+    if image_size < 1:
+        raise LrlabError(f"image_size: expected a positive size, got {image_size}")
+    if width is not None and width < 2:
+        raise LrlabError(f"width: expected at least 2 base channels, got {width}")
+    model = MODELS[name](
+        num_classes=num_classes,
+        in_channels=in_channels,
+        image_size=image_size,
+        variant=variant,
+        width=width,
+    )
+    if zero_gamma and isinstance(model, ResNet):
+        # Each block then starts as an identity map, which makes the early updates of deep nets
+        # behave like those of a shallower one (Goyal et al. 2017; He et al. 2019, 3.1).
+        for block in model.blocks():
+            nn.init.zeros_(block.last_bn.weight)
+    return model
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    params: int
+    macs: int
+
+
+def model_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelSummary:
+    """Parameters and multiply-accumulates for one image of `input_shape` (C, H, W).
+
+    MACs are counted by forward hooks on Conv2d and Linear layers only (the layers that dominate
+    cost); BN, activations and pooling are ignored. FLOPs are about twice the MACs.
+    """
+    macs = 0
+
+    def count_conv(module: nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
+        nonlocal macs
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        per_output = kernel * module.in_channels // module.groups
+        macs += output[0].numel() * per_output
+
+    def count_linear(module: nn.Linear, _inputs: object, output: torch.Tensor) -> None:
+        nonlocal macs
+        macs += output[0].numel() * module.in_features
+
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            hooks.append(module.register_forward_hook(count_conv))
+        elif isinstance(module, nn.Linear):
+            hooks.append(module.register_forward_hook(count_linear))
+    was_training = model.training
+    model.eval()
+    try:
+        parameter = next(model.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape), device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    params = sum(p.numel() for p in model.parameters())
+    return ModelSummary(params=params, macs=macs)
