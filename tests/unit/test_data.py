@@ -1,0 +1,254 @@
+"""Datasets written in their real file formats and loaded through the real code paths; loader."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lrlab.data import (
+    DATASETS,
+    TensorSplit,
+    load_dataset,
+    make_loader,
+    read_idx,
+    stratified_split,
+)
+from lrlab.errors import LrlabError
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += b"".join(struct.pack(">i", d) for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def _write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray, gz: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+        data = _idx_bytes(array)
+        name = f"{prefix}-{kind}-ubyte"
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+
+
+def _random_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, size, size), dtype=np.uint8), np.arange(n) % 3
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_folder_with_both_splits_keeps_official_splits(tmp_path: Path, gz: bool) -> None:
+    train_x, train_y = _random_images(30, 6, seed=1)
+    test_x, test_y = _random_images(12, 6, seed=2)
+    _write_idx(tmp_path, "train", train_x, train_y, gz)
+    _write_idx(tmp_path, "t10k", test_x, test_y, gz)
+    data = load_dataset("idx", root=tmp_path)
+    assert torch.equal(data.train.x[:, 0], torch.from_numpy(train_x))
+    assert torch.equal(data.val.x[:, 0], torch.from_numpy(test_x))
+    assert data.val.y.tolist() == test_y.tolist()
+    assert (data.num_classes, data.in_channels, data.image_size) == (3, 1, (6, 6))
+    assert data.train.x.dtype == torch.uint8 and data.train.y.dtype == torch.int64
+    pixels = train_x.astype(np.float64) / 255
+    assert data.mean[0] == pytest.approx(pixels.mean())
+    assert data.std[0] == pytest.approx(pixels.std())
+
+
+def test_idx_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(LrlabError, match=r"t10k-images-idx3-ubyte\[\.gz\]"):
+        load_dataset("idx", root=tmp_path)
+    with pytest.raises(LrlabError, match="does not exist"):
+        load_dataset("idx", root=tmp_path / "missing")
+    bad = tmp_path / "t10k-images-idx3-ubyte"
+    bad.write_bytes(b"\x12\x34\x08\x03" + b"\0" * 12)
+    with pytest.raises(LrlabError, match="magic"):
+        read_idx(bad)
+    images, labels = _random_images(5, 4, seed=0)
+    _write_idx(tmp_path, "t10k", images, labels[:4], gz=False)
+    with pytest.raises(LrlabError, match=r"5 images but .* 4 labels"):
+        load_dataset("idx", root=tmp_path)
+
+
+def test_real_mnist_test_set_through_idx(mnist_t10k: Path) -> None:
+    data = load_dataset("idx", root=mnist_t10k, val_fraction=0.2)
+    labels = torch.cat([data.train.y, data.val.y])
+    assert len(labels) == 10_000 and data.image_size == (28, 28)
+    counts = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert torch.bincount(labels).tolist() == counts
+    assert torch.bincount(data.val.y).tolist() == [round(c * 0.2) for c in counts]
+
+
+def _write_cifar10(root: Path, per_batch: int) -> tuple[np.ndarray, list[int]]:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"]
+    for name in [*names, "test_batch"]:
+        entry = {
+            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            "labels": [int(v) for v in rng.integers(0, 10, per_batch)],
+        }
+        with open(folder / name, "wb") as handle:
+            pickle.dump(entry, handle)
+        if name == "test_batch":
+            test = entry
+    meta = {"label_names": [f"class{i}" for i in range(10)]}
+    with open(folder / "batches.meta", "wb") as handle:
+        pickle.dump(meta, handle)
+    return test["data"], test["labels"]
+
+
+def test_cifar10_python_batches_through_torchvision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # torchvision verifies each batch's md5 against the official files; our files are small fakes
+    # in the real pickle format, so the test (only) replaces the md5 check by an existence check.
+    import torchvision.datasets.cifar as cifar
+
+    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    test_data, test_labels = _write_cifar10(tmp_path, per_batch=8)
+    data = load_dataset("cifar10", root=tmp_path)
+    assert len(data.train) == 40 and len(data.val) == 8
+    assert data.in_channels == 3 and data.image_size == (32, 32)
+    assert torch.equal(data.val.x, torch.from_numpy(test_data.reshape(-1, 3, 32, 32)))
+    assert data.val.y.tolist() == test_labels
+    assert data.classes[0] == "class0" and data.augment == "crop_flip"
+
+
+def test_torchvision_set_without_files_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LrlabError, match="cifar10 not found"):
+        load_dataset("cifar10", root=tmp_path)
+    with pytest.raises(LrlabError, match="needs a root"):
+        load_dataset("mnist")
+
+
+def test_image_folder_pngs(tmp_path: Path) -> None:
+    for index, (name, colour) in enumerate([("cat", (255, 0, 0)), ("dog", (0, 0, 255))]):
+        (tmp_path / name).mkdir()
+        for k in range(5):
+            Image.new("RGB", (10 + k, 12), colour).save(tmp_path / name / f"{index}_{k}.png")
+    data = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.4)
+    assert data.classes == ["cat", "dog"]
+    assert (data.in_channels, data.image_size) == (3, (8, 8))
+    assert len(data.train) == 6 and len(data.val) == 4
+    red = data.train.x[data.train.y == 0]
+    assert torch.all(red[:, 0] == 255) and torch.all(red[:, 2] == 0)
+
+
+def test_image_folder_without_images(tmp_path: Path) -> None:
+    (tmp_path / "empty_class").mkdir()
+    (tmp_path / "empty_class" / "notes.txt").write_text("no images")
+    with pytest.raises(LrlabError, match="no images"):
+        load_dataset("image_folder", root=tmp_path)
+
+
+def test_digits_is_the_real_sklearn_set() -> None:
+    from sklearn.datasets import load_digits
+
+    data = load_dataset("digits")
+    assert len(data.train) + len(data.val) == 1797
+    assert (data.in_channels, data.image_size, data.num_classes) == (1, (8, 8), 10)
+    counts = torch.bincount(torch.cat([data.train.y, data.val.y]))
+    assert counts.tolist() == np.bincount(load_digits().target).tolist()
+    assert int(data.train.x.max()) == 255
+
+
+def test_unknown_dataset_lists_names() -> None:
+    with pytest.raises(LrlabError, match=r"digits.*synthetic"):
+        load_dataset("imagenet")
+    assert set(DATASETS) >= {"digits", "mnist", "cifar10", "idx", "image_folder", "synthetic"}
+
+
+def test_split_is_deterministic_and_stratified() -> None:
+    y = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    split = TensorSplit(torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1), y)
+    train, val = stratified_split(split, 0.2, seed=3)
+    again_train, again_val = stratified_split(split, 0.2, seed=3)
+    _, other_val = stratified_split(split, 0.2, seed=4)
+    assert torch.equal(val.x, again_val.x) and torch.equal(train.x, again_train.x)
+    assert not torch.equal(val.x, other_val.x)
+    assert torch.bincount(val.y).tolist() == [10, 6, 4]
+    assert sorted(torch.cat([train.x, val.x]).flatten().tolist()) == list(range(100))
+
+
+def test_limit_caps_sizes_deterministically() -> None:
+    first = load_dataset("digits", limit=200, seed=1)
+    second = load_dataset("digits", limit=200, seed=1)
+    assert len(first.train) + len(first.val) == 200
+    assert torch.equal(first.train.x, second.train.x)
+    assert torch.bincount(first.val.y, minlength=10).min() >= 3  # every class represented
+
+
+def test_loader_epoch_covers_split_and_reshuffles() -> None:
+    data = load_dataset("synthetic")
+    loader = make_loader(data, "train", 64, augment=False, drop_last=False)
+    first = torch.cat([y for _, y in loader])
+    second = torch.cat([y for _, y in loader])
+    assert len(loader) == -(-len(data.train) // 64)
+    assert sorted(first.tolist()) == sorted(data.train.y.tolist())
+    assert not torch.equal(first, second)
+    images = torch.cat([x for x, _ in make_loader(data, "train", 64, shuffle=False, augment=False)])
+    expected = (data.train.x.float() / 255 - data.mean[0]) / data.std[0]
+    assert torch.allclose(images, expected[: len(images)], atol=1e-5)
+
+
+def test_loader_is_deterministic_per_seed() -> None:
+    data = load_dataset("digits")
+    runs = [[(x, y) for x, y in make_loader(data, "train", 100, seed=s)] for s in (0, 0, 1)]
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(runs[0], runs[1], strict=True))
+    assert not torch.equal(runs[0][0][1], runs[2][0][1])
+
+
+def test_train_defaults_drop_last_but_never_to_zero_batches() -> None:
+    data = load_dataset("digits")
+    train = make_loader(data, "train", 100)
+    assert len(train) == len(data.train) // 100
+    assert all(x.shape[0] == 100 for x, _ in train)
+    huge = make_loader(data, "train", 10_000)
+    assert len(huge) == 1 and next(iter(huge))[0].shape[0] == len(data.train)
+    val = make_loader(data, "val", 100)
+    assert torch.equal(torch.cat([y for _, y in val]), data.val.y)
+
+
+@pytest.mark.parametrize("name", ["digits", "image_folder"])
+def test_augmentation_keeps_shape_dtype_and_moves_pixels(name: str, tmp_path: Path) -> None:
+    if name == "image_folder":
+        rng = np.random.default_rng(0)
+        for label in ("a", "b"):
+            (tmp_path / label).mkdir()
+            for k in range(6):
+                pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / label / f"{k}.png")
+    data = load_dataset(name, root=tmp_path if name == "image_folder" else None)
+    plain = next(iter(make_loader(data, "train", 8, augment=False, seed=5)))
+    augmented = next(iter(make_loader(data, "train", 8, augment=True, seed=5)))
+    assert augmented[0].shape == plain[0].shape and augmented[0].dtype == torch.float32
+    assert torch.equal(augmented[1], plain[1])
+    assert not torch.equal(augmented[0], plain[0])
+
+
+def test_shift_moves_images_by_at_most_one_pixel_on_8px() -> None:
+    data = load_dataset("digits")
+    loader = make_loader(data, "train", 256, shuffle=False)
+    background = (0 - data.mean[0]) / data.std[0]
+    x, _ = next(iter(loader))
+    source = (data.train.x[:256].float() / 255 - data.mean[0]) / data.std[0]
+    padded = torch.nn.functional.pad(source, (1, 1, 1, 1), value=background)
+    for image, original in zip(x, padded, strict=True):
+        windows = [original[:, r : r + 8, c : c + 8] for r in range(3) for c in range(3)]
+        assert any(torch.allclose(image, w, atol=1e-5) for w in windows)
+
+
+def test_normalised_train_batches_have_zero_mean_unit_std(mnist_t10k: Path) -> None:
+    data = load_dataset("idx", root=mnist_t10k)
+    x = torch.cat([x for x, _ in make_loader(data, "train", 500, augment=False)])
+    assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
