@@ -496,15 +496,21 @@ class BatchLoader:
 
 
 def _random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Zero-pad by `padding` and crop back to size at a random offset per image (one gather)."""
+    """Zero-pad by `padding` and crop back to size at a random offset per image.
+
+    One gather over the flattened padded images: a crop is the fixed window of flat indices
+    shifted by row_offset * padded_width + column_offset (several times faster than 4-D
+    advanced indexing).
+    """
     b, c, h, w = images.shape
     padded = functional.pad(images, (padding, padding, padding, padding))
+    padded_w = w + 2 * padding
     offsets = torch.randint(0, 2 * padding + 1, (2, b), generator=generator).to(images.device)
-    rows = offsets[0, :, None] + torch.arange(h, device=images.device)  # [B, H]
-    cols = offsets[1, :, None] + torch.arange(w, device=images.device)  # [B, W]
-    batch_index = torch.arange(b, device=images.device)[:, None, None, None]
-    channel_index = torch.arange(c, device=images.device)[None, :, None, None]
-    return padded[batch_index, channel_index, rows[:, None, :, None], cols[:, None, None, :]]
+    window = torch.arange(h, device=images.device)[:, None] * padded_w
+    window = (window + torch.arange(w, device=images.device)).flatten()  # [H * W]
+    index = window[None, :] + (offsets[0] * padded_w + offsets[1])[:, None]  # [B, H * W]
+    flat = padded.reshape(b, c, -1)
+    return flat.gather(2, index[:, None, :].expand(b, c, h * w)).view(b, c, h, w)
 
 
 def _random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

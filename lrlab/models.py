@@ -266,12 +266,18 @@ def build_model(
     *,
     num_classes: int,
     in_channels: int,
-    image_size: int,
+    image_size: int | tuple[int, int],
     variant: str = "A",
     zero_gamma: bool = False,
     width: int | None = None,
 ) -> nn.Module:
-    """Build a registered model; `variant` and `zero_gamma` apply to the ResNets only."""
+    """Build a registered model; `variant` and `zero_gamma` apply to the ResNets only.
+
+    `image_size` (an int, or a dataset's (H, W)) picks the stem: at most 64 px gets the
+    small-image stem.
+    """
+    if isinstance(image_size, tuple):
+        image_size = max(image_size)
     if name not in MODELS:
         raise LrlabError(f"model: unknown model {name!r}; expected one of {', '.join(MODELS)}")
     if variant not in VARIANTS:

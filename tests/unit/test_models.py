@@ -175,3 +175,10 @@ def test_bad_input_is_named(kwargs: dict, message: str) -> None:
     name = arguments.pop("name")
     with pytest.raises(LrlabError, match=message):
         build_model(name, **arguments)
+
+
+def test_image_size_may_be_a_datasets_height_and_width() -> None:
+    small = build_model("resnet18", num_classes=10, in_channels=1, image_size=(28, 28), width=8)
+    large = build_model("resnet18", num_classes=10, in_channels=1, image_size=(96, 128), width=8)
+    assert _stem_convs(small)[0].kernel_size == (3, 3)
+    assert _stem_convs(large)[0].kernel_size == (7, 7)
