@@ -252,3 +252,17 @@ def test_normalised_train_batches_have_zero_mean_unit_std(mnist_t10k: Path) -> N
     data = load_dataset("idx", root=mnist_t10k)
     x = torch.cat([x for x, _ in make_loader(data, "train", 500, augment=False)])
     assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
+
+
+def test_mnist_raw_files_through_torchvision(tmp_path: Path) -> None:
+    # torchvision's MNIST reads the uncompressed IDX files from <root>/MNIST/raw/ (no md5 check).
+    train_x, train_y = _random_images(9, 28, seed=3)
+    test_x, test_y = _random_images(6, 28, seed=4)
+    raw = tmp_path / "MNIST" / "raw"
+    _write_idx(raw, "train", train_x, train_y, gz=False)
+    _write_idx(raw, "t10k", test_x, test_y, gz=False)
+    data = load_dataset("mnist", root=tmp_path)
+    assert torch.equal(data.train.x[:, 0], torch.from_numpy(train_x))
+    assert data.val.y.tolist() == test_y.tolist()
+    assert (data.in_channels, data.image_size, data.augment) == (1, (28, 28), "shift")
+    assert data.classes[0].startswith("0")
