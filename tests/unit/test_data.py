@@ -266,3 +266,24 @@ def test_mnist_raw_files_through_torchvision(tmp_path: Path) -> None:
     assert data.val.y.tolist() == test_y.tolist()
     assert (data.in_channels, data.image_size, data.augment) == (1, (28, 28), "shift")
     assert data.classes[0].startswith("0")
+
+
+def test_svhn_mat_files_through_torchvision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real .mat layout (X: 32x32x3xN, y: Nx1 with 10 meaning digit 0); md5 check replaced as above.
+    import scipy.io
+    import torchvision.datasets.svhn as svhn
+
+    monkeypatch.setattr(svhn, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 7), ("test", 5)):
+        images = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        labels = np.arange(1, n + 1).reshape(n, 1) % 10 + 1  # 1..10
+        scipy.io.savemat(tmp_path / f"{name}_32x32.mat", {"X": images, "y": labels})
+        if name == "test":
+            test_images, test_labels = images, labels
+    data = load_dataset("svhn", root=tmp_path)
+    assert (len(data.train), len(data.val), data.in_channels) == (7, 5, 3)
+    assert torch.equal(data.val.x, torch.from_numpy(test_images.transpose(3, 2, 0, 1)))
+    assert data.val.y.tolist() == (test_labels.flatten() % 10).tolist()
