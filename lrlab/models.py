@@ -274,7 +274,9 @@ def build_model(
     """Build a registered model; `variant` and `zero_gamma` apply to the ResNets only.
 
     `image_size` (an int, or a dataset's (H, W)) picks the stem: at most 64 px gets the
-    small-image stem.
+    small-image stem. `width` is the base channel count: the ResNets' first stage (default 64;
+    narrow ResNets keep CPU runs short), small_cnn's first conv (default 32), and mobilenet_v2's
+    first conv (default 32, applied as width_mult = width / 32).
     """
     if isinstance(image_size, tuple):
         image_size = max(image_size)
