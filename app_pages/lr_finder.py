@@ -1,0 +1,171 @@
+"""LR Finder: run a range test on a worker and watch it live, or analyse another tool's curve."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from lrlab import designer, monitor, ui
+from lrlab.data import DATASETS
+from lrlab.errors import LrlabError
+from lrlab.finder.advice import advise
+from lrlab.finder.analysis import analyze
+from lrlab.finder.curves import load_curve
+from lrlab.jobs import runners
+from lrlab.models import MODELS
+from lrlab.plots import range_test_figure, range_test_result_figure
+
+state = st.session_state
+store = ui.store()
+
+st.title("LR Finder")
+st.caption("Sweep the LR up over a short run, see where the loss falls fastest, and get a "
+           "suggestion with a measure of how far to trust it.")
+
+
+def open_in_designer(config: dict) -> None:
+    """Button callback: load a suggested schedule into the Schedule Designer's form."""
+    for key, value in designer.form_from_config(config).items():
+        state["d." + key] = value
+    state["training.schedule"] = config
+
+
+def show_result(result: dict, key: str, overlays=()) -> None:
+    """Suggestions, consensus, verdict, warnings and advice of one analysed curve."""
+    st.plotly_chart(range_test_result_figure(result, overlays=overlays), key=f"{key}.chart")
+    suggestions = result.get("suggestions") or {}
+    trust = result.get("trust") or {}
+    consensus = suggestions.get("consensus")
+    cols = st.columns([1, 3])
+    cols[0].metric("Suggested LR", f"{consensus:.3g}" if consensus else "—",
+                   help="Consensus of all methods (weighted median in log10 LR).")
+    level = trust.get("level", "low")
+    verdict = trust.get("verdict", "")
+    {"high": cols[1].success, "medium": cols[1].warning}.get(level, cols[1].error)(
+        f"**Trust: {level}.** {verdict}")
+    for warning in trust.get("warnings") or []:
+        st.warning(warning)
+    st.dataframe(
+        [{"method": name, "suggested LR": value} for name, value in suggestions.items()
+         if name != "consensus"],
+        hide_index=True,
+        column_config={"suggested LR": st.column_config.NumberColumn(format="%.3g")},
+    )
+    advice = result.get("advice") or {}
+    if advice:
+        st.markdown("**Schedule advice** — ready-made schedules built from this curve.")
+        for i, (name, config) in enumerate(advice.items()):
+            row = st.columns([3, 1])
+            main = config.get("main", {})
+            row[0].markdown(f"`{name}` — {main.get('kind')}, base LR "
+                            f"{config.get('base_lr', 0):.3g}, {config.get('total_steps')} steps")
+            if row[1].button("Open in Schedule Designer", key=f"{key}.advice.{i}",
+                             on_click=open_in_designer, args=(config,)):
+                st.switch_page("app_pages/schedule_designer.py")
+
+
+run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
+
+with run_tab:
+    with st.form("finder.form"):
+        c = st.columns(3)
+        model = c[0].selectbox("Model", list(MODELS), key="finder.model")
+        dataset = c[1].selectbox("Dataset", list(DATASETS), key="finder.dataset",
+                                 format_func=lambda name: DATASETS[name].title)
+        data_root = c[2].text_input("Data folder (sets that need one)", key="finder.root",
+                                    placeholder="e.g. ~/data/cifar10")
+        c = st.columns(4)
+        optimizer = c[0].selectbox("Optimizer", ["sgd", "adam", "adamw"], key="finder.opt")
+        momentum = c[1].number_input("Momentum / β1", 0.0, 0.999, 0.9, key="finder.momentum")
+        weight_decay = c[2].number_input("Weight decay", 0.0, 1.0, 5e-4, format="%g",
+                                         key="finder.wd")
+        batch_size = c[3].number_input("Batch size", 1, 4096, 64, key="finder.batch")
+        c = st.columns(5)
+        start_lr = c[0].number_input("Start LR", 1e-10, 1.0, 1e-7, format="%g",
+                                     key="finder.start")
+        end_lr = c[1].number_input("End LR", 1e-6, 1e3, 10.0, format="%g", key="finder.end")
+        num_points = c[2].number_input("Points", 5, 2000, 100, key="finder.points")
+        seeds = c[3].number_input("Seeds", 1, 10, 1, key="finder.seeds",
+                                  help="Several seeds give a median curve and a band.")
+        mode = c[4].selectbox("Spacing", ["exp", "linear"], key="finder.mode")
+        submitted = st.form_submit_button("Run range test", type="primary")
+    if submitted:
+        config = {
+            "model": model, "dataset": dataset, "data_root": data_root or None,
+            "batch_size": int(batch_size),
+            "optimizer": {"name": optimizer, "momentum": float(momentum),
+                          "weight_decay": float(weight_decay)},
+            "start_lr": float(start_lr), "end_lr": float(end_lr),
+            "num_points": int(num_points), "mode": mode, "seeds": int(seeds),
+        }
+        try:
+            job_id = store.submit("find", runners.validate("find", config))
+        except LrlabError as exc:
+            st.error(f"Not started: {exc}")
+        else:
+            st.query_params["job"] = str(job_id)
+
+    job_id = ui.job_in_url()
+    job = store.get(job_id) if job_id is not None else None
+    if job is not None and job.kind == "find":
+        follower = ui.follower(job.id)
+
+        @st.fragment(run_every=None if job.is_finished else 1.0)
+        def live() -> None:
+            current = follower.poll(store)
+            st.markdown(f"**Range test #{current.id}** — {ui.status_line(current.status)}")
+            if not current.is_finished:
+                eta = monitor.format_duration(monitor.eta_seconds(current))
+                st.progress(current.progress, text=f"{current.message or ''} · ETA {eta}")
+                if st.button("Cancel", key="finder.cancel"):
+                    store.request_cancel(current.id)
+                lrs, loss = follower.series("lr")[1], follower.series("loss")[1]
+                if len(lrs):
+                    st.plotly_chart(range_test_figure(lrs, loss), key="finder.live_chart")
+                else:
+                    st.caption("Waiting for the worker's first points…")
+            elif not state.get(f"finder.done.{current.id}"):
+                state[f"finder.done.{current.id}"] = True
+                st.rerun()  # the whole page: stop polling and show the result
+
+        live()
+        job = store.get(job.id)
+        if job.status == "succeeded" and job.result:
+            earlier = [j for j in store.list_jobs(limit=50, kind="find", status="succeeded")
+                       if j.id != job.id and j.result]
+            chosen = st.multiselect("Overlay earlier tests", earlier,
+                                    format_func=lambda j: f"#{j.id} {j.config.get('model')} on "
+                                                          f"{j.config.get('dataset')}")
+            overlays = [(f"#{j.id}", j.result["lr"], j.result.get("smoothed") or j.result["loss"])
+                        for j in chosen]
+            show_result(job.result, f"finder.{job.id}", overlays)
+        elif job.status in ("failed", "cancelled"):
+            st.error(job.error or f"The range test was {job.status}.")
+
+with upload_tab:
+    upload = st.file_uploader(
+        "Curve file: torch-lr-finder history, fastai recorder, Lightning results, an lrlab "
+        "result, or any CSV/JSON with lr and loss columns",
+        type=["csv", "json", "txt"], key="finder.upload")
+    c = st.columns(3)
+    up_optimizer = c[0].selectbox("Optimizer used", ["sgd", "adam", "adamw"], key="finder.up_opt")
+    up_batch = c[1].number_input("Batch size used", 1, 65536, 128, key="finder.up_batch")
+    up_steps = c[2].number_input("Planned training steps", 10, 10_000_000, 10_000, step=1000,
+                                 key="finder.up_steps", help="Length of the advised schedules.")
+    if upload is not None:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / upload.name
+                path.write_bytes(upload.getvalue())
+                curve = load_curve(path)
+            analysis = analyze(curve.lrs, curve.losses, optimizer=up_optimizer)
+            result = analysis.to_dict()
+            result["advice"] = advise(analysis, total_steps=int(up_steps),
+                                      batch_size=int(up_batch), optimizer=up_optimizer)
+        except LrlabError as exc:
+            st.error(f"Could not analyse {upload.name}: {exc}")
+        else:
+            st.caption(f"{len(curve.lrs)} points read from {upload.name} ({curve.source}).")
+            show_result(result, "finder.upload")
