@@ -114,28 +114,11 @@ def _positive(text: str) -> float:
     return value
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """A job config from a JSON or YAML file (YAML reads JSON too)."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LrlabError(f"--config: cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LrlabError(f"--config: {path} is neither valid JSON nor YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise LrlabError(
-            f"--config: {path} must hold a mapping of fields, not {type(data).__name__}"
-        )
-    return data
-
-
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `KEY=VALUE` settings; dotted keys (optimizer.lr) reach into nested mappings."""
     import yaml
+
+    from lrlab.config_files import load_yaml
 
     result = dict(config)
     for item in overrides:
@@ -143,7 +126,7 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
         if not sep or not key:
             raise LrlabError(f"--set: expected KEY=VALUE, got {item!r}")
         try:
-            value = yaml.safe_load(raw) if raw else ""
+            value = load_yaml(raw) if raw else ""
         except yaml.YAMLError as exc:
             raise LrlabError(f"--set {key}: cannot read value {raw!r} ({exc})") from exc
         target = result
@@ -158,6 +141,7 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    from lrlab.config_files import read_config_file
     from lrlab.jobs.runners import validate
     from lrlab.jobs.store import Store
 

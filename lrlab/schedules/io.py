@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from lrlab.config_files import load_yaml
 from lrlab.schedules.config import ScheduleError
 from lrlab.schedules.schedule import Schedule
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads 1e-4 as a number (YAML 1.1 wants 1.0e-4; people write 1e-4)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
 
 
 def parse_schedule(text: str, source: str = "<text>") -> Schedule:
@@ -31,7 +20,7 @@ def parse_schedule(text: str, source: str = "<text>") -> Schedule:
         data = json.loads(text)
     except ValueError:
         try:
-            data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (line {where.line + 1})" if where is not None else ""

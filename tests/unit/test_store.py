@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lrlab.config_files import read_config_file
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners, selftest
 from lrlab.jobs import store as store_module
-from lrlab.jobs.commands import apply_overrides, read_config_file
+from lrlab.jobs.commands import apply_overrides
 from lrlab.jobs.store import MetricPoint, Store
 from lrlab.jobs.store_reporter import StoreReporter
 from lrlab.reporting import MemoryReporter
