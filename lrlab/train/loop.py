@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from lrlab.precision import Precision
 from lrlab.reporting import NullReporter, Reporter
 
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+FP32 = Precision(name="fp32", device_type="cpu")
+
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -24,25 +27,43 @@ class LoopResult:
     epochs: list[dict[str, float]] = field(default_factory=list)
     steps_done: int = 0
     stop_reason: str = "completed"
+    train_seconds: float = 0.0
+    train_images: int = 0
 
 
-def cross_entropy_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The baseline loss: plain cross-entropy of the model's logits."""
-    return nn.functional.cross_entropy(model(x), y)
+def cross_entropy_objective(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The baseline: plain cross-entropy of the model's logits, and the batch's correct count."""
+    logits = model(x)
+    return nn.functional.cross_entropy(logits.float(), y), (logits.argmax(1) == y).sum()
+
+
+def current_momentum(optimizer: torch.optim.Optimizer) -> float:
+    """SGD's momentum or the Adam family's β1 (what 1cycle and cyclic schedules move)."""
+    group = optimizer.param_groups[0]
+    if "betas" in group:
+        return float(group["betas"][0])
+    return float(group.get("momentum", 0.0))
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    precision: Precision | None = None,
+    memory_format: torch.memory_format = torch.preserve_format,
 ) -> dict[str, float]:
     """Validation loss, top-1 and top-5 accuracy (fractions), one pass, no grad."""
+    precision = precision or FP32
     model.eval()
     loss_sum = torch.zeros(())
     top1 = torch.zeros(())
     top5 = torch.zeros(())
     count = 0
     for x, y in batches:
-        logits = model(x).float()
+        with precision.autocast():
+            logits = model(x.contiguous(memory_format=memory_format)).float()
         loss_sum = loss_sum + nn.functional.cross_entropy(logits, y, reduction="sum").cpu()
         k = min(5, logits.shape[1])
         topk = logits.topk(k, dim=1).indices
@@ -66,18 +87,34 @@ def run_epochs(
     val_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     epochs: int,
     *,
-    loss_fn: LossFn = cross_entropy_step,
+    objective: Objective = cross_entropy_objective,
     reporter: Reporter | None = None,
     grad_clip: float | None = None,
+    precision: Precision | None = None,
+    memory_format: torch.memory_format = torch.preserve_format,
 ) -> LoopResult:
-    """Train for `epochs` passes over `train_batches` (re-iterable), evaluating after each."""
+    """Train for `epochs` passes over `train_batches` (re-iterable), evaluating after each.
+
+    The schedule advances once per update, also on an update the fp16 GradScaler skipped, so
+    step t always uses the schedule's value at t. A plateau schedule is fed each update's
+    training loss.
+    """
     reporter = reporter or NullReporter()
+    precision = precision or FP32
+    scaler = precision.grad_scaler()
+    feeds_metric = getattr(scheduler, "plateau", None) is not None
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    max_norm = grad_clip if grad_clip is not None else math.inf
     result = LoopResult()
+    steps_per_epoch = len(train_batches) if isinstance(train_batches, Sized) else 0
+    total = steps_per_epoch * epochs
     step = 0
+    loop_start = time.perf_counter()
     for epoch in range(epochs):
         model.train()
         start = time.perf_counter()
         loss_sum = torch.zeros(())
+        hits_sum = torch.zeros((), dtype=torch.int64)
         seen = 0
         for x, y in train_batches:
             if reporter.should_stop():
@@ -86,34 +123,52 @@ def run_epochs(
                 return result
             t0 = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            loss = loss_fn(model, x, y)
-            if not torch.isfinite(loss):
-                result.stop_reason = f"non-finite loss ({loss.item()}) at step {step}"
+            momentum = current_momentum(optimizer)
+            with precision.autocast():
+                loss, hits = objective(model, x.contiguous(memory_format=memory_format), y)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                result.stop_reason = (f"non-finite loss ({loss_value}) at step {step} "
+                                      f"(epoch {epoch + 1}, lr {lr:.3g})")
                 result.steps_done = step
                 return result
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            params = [p for g in optimizer.param_groups for p in g["params"]]
-            max_norm = grad_clip if grad_clip is not None else math.inf
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)  # true gradients for the norm and the clip
             grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-            optimizer.step()
-            scheduler.step()
-            loss_value = loss.item()
+            scaler.step(optimizer)
+            scaler.update()
+            if feeds_metric:
+                scheduler.step(loss_value)
+            else:
+                scheduler.step()
             loss_sum += loss_value * y.shape[0]
+            hits_sum += hits.cpu()
             seen += y.shape[0]
+            elapsed = time.perf_counter() - t0
+            result.train_seconds += elapsed
             reporter.step(
                 step,
                 {
                     "loss": loss_value,
                     "lr": lr,
+                    "momentum": momentum,
                     "grad_norm": float(grad_norm),
-                    "images_per_s": y.shape[0] / max(time.perf_counter() - t0, 1e-9),
+                    "images_per_s": y.shape[0] / max(elapsed, 1e-9),
                 },
             )
             step += 1
-        metrics = {"train_loss": loss_sum.item() / max(seen, 1)}
-        metrics.update(evaluate(model, val_batches))
+            if total:
+                reporter.progress(step / total, f"epoch {epoch + 1}/{epochs}, "
+                                  f"step {step}/{total}")
+        result.train_images += seen
+        metrics = {
+            "train_loss": loss_sum.item() / max(seen, 1),
+            "train_acc": hits_sum.item() / max(seen, 1),
+        }
+        metrics.update(evaluate(model, val_batches, precision, memory_format))
         metrics["epoch_time"] = time.perf_counter() - start
+        metrics["elapsed_s"] = time.perf_counter() - loop_start
         reporter.epoch(epoch, metrics)
         result.epochs.append(metrics)
     result.steps_done = step

@@ -51,4 +51,4 @@ def test_non_finite_loss_names_the_step() -> None:
     model, opt, sched, batches = _setup(lr=1e30)
     result = run_epochs(model, opt, sched, batches, batches, 3)
     assert "non-finite loss" in result.stop_reason
-    assert result.stop_reason.endswith(f"step {result.steps_done}")
+    assert f"at step {result.steps_done} " in result.stop_reason
