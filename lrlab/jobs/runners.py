@@ -35,7 +35,7 @@ RUNNERS: dict[str, RunnerSpec] = {
     spec.kind: spec
     for spec in (
         RunnerSpec("find", "lrlab.finder.run", False, "LR range test"),
-        RunnerSpec("train", "lrlab.train", True, "short training run"),
+        RunnerSpec("train", "lrlab.train.run", True, "short training run"),
         RunnerSpec("selftest", "lrlab.jobs.selftest", False, "worker self-test"),
     )
 }

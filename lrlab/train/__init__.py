@@ -1,1 +1,2 @@
-"""Training: the Bag-of-Tricks pieces (losses, mixup, parameter groups) and, later, the loop."""
+"""Training runs with the Bag of Tricks: config (`config`), losses (`objective`, `tricks`), the
+inner loop (`loop`), the run itself (`run`), its folder and checkpoint, and ablations."""

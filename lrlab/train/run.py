@@ -1,0 +1,199 @@
+"""One training run from an `lrlab.train/1` config, top to bottom: data on the device, the model
+with its tricks, the schedule, the loop, and the run folder.
+
+This is the job worker's entry (`run_from_config`) and what `lrlab train` calls.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrlab import __version__
+from lrlab.errors import LrlabError
+from lrlab.reporting import NullReporter, Reporter
+from lrlab.schedules import Schedule
+from lrlab.train import run_folder
+from lrlab.train.config import FORMAT, validate_config
+
+# The paper's baseline divides the LR by 10 at epochs 30, 60 and 90 of 120; a run without the
+# cosine trick does the same at the same fractions of its own length.
+STEP_DECAY_FRACTIONS = (0.25, 0.5, 0.75)
+
+
+def build_schedule(cfg: Mapping[str, Any], steps_per_epoch: int) -> Schedule:
+    """The config's own schedule, or the paper's: linear scaling, linear warmup from 0, then
+    cosine (or step) decay over the remaining updates."""
+    if cfg["schedule"] is not None:
+        return Schedule.from_dict(cfg["schedule"])
+    tricks = cfg["tricks"]
+    total = cfg["epochs"] * steps_per_epoch
+    config: dict[str, Any] = {"format": "lrlab.schedule/1", "base_lr": cfg["optimizer"]["lr"],
+                              "total_steps": total}
+    if tricks["linear_scaling"]:
+        config["scaling"] = {"rule": "linear", "reference_batch": tricks["reference_batch"],
+                             "batch": cfg["batch_size"]}
+    warmup = min(round(tricks["warmup_epochs"] * steps_per_epoch), total - 1)
+    if warmup > 0:
+        config["warmup"] = {"steps": warmup, "start_factor": 0.0, "shape": "linear"}
+    main_steps = total - max(warmup, 0)
+    if tricks["cosine"]:
+        config["main"] = {"kind": "cosine", "min_lr": 0.0}
+    else:
+        milestones = sorted({round(main_steps * f) for f in STEP_DECAY_FRACTIONS} - {0})
+        milestones = [m for m in milestones if m < main_steps]
+        config["main"] = ({"kind": "multistep", "milestones": milestones, "gamma": 0.1}
+                          if milestones else {"kind": "constant"})
+    return Schedule.from_dict(config)
+
+
+def build_optimizer(model: nn.Module, cfg: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    """SGD (momentum, Nesterov), Adam or AdamW over the no-bias-decay groups when that trick is
+    on; `momentum` is β1 for the Adam family unless `betas` is given."""
+    from lrlab.train.tricks import param_groups
+
+    opt = cfg["optimizer"]
+    groups = param_groups(model, opt["weight_decay"],
+                          no_bias_decay=cfg["tricks"]["no_bias_decay"])
+    if opt["name"] == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=opt["momentum"], nesterov=opt["nesterov"],
+                               weight_decay=opt["weight_decay"])
+    betas = tuple(opt["betas"] or (opt["momentum"], 0.999))
+    cls = torch.optim.Adam if opt["name"] == "adam" else torch.optim.AdamW
+    return cls(groups, lr=lr, betas=betas, weight_decay=opt["weight_decay"])
+
+
+def train(
+    config: Mapping[str, Any], reporter: Reporter | None = None, out_dir: Path | None = None
+) -> dict[str, Any]:
+    """Run the training a config describes; returns config, summary, per-epoch metrics and the
+    schedule used. With `out_dir`, also writes the run folder.
+
+    A non-finite loss ends the run with LrlabError naming the step; what was measured up to then
+    is kept in the run folder.
+    """
+    from lrlab.data import load_dataset, make_loader
+    from lrlab.device import describe_device, resolve_device
+    from lrlab.jobs.store import lrlab_home
+    from lrlab.models import build_model, model_summary
+    from lrlab.precision import resolve_precision
+    from lrlab.train.checkpoint import load_teacher, save_checkpoint
+    from lrlab.train.loop import run_epochs
+    from lrlab.train.objective import Objective
+
+    cfg = validate_config(config)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        run_folder.prepare(out_dir, cfg)
+    reporter = reporter or NullReporter()
+    started = time.perf_counter()
+    device = resolve_device(cfg["device"])
+    precision = resolve_precision(cfg["precision"], device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its kernels
+    reporter.progress(0.0, f"loading {cfg['dataset']}")
+    dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
+                           val_fraction=cfg["val_fraction"], seed=cfg["seed"],
+                           limit=cfg["limit"])
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg["model"], num_classes=dataset.num_classes,
+                        in_channels=dataset.in_channels, image_size=dataset.image_size,
+                        variant=cfg["variant"], zero_gamma=cfg["tricks"]["zero_gamma"],
+                        width=cfg["width"])
+    size = model_summary(model, (dataset.in_channels, *dataset.image_size))
+    memory_format = torch.preserve_format
+    if cfg["channels_last"] and device.type == "cuda":
+        memory_format = torch.channels_last  # faster convolutions on tensor cores
+    model = model.to(device=device, memory_format=memory_format)
+    train_loader = make_loader(dataset, "train", cfg["batch_size"], device=device,
+                               seed=cfg["seed"], augment=cfg["augment"])
+    val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
+    schedule = build_schedule(cfg, len(train_loader))
+    optimizer = build_optimizer(model, cfg, schedule.effective_base_lr)
+    scheduler = schedule.torch(optimizer)
+    distill = cfg["tricks"]["distillation"]
+    teacher = None
+    if distill is not None:
+        teacher = load_teacher(distill["teacher"], num_classes=dataset.num_classes,
+                               in_channels=dataset.in_channels,
+                               runs_dir=lrlab_home() / "runs").to(device)
+    objective = Objective(
+        num_classes=dataset.num_classes, label_smoothing=cfg["tricks"]["label_smoothing"],
+        mixup_alpha=cfg["tricks"]["mixup"], teacher=teacher,
+        temperature=distill["temperature"] if distill else 1.0,
+        distillation_weight=distill["weight"] if distill else 1.0, seed=cfg["seed"])
+    network = torch.compile(model) if cfg["compile"] else model
+    data = {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels,
+            "image_size": list(dataset.image_size), "classes": dataset.classes,
+            "mean": list(dataset.mean), "std": list(dataset.std),
+            "train_examples": len(dataset.train), "val_examples": len(dataset.val)}
+
+    file_reporter = None
+    if out_dir is not None:
+        file_reporter = run_folder.MetricsFileReporter(out_dir / run_folder.METRICS, reporter)
+    setup_s = time.perf_counter() - started
+    try:
+        loop = run_epochs(network, optimizer, scheduler, train_loader, val_loader, cfg["epochs"],
+                          objective=objective, reporter=file_reporter or reporter,
+                          grad_clip=cfg["grad_clip"], precision=precision,
+                          memory_format=memory_format)
+    finally:
+        if file_reporter is not None:
+            file_reporter.close()
+
+    top1 = [e["val_top1"] for e in loop.epochs]
+    best = max(range(len(top1)), key=top1.__getitem__) if top1 else None
+    last = loop.epochs[-1] if loop.epochs else {}
+    summary = {
+        "stop_reason": loop.stop_reason,
+        "epochs_done": len(loop.epochs),
+        "steps": loop.steps_done,
+        "best_val_top1": top1[best] if best is not None else None,
+        "best_epoch": best,
+        "final_val_top1": last.get("val_top1"),
+        "final_val_top5": last.get("val_top5"),
+        "final_val_loss": last.get("val_loss"),
+        "final_train_loss": last.get("train_loss"),
+        "setup_s": setup_s,
+        "train_time_s": loop.train_seconds,
+        "wall_time_s": time.perf_counter() - started,
+        "images_per_s": loop.train_images / loop.train_seconds if loop.train_seconds else None,
+        "params": size.params,
+        "macs": size.macs,
+    }
+    result = {
+        "format": FORMAT,
+        "config": cfg,
+        "summary": summary,
+        "epochs": loop.epochs,
+        "schedule": schedule.to_dict(),
+        "data": data,
+        "environment": {"device": describe_device(device), "precision": precision.name,
+                        "torch": torch.__version__, "lrlab": __version__,
+                        "python": platform.python_version()},
+        "out_dir": str(out_dir) if out_dir is not None else None,
+    }
+    if out_dir is not None:
+        run_folder.write_json(out_dir / run_folder.SUMMARY, {k: v for k, v in result.items()
+                                                              if k != "config"})
+        if loop.epochs:
+            save_checkpoint(out_dir / "checkpoint.pt", model, cfg, data, summary)
+    if loop.stop_reason.startswith("non-finite"):
+        where = f"; metrics so far are in {out_dir}" if out_dir is not None else ""
+        raise LrlabError(f"training stopped: {loop.stop_reason}. Lower optimizer.lr or turn on "
+                         f"grad_clip{where}")
+    reporter.progress(1.0, loop.stop_reason)
+    return result
+
+
+def run_from_config(
+    config: dict[str, Any], reporter: Reporter, out_dir: Path | None = None
+) -> dict[str, Any]:
+    """The job runner's entry: `train` with the worker's reporter and run folder."""
+    return train(config, reporter, out_dir)
