@@ -15,7 +15,8 @@ from lrlab import __version__
 from lrlab.errors import LrlabError
 
 # Modules exposing `register(subparsers)`; they import heavy libraries (torch) lazily.
-COMMAND_MODULES = ("lrlab.schedules.commands", "lrlab.jobs.commands", "lrlab.finder.commands")
+COMMAND_MODULES = ("lrlab.schedules.commands", "lrlab.jobs.commands", "lrlab.finder.commands",
+                   "lrlab.train.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,12 @@ optimizer steps, which is how a job is cancelled cooperatively.
 from __future__ import annotations
 
 import math
+import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TextIO, runtime_checkable
 
 
 @runtime_checkable
@@ -78,3 +80,44 @@ class MemoryReporter:
     def series(self, key: str) -> list[float]:
         """Values of one per-step metric, in order (NaN where a step did not report it)."""
         return [m.get(key, math.nan) for _, m in self.steps]
+
+
+class TerminalReporter:
+    """A progress bar on a terminal (redrawn in place), plain epoch lines otherwise.
+
+    Epoch lines are printed in both cases, so a log file of a run still shows how it went.
+    """
+
+    def __init__(self, stream: TextIO | None = None, prefix: str = "", width: int = 28) -> None:
+        self.stream = stream or sys.stderr
+        self.prefix = prefix
+        self.width = width
+        self.interactive = self.stream.isatty()
+        self._last_loss = math.nan
+        self._last_draw = 0.0
+
+    def step(self, step: int, metrics: Mapping[str, float]) -> None:
+        self._last_loss = float(metrics.get("loss", math.nan))
+
+    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        parts = [f"{k} {v:.4g}" for k, v in metrics.items() if k != "elapsed_s"]
+        self._clear()
+        print(f"{self.prefix}epoch {epoch + 1}: " + ", ".join(parts), file=self.stream)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if not self.interactive or (now - self._last_draw < 0.1 and fraction < 1.0):
+            return
+        self._last_draw = now
+        filled = round(self.width * min(max(fraction, 0.0), 1.0))
+        bar = "#" * filled + "." * (self.width - filled)
+        loss = f" loss {self._last_loss:.4g}" if math.isfinite(self._last_loss) else ""
+        self.stream.write(f"\r{self.prefix}[{bar}] {fraction:4.0%} {message}{loss}\x1b[K")
+        self.stream.flush()
+
+    def should_stop(self) -> bool:
+        return False
+
+    def _clear(self) -> None:
+        if self.interactive:
+            self.stream.write("\r\x1b[K")

@@ -1,0 +1,139 @@
+"""`lrlab train`: one run, or an ablation of tricks over seeds, from a config file and/or flags.
+
+Flags override the file, so `lrlab train --config base.yaml --lr 0.2` is the usual way to try a
+variation. torch is imported inside the command so `lrlab --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import LrlabError
+
+# flag dest -> (section, key) in the lrlab.train/1 config
+_FIELDS = {
+    "model": ("", "model"), "variant": ("", "variant"), "width": ("", "width"),
+    "dataset": ("", "dataset"), "data_root": ("", "data_root"), "limit": ("", "limit"),
+    "batch_size": ("", "batch_size"), "epochs": ("", "epochs"), "seed": ("", "seed"),
+    "precision": ("", "precision"), "device": ("", "device"), "grad_clip": ("", "grad_clip"),
+    "optimizer": ("optimizer", "name"), "lr": ("optimizer", "lr"),
+    "momentum": ("optimizer", "momentum"), "weight_decay": ("optimizer", "weight_decay"),
+    "warmup_epochs": ("tricks", "warmup_epochs"),
+    "label_smoothing": ("tricks", "label_smoothing"), "mixup": ("tricks", "mixup"),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train with the Bag of Tricks (or run an ablation of tricks)",
+        description="Train a model from an lrlab.train/1 config; flags override the file.")
+    p.add_argument("--config", type=Path, help="lrlab.train/1 config (JSON or YAML)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder (default: runs/train-<time>)")
+    p.add_argument("--model")
+    p.add_argument("--variant", choices=("A", "B", "C", "D"), help="ResNet variant")
+    p.add_argument("--width", type=int, help="base channel count")
+    p.add_argument("--dataset")
+    p.add_argument("--data-root")
+    p.add_argument("--download", action="store_true", default=None,
+                   help="let torchvision download the dataset into --data-root")
+    p.add_argument("--limit", type=int, help="use only this many examples per split")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--device", help="auto, cpu, cuda[:N] or mps")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
+    p.add_argument("--lr", type=float, help="LR at the reference batch (256) with linear scaling")
+    p.add_argument("--momentum", type=float, help="SGD momentum or Adam's β1")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--nesterov", action="store_true", default=None)
+    p.add_argument("--schedule", type=Path, help="an lrlab.schedule/1 file (replaces the "
+                                                  "tricks' warmup + cosine)")
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--mixup", type=float, help="mixup α (0: off)")
+    p.add_argument("--teacher", help="distil from a run folder, checkpoint file or job id")
+    p.add_argument("--off", nargs="+", default=[], metavar="TRICK",
+                   choices=("linear_scaling", "zero_gamma", "no_bias_decay", "cosine"),
+                   help="switch tricks off")
+    p.add_argument("--grad-clip", type=float)
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--ablation", nargs="+", metavar="TRICK",
+                   help="train the baseline, then add these tricks one at a time")
+    p.add_argument("--ablation-mode", choices=("cumulative", "single"), default="cumulative")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per ablation row")
+    p.set_defaults(func=_train)
+
+
+def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The config file's mapping with every given flag applied on top."""
+    from lrlab.config_files import read_config_file
+
+    config = read_config_file(args.config) if args.config else {}
+    for dest, (section, key) in _FIELDS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if section:
+            config[section] = {**(config.get(section) or {}), key: value}
+        else:
+            config[key] = value
+    for flag in ("download", "compile"):
+        if getattr(args, flag) is not None:
+            config[flag] = True
+    if args.nesterov is not None:
+        config["optimizer"] = {**(config.get("optimizer") or {}), "nesterov": True}
+    if args.schedule is not None:
+        config["schedule"] = read_config_file(args.schedule, "--schedule")
+    tricks = dict(config.get("tricks") or {})
+    for trick in args.off:
+        tricks[trick] = False
+    if args.teacher:
+        tricks["distillation"] = {**(tricks.get("distillation") or {}), "teacher": args.teacher}
+    if tricks:
+        config["tricks"] = tricks
+    return config
+
+
+def _train(args: argparse.Namespace) -> int:
+    from lrlab.reporting import TerminalReporter
+    from lrlab.train.config import validate_config
+
+    config = validate_config(config_from_args(args))
+    out = args.out or Path("runs") / time.strftime("train-%Y%m%d-%H%M%S")
+    if args.ablation:
+        return _ablation(args, config, out)
+    if args.seeds != 1:
+        raise LrlabError("--seeds: only used with --ablation (use --seed for one run)")
+    from lrlab.train.run import train
+
+    result = train(config, TerminalReporter(), out)
+    s = result["summary"]
+    print(f"{s['stop_reason']}: {s['epochs_done']} epochs, {s['steps']} steps in "
+          f"{s['wall_time_s']:.1f} s on {result['environment']['device']} "
+          f"({s['images_per_s'] or 0:,.0f} images/s)")
+    if s["best_val_top1"] is not None:
+        print(f"val top-1: best {s['best_val_top1']:.2%} (epoch {s['best_epoch'] + 1}), "
+              f"final {s['final_val_top1']:.2%}")
+    print(f"wrote {out}")
+    return 0
+
+
+def _ablation(args: argparse.Namespace, config: dict[str, Any], out: Path) -> int:
+    from lrlab.reporting import TerminalReporter
+    from lrlab.train.ablation import ablation_table, run_ablation
+
+    if args.seeds < 1:
+        raise LrlabError(f"--seeds: expected at least 1, got {args.seeds}")
+    seeds = [config["seed"] + k for k in range(args.seeds)]
+    rows = run_ablation(
+        config, args.ablation, seeds, mode=args.ablation_mode, out_dir=out,
+        reporter_for=lambda name, seed: TerminalReporter(prefix=f"[{name}, seed {seed}] "))
+    print(ablation_table(rows, args.ablation_mode))
+    print(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")
+    return 0
+
