@@ -1,0 +1,112 @@
+"""The Training page under AppTest on a real store: what a submit queues, what it refuses, a
+running job's progress and cancel, and a finished run (trained for real) with its summary,
+charts and downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lrlab.jobs import runners
+from lrlab.jobs.store import Store, resolve_db_url
+from lrlab.jobs.store_reporter import StoreReporter
+
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "training.py")
+
+
+@pytest.fixture
+def store(lrlab_home) -> Store:
+    s = Store(resolve_db_url(None))
+    yield s
+    s.close()
+
+
+def _page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _submit(at: AppTest) -> AppTest:
+    at.button(key="FormSubmitter:training.form-Start training").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_submit_queues_a_validated_training_job(store: Store) -> None:
+    at = _page()
+    at.selectbox(key="training.model").set_value("resnet18")
+    at.number_input(key="training.epochs").set_value(3)
+    at.number_input(key="training.mixup").set_value(0.2)
+    at.toggle(key="training.cosine").set_value(False)
+    at = _submit(at)
+    jobs = store.list_jobs(None)
+    assert len(jobs) == 1 and jobs[0].kind == "train" and jobs[0].status == "queued"
+    config = jobs[0].config
+    assert config["model"] == "resnet18" and config["variant"] == "D"
+    assert config["epochs"] == 3 and config["format"] == "lrlab.train/1"
+    assert config["tricks"]["mixup"] == 0.2 and config["tricks"]["cosine"] is False
+    assert config["schedule"] is None and config["tricks"]["distillation"] is None
+    assert at.query_params["job"] == str(jobs[0].id)
+
+
+def test_a_missing_data_folder_is_refused_before_anything_is_queued(store: Store) -> None:
+    at = _page()
+    at.selectbox(key="training.dataset").set_value("cifar10")
+    at.text_input(key="training.root").set_value("/no/such/folder")
+    at = _submit(at)
+    assert any("data_root: folder '/no/such/folder' does not exist" in e.value for e in at.error)
+    assert store.list_jobs(None) == []
+
+
+def test_upload_source_without_a_file_is_refused(store: Store) -> None:
+    at = _page()
+    at.radio(key="training.schedule_source").set_value("Upload a file")
+    at = _submit(at)
+    assert any("upload a schedule file" in e.value for e in at.error)
+    assert store.list_jobs(None) == []
+
+
+def test_designer_schedule_is_sent_with_the_job(store: Store) -> None:
+    at = _page()
+    at.radio(key="training.schedule_source").set_value("Schedule Designer (current form)")
+    at = _submit(at)
+    schedule = store.list_jobs(None)[0].config["schedule"]
+    assert schedule["format"] == "lrlab.schedule/1" and schedule["total_steps"] > 0
+
+
+def test_a_running_job_shows_progress_and_can_be_cancelled(store: Store) -> None:
+    job_id = store.submit("train", runners.validate("train", {"epochs": 2}))
+    store.claim("w")
+    store.set_progress(job_id, 0.25, "epoch 1/2, step 5/20")
+    at = _page({"job": str(job_id)})
+    assert at.get("progress")[0].proto.value == 25
+    at.button(key="training.cancel").click().run()
+    assert store.get(job_id).cancel_requested
+
+
+def test_a_finished_run_shows_summary_charts_and_downloads(
+    store: Store, lrlab_home: Path, figure
+) -> None:
+    config = runners.validate("train", {"model": "small_cnn", "width": 8,
+                                        "dataset": "synthetic", "limit": 240, "epochs": 2,
+                                        "batch_size": 32, "device": "cpu"})
+    job_id = store.submit("train", config)
+    store.claim("w")
+    with StoreReporter(store, job_id) as reporter:
+        result = runners.run("train", config, reporter, lrlab_home / "runs" / str(job_id))
+    store.finish(job_id, "succeeded", result=result)
+
+    at = _page({"job": str(job_id)})
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Best val top-1"] == f"{result['summary']['best_val_top1']:.2%}"
+    chart = figure(at)
+    losses = [t for t in chart["data"] if t["xaxis"] == "x"]
+    assert len(losses[0]["y"]) == result["summary"]["steps"]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Metrics (CSV)", "Metrics (JSON)", "Model (checkpoint.pt)"]
