@@ -29,8 +29,8 @@ NO_TRICKS = {"linear_scaling": False, "warmup_epochs": 0, "zero_gamma": False,
 RECIPES: dict[str, dict[str, Any]] = {
     "digits": {
         "target": 0.98, "budget_s": 30.0,
-        "config": {"model": "resnet18", "variant": "D", "width": 8, "dataset": "digits",
-                   "batch_size": 64, "epochs": 10, "optimizer": {"lr": 0.8},
+        "config": {"model": "resnet18", "variant": "D", "width": 16, "dataset": "digits",
+                   "batch_size": 64, "epochs": 8, "optimizer": {"lr": 0.8},
                    "device": "cpu"},
     },
     "mnist": {
