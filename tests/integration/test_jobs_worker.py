@@ -6,6 +6,7 @@ job and waits for it, so the tests do not depend on each other's order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,45 @@ def test_a_cancelled_queued_job_is_never_run(store: Store, worker: WorkerProcess
     assert wait_finished(store, after).status == "succeeded"
     job = store.get(queued)
     assert job.status == "cancelled" and job.worker is None and job.started is None
+
+
+TINY_TRAIN = {"model": "small_cnn", "width": 8, "dataset": "synthetic", "limit": 240,
+              "batch_size": 32, "device": "cpu"}
+
+
+def test_a_training_job_streams_metrics_and_leaves_its_run_folder(
+    store: Store, worker: WorkerProcess, home: Path
+) -> None:
+    job_id = store.submit("train", {**TINY_TRAIN, "epochs": 2})
+    job = wait_finished(store, job_id)
+    assert job.status == "succeeded", job.error
+    summary = job.result["summary"]
+    assert summary["epochs_done"] == 2 and summary["steps"] == 12
+    metrics = store.metrics_since(job_id)
+    assert [m.step for m in metrics if m.key == "loss"] == list(range(12))
+    assert [m.step for m in metrics if m.key == "val_top1"] == [0, 1]
+    assert [m.value for m in metrics if m.key == "val_top1"][-1] == summary["final_val_top1"]
+    folder = home / "runs" / str(job_id)
+    assert {p.name for p in folder.iterdir()} == {"config.json", "metrics.jsonl",
+                                                  "summary.json", "checkpoint.pt"}
+
+
+def test_a_training_job_is_cancelled_between_steps(store: Store, worker: WorkerProcess) -> None:
+    job_id = store.submit("train", {**TINY_TRAIN, "epochs": 200})
+    wait_for(lambda: running_with_metrics(store, job_id), "the training job to report")
+    store.request_cancel(job_id)
+    job = wait_finished(store, job_id)
+    assert job.status == "cancelled"
+    assert any(m.key == "loss" for m in store.metrics_since(job_id))  # kept
+
+
+def test_a_diverging_training_job_fails_naming_the_step(
+    store: Store, worker: WorkerProcess
+) -> None:
+    schedule = {"format": "lrlab.schedule/1", "base_lr": 1e9, "total_steps": 12,
+                "main": {"kind": "constant"}}
+    job_id = store.submit("train", {**TINY_TRAIN, "epochs": 2, "schedule": schedule})
+    job = wait_finished(store, job_id)
+    assert job.status == "failed"
+    assert re.match(r"training stopped: non-finite loss \(nan\) at step \d+ \(epoch 1, "
+                    r"lr 1e\+09\)", job.error), job.error
