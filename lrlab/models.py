@@ -350,3 +350,28 @@ def model_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelS
         model.train(was_training)
     params = sum(p.numel() for p in model.parameters())
     return ModelSummary(params=params, macs=macs)
+
+
+def describe_model(
+    name: str,
+    *,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    variant: str = "A",
+    width: int | None = None,
+) -> str:
+    """One line for a page or a log: the model, its parameter count and multiply-adds per image.
+
+    Multiply-adds (MACs) are what the paper and torchvision call "FLOPs" (ResNet-50-D: 4.3 G);
+    saying MACs avoids the factor-2 confusion. The model is built for the real input, so the
+    small-image stem and the head are counted as they will run.
+    """
+    channels, height, width_px = input_shape
+    model = build_model(name, num_classes=num_classes, in_channels=channels,
+                        image_size=(height, width_px), variant=variant, width=width)
+    size = model_summary(model, input_shape)
+    title = f"{name}-{variant}" if isinstance(model, ResNet) else name
+    macs = size.macs
+    amount = f"{macs / 1e9:.2f} G MACs" if macs >= 1e9 else f"{macs / 1e6:.1f} M MACs"
+    return (f"{title}: {size.params / 1e6:.2f} M parameters, {amount} per "
+            f"{height}×{width_px}×{channels} image")

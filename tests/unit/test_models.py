@@ -182,3 +182,14 @@ def test_image_size_may_be_a_datasets_height_and_width() -> None:
     large = build_model("resnet18", num_classes=10, in_channels=1, image_size=(96, 128), width=8)
     assert _stem_convs(small)[0].kernel_size == (3, 3)
     assert _stem_convs(large)[0].kernel_size == (7, 7)
+
+
+def test_describe_model_counts_for_the_real_input() -> None:
+    from lrlab.models import describe_model
+
+    line = describe_model("resnet50", input_shape=(3, 224, 224), num_classes=1000, variant="D")
+    # He et al. 2019, Table 5: ResNet-50-D has 25.6 M parameters and 4.3 G multiply-adds
+    assert line.startswith("resnet50-D: 25.58 M parameters, 4.3")
+    assert line.endswith("G MACs per 224×224×3 image")
+    small = describe_model("small_cnn", input_shape=(1, 8, 8), num_classes=10)
+    assert small.startswith("small_cnn: 0.09 M parameters") and "M MACs per 8×8×1" in small
