@@ -24,13 +24,16 @@ SCHEDULE_SOURCES = ("Warmup + cosine (from the tricks)", "Schedule Designer (cur
                     "LR Finder advice", "Upload a file")
 
 with st.form("training.form"):
-    c = st.columns(4)
+    c = st.columns([3, 2, 2, 3, 4])
     model = c[0].selectbox("Model", list(MODELS), key="training.model")
     variant = c[1].selectbox("ResNet variant", VARIANTS, index=VARIANTS.index("D"),
                              key="training.variant", help="He et al. 2019, Fig. 2 (ResNets only).")
-    dataset = c[2].selectbox("Dataset", list(DATASETS), key="training.dataset",
+    width = c[2].number_input("Width", 0, 512, 0, key="training.width",
+                              help="Base channel count; 0 keeps the model's default (64 for "
+                                   "ResNets, 32 for small_cnn). Narrow nets train fast on CPU.")
+    dataset = c[3].selectbox("Dataset", list(DATASETS), key="training.dataset",
                              format_func=lambda name: DATASETS[name].title)
-    data_root = c[3].text_input("Data folder (sets that need one)", key="training.root")
+    data_root = c[4].text_input("Data folder (sets that need one)", key="training.root")
     c = st.columns(4)
     batch_size = c[0].number_input("Batch size", 1, 4096, 128, key="training.batch")
     epochs = c[1].number_input("Epochs", 1, 1000, 5, key="training.epochs")
@@ -91,7 +94,7 @@ def chosen_schedule() -> dict | None:
 if submitted:
     try:
         config = {
-            "model": model, "variant": variant, "dataset": dataset,
+            "model": model, "variant": variant, "width": int(width) or None, "dataset": dataset,
             "data_root": data_root or None, "batch_size": int(batch_size),
             "epochs": int(epochs), "seed": int(seed), "precision": precision,
             "optimizer": {"name": optimizer, "lr": float(lr), "momentum": float(momentum),
@@ -140,11 +143,9 @@ if job is not None and job.kind == "train":
             st.error(job.error)
         summary = (job.result or {}).get("summary", job.result or {})
         if summary:
-            c = st.columns(4)
-            c[0].metric("Best val top-1", f"{summary.get('best_val_top1', 0):.2%}")
-            c[1].metric("Final val top-1", f"{summary.get('final_val_top1', 0):.2%}")
-            c[2].metric("Wall time", monitor.format_duration(summary.get("wall_time_s")))
-            c[3].metric("Images / s", f"{summary.get('images_per_s', 0):,.0f}")
+            for column, (label, text) in zip(st.columns(4), monitor.summary_cards(summary),
+                                             strict=True):
+                column.metric(label, text)
         c = st.columns(3)
         c[0].download_button("Metrics (CSV)", monitor.metrics_csv(follower),
                              file_name=f"run-{job.id}-metrics.csv", mime="text/csv",

@@ -11,6 +11,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -105,3 +106,20 @@ def format_duration(seconds: float | None) -> str:
     if s >= 60:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s} s"
+
+
+def summary_cards(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) for a finished training run's headline numbers; a run cancelled before its
+    first epoch has no accuracy, shown as an em dash rather than a made-up zero."""
+
+    def percent(key: str) -> str:
+        value = summary.get(key)
+        return "—" if value is None else f"{value:.2%}"
+
+    images = summary.get("images_per_s")
+    return [
+        ("Best val top-1", percent("best_val_top1")),
+        ("Final val top-1", percent("final_val_top1")),
+        ("Wall time", format_duration(summary.get("wall_time_s"))),
+        ("Images / s", "—" if images is None else f"{images:,.0f}"),
+    ]

@@ -41,6 +41,7 @@ def _submit(at: AppTest) -> AppTest:
 def test_submit_queues_a_validated_training_job(store: Store) -> None:
     at = _page()
     at.selectbox(key="training.model").set_value("resnet18")
+    at.number_input(key="training.width").set_value(16)
     at.number_input(key="training.epochs").set_value(3)
     at.number_input(key="training.mixup").set_value(0.2)
     at.toggle(key="training.cosine").set_value(False)
@@ -48,7 +49,7 @@ def test_submit_queues_a_validated_training_job(store: Store) -> None:
     jobs = store.list_jobs(None)
     assert len(jobs) == 1 and jobs[0].kind == "train" and jobs[0].status == "queued"
     config = jobs[0].config
-    assert config["model"] == "resnet18" and config["variant"] == "D"
+    assert config["model"] == "resnet18" and config["variant"] == "D" and config["width"] == 16
     assert config["epochs"] == 3 and config["format"] == "lrlab.train/1"
     assert config["tricks"]["mixup"] == 0.2 and config["tricks"]["cosine"] is False
     assert config["schedule"] is None and config["tricks"]["distillation"] is None

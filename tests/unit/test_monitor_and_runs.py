@@ -131,3 +131,15 @@ def test_metrics_exports_round_trip(store: Store) -> None:
     data = _json.loads(monitor.metrics_json(f))
     assert data["step"]["loss"] == {"index": [0, 1], "values": [2.5, None]}
     assert data["epoch"]["val_top1"]["values"] == [0.5]
+
+
+def test_summary_cards_show_dashes_for_a_run_without_epochs() -> None:
+    from lrlab.monitor import summary_cards
+
+    full = summary_cards({"best_val_top1": 0.9916, "final_val_top1": 0.98,
+                          "wall_time_s": 75.2, "images_per_s": 1520.4})
+    assert full == [("Best val top-1", "99.16%"), ("Final val top-1", "98.00%"),
+                    ("Wall time", "1 min 15 s"), ("Images / s", "1,520")]
+    empty = summary_cards({"best_val_top1": None, "final_val_top1": None,
+                           "wall_time_s": 3.0, "images_per_s": None})
+    assert [text for _, text in empty] == ["—", "—", "3 s", "—"]
