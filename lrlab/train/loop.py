@@ -39,6 +39,10 @@ def cross_entropy_objective(
     return nn.functional.cross_entropy(logits.float(), y), (logits.argmax(1) == y).sum()
 
 
+def _device_of(params: list[torch.Tensor]) -> torch.device:
+    return params[0].device if params else torch.device("cpu")
+
+
 def current_momentum(optimizer: torch.optim.Optimizer) -> float:
     """SGD's momentum or the Adam family's β1 (what 1cycle and cyclic schedules move)."""
     group = optimizer.param_groups[0]
@@ -104,7 +108,6 @@ def run_epochs(
     scaler = precision.grad_scaler()
     feeds_metric = getattr(scheduler, "plateau", None) is not None
     params = [p for g in optimizer.param_groups for p in g["params"]]
-    max_norm = grad_clip if grad_clip is not None else math.inf
     result = LoopResult()
     steps_per_epoch = len(train_batches) if isinstance(train_batches, Sized) else 0
     total = steps_per_epoch * epochs
@@ -114,7 +117,7 @@ def run_epochs(
         model.train()
         start = time.perf_counter()
         loss_sum = torch.zeros(())
-        hits_sum = torch.zeros((), dtype=torch.int64)
+        hits_sum = torch.zeros((), dtype=torch.int64, device=_device_of(params))
         seen = 0
         for x, y in train_batches:
             if reporter.should_stop():
@@ -135,7 +138,10 @@ def run_epochs(
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)  # true gradients for the norm and the clip
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+            grad_norm = torch.nn.utils.get_total_norm(
+                [p.grad for p in params if p.grad is not None])
+            if grad_clip is not None:
+                torch.nn.utils.clip_grads_with_norm_(params, grad_clip, grad_norm)
             scaler.step(optimizer)
             scaler.update()
             if feeds_metric:
@@ -143,7 +149,7 @@ def run_epochs(
             else:
                 scheduler.step()
             loss_sum += loss_value * y.shape[0]
-            hits_sum += hits.cpu()
+            hits_sum += hits
             seen += y.shape[0]
             elapsed = time.perf_counter() - t0
             result.train_seconds += elapsed
