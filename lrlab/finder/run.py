@@ -184,7 +184,7 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
     if len(curves) > 1:
         result.setdefault("seeds", {})["curves"] = [c.to_dict() for c in curves]
     if first.val_lrs:
-        result["val"] = {"lr": first.val_lrs, "loss": first.to_dict()["val_loss"]}
+        result["validation"] = {"lr": first.val_lrs, "loss": first.to_dict()["val_loss"]}
     return result
 
 

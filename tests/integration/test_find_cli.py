@@ -113,6 +113,7 @@ def test_find_unknown_model_is_one_line_exit_2(tmp_path, capsys) -> None:
 def test_run_from_config_with_seeds_and_validation() -> None:
     _needs_registries()
     from lrlab.finder.run import run_from_config
+    from lrlab.plots import range_test_result_figure
 
     reporter = MemoryReporter()
     result = run_from_config({"model": "small_cnn", "dataset": "digits", "batch_size": 32,
@@ -122,7 +123,11 @@ def test_run_from_config_with_seeds_and_validation() -> None:
     assert result["stop_reason"] in ("completed", "diverged", "nan")
     assert len(result["seeds"]["curves"]) == 2
     assert len(result["seeds"]["band_low"]) == len(result["lr"])
-    assert result["val"]["lr"][0] == pytest.approx(1e-4)
+    assert result["validation"]["lr"][0] == pytest.approx(1e-4)
+    figure = range_test_result_figure(result)  # the page's chart draws the validation curve
+    validation = [t for t in figure.data if t.name == "validation loss"]
+    assert len(validation) == 1
+    assert list(validation[0].y) == pytest.approx(result["validation"]["loss"], nan_ok=True)
     assert result["environment"]["torch"] == torch.__version__
     assert reporter.last_progress[0] == pytest.approx(1.0) or result["stop_reason"] != "completed"
     assert all(math.isfinite(v) for v in reporter.series("lr"))
