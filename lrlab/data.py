@@ -1,15 +1,17 @@
-"""Dataset registry and the on-device batch loader.
+"""Dataset registry and the loaders.
 
-Every set is loaded once into uint8 tensors ([N, C, H, W]) plus int64 labels. Sets small enough
-for memory (all the registered ones) then live on the training device: shuffling, batching,
-normalisation and augmentation run there as whole-batch tensor operations, with no per-sample
-Python work, which is what keeps small-model training from being input-bound on CPU.
+A set that fits in memory is loaded once into uint8 tensors ([N, C, H, W]) plus int64 labels and
+lives on the training device: shuffling, batching, normalisation and augmentation run there as
+whole-batch tensor operations, with no per-sample Python work, which is what keeps small-model
+training from being input-bound on CPU. An image folder too big to decode into memory stays on
+disk and is read by a DataLoader with workers; both loaders yield the same normalised batches.
 """
 
 from __future__ import annotations
 
 import gzip
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,10 @@ from lrlab.errors import LrlabError
 AUGMENTATIONS = ("crop_flip", "shift", "none")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_IMAGE_SIZE = 32
+GREY_MODES = ("1", "L", "LA", "I", "I;16")
+# Decoded uint8 pixels above this stay on disk and stream through a DataLoader with workers.
+MEMORY_BUDGET_BYTES = 2 * 1024**3
+STATS_SAMPLE = 512  # images decoded to estimate the normalisation of a set left on disk
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,30 @@ class TensorSplit:
 
 
 @dataclass(frozen=True)
+class FileSplit:
+    """Images left on disk: decoded per batch by a DataLoader at `size` in `mode` (L or RGB)."""
+
+    paths: tuple[Path, ...]
+    y: torch.Tensor  # int64 [N]
+    size: int
+    mode: str
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.mode == "L" else 3
+
+
+Split = TensorSplit | FileSplit
+
+
+@dataclass(frozen=True)
 class Dataset:
     name: str
-    train: TensorSplit
-    val: TensorSplit
+    train: Split
+    val: Split
     num_classes: int
     in_channels: int
     image_size: tuple[int, int]
@@ -86,8 +112,8 @@ class Dataset:
 class _Raw:
     """What a source yields: its official splits (val None when it has only one) and metadata."""
 
-    train: TensorSplit
-    val: TensorSplit | None
+    train: Split
+    val: Split | None
     classes: list[str]
     augment: str
 
@@ -231,37 +257,56 @@ def _idx(root: Path | None, download: bool, seed: int, image_size: int | None) -
     return _Raw(train, test, [str(c) for c in range(num_classes)], "shift")
 
 
-def _image_folder(root: Path | None, download: bool, seed: int, image_size: int | None) -> _Raw:
+def _decode(path: Path, mode: str, size: int) -> np.ndarray:
+    """One image as uint8 [C, H, W] at `size` x `size` in `mode`."""
     from PIL import Image
 
+    with Image.open(path) as image:
+        pixels = np.array(image.convert(mode).resize((size, size), Image.BILINEAR))
+    return pixels[None] if pixels.ndim == 2 else np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def _folder_mode(paths: list[Path]) -> str:
+    """Grey sets stay one-channel; any colour image makes the whole set RGB. Reading a header
+    does not decode the pixels, so this is cheap even for a large set."""
+    from PIL import Image
+
+    for path in paths:
+        with Image.open(path) as image:
+            if image.mode not in GREY_MODES:
+                return "RGB"
+    return "L"
+
+
+def _image_folder(
+    root: Path | None, image_size: int | None, in_memory: bool | None, memory_budget: int
+) -> _Raw:
+    """torchvision's ImageFolder layout: one sub-folder per class, classes in sorted order."""
     folder = _require_root("image_folder", root, must_exist=True)
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise LrlabError(f"root: {folder} has no class sub-folders (expected one folder of "
+                         "images per class)")
     files: list[tuple[Path, int]] = []
     for label, class_dir in enumerate(class_dirs):
-        files += [
-            (p, label)
-            for p in sorted(class_dir.rglob("*"))
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        ]
-    if not files:
-        raise LrlabError(
-            f"root: no images ({', '.join(IMAGE_SUFFIXES)}) in class sub-folders of {folder}"
-        )
+        found = [p for p in sorted(class_dir.rglob("*"))
+                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if not found:
+            # An empty class would keep its index but have no examples; torchvision refuses it
+            # too (FileNotFoundError), and a silent gap would shift every later class name.
+            raise LrlabError(f"root: class folder {class_dir} has no images (expected at least "
+                             f"one {', '.join(IMAGE_SUFFIXES)} file)")
+        files += [(p, label) for p in found]
+    paths = [p for p, _ in files]
     size = image_size or DEFAULT_FOLDER_IMAGE_SIZE
-    images = []
-    for path, _ in files:
-        with Image.open(path) as image:
-            images.append(image.copy())
-    # Grey sets stay one-channel; any colour image makes the whole set RGB.
-    mode = "L" if all(im.mode in ("1", "L", "LA", "I", "I;16") for im in images) else "RGB"
-    pixels = np.stack(
-        [np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR)) for im in images]
-    )
-    x = torch.from_numpy(pixels)
-    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
+    mode = _folder_mode(paths)
     y = torch.tensor([label for _, label in files], dtype=torch.int64)
-    used = sorted(set(y.tolist()))
-    return _Raw(TensorSplit(x, y), None, [class_dirs[i].name for i in used], "crop_flip")
+    classes = [d.name for d in class_dirs]
+    decoded_bytes = len(paths) * (1 if mode == "L" else 3) * size * size
+    if in_memory is False or (in_memory is None and decoded_bytes > memory_budget):
+        return _Raw(FileSplit(tuple(paths), y, size, mode), None, classes, "crop_flip")
+    x = torch.from_numpy(np.stack([_decode(p, mode, size) for p in paths]))
+    return _Raw(TensorSplit(x, y), None, classes, "crop_flip")
 
 
 SYNTHETIC_CLASSES = 4
@@ -290,7 +335,6 @@ _SOURCES: dict[str, Callable[[Path | None, bool, int, int | None], _Raw]] = {
     "cifar100": _torchvision("cifar100"),
     "svhn": _torchvision("svhn"),
     "idx": _idx,
-    "image_folder": _image_folder,
     "synthetic": _synthetic,
 }
 
@@ -318,20 +362,21 @@ def _stratified_order(y: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.argsort(keys, stable=True)
 
 
-def _take(split: TensorSplit, index: torch.Tensor) -> TensorSplit:
+def _take(split: Split, index: torch.Tensor) -> Split:
     index = torch.sort(index).values  # keep the source order: cheap, and stable across seeds
+    if isinstance(split, FileSplit):
+        paths = tuple(split.paths[i] for i in index.tolist())
+        return FileSplit(paths, split.y[index].contiguous(), split.size, split.mode)
     return TensorSplit(split.x[index].contiguous(), split.y[index].contiguous())
 
 
-def _limit(split: TensorSplit, limit: int | None, seed: int) -> TensorSplit:
+def _limit(split: Split, limit: int | None, seed: int) -> Split:
     if limit is None or limit >= len(split):
         return split
     return _take(split, _stratified_order(split.y, seed)[:limit])
 
 
-def stratified_split(
-    split: TensorSplit, val_fraction: float, seed: int
-) -> tuple[TensorSplit, TensorSplit]:
+def stratified_split(split: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
     """Per class, a seeded share of `val_fraction` (rounded) goes to validation."""
     generator = torch.Generator().manual_seed(seed)
     train_parts, val_parts = [], []
@@ -361,7 +406,19 @@ def _channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
-def _resize(split: TensorSplit, size: int) -> TensorSplit:
+def _split_stats(split: Split, seed: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Normalisation of the training split; a set on disk is estimated from a seeded sample."""
+    if isinstance(split, TensorSplit):
+        return _channel_stats(split.x)
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(split), generator=generator)[:STATS_SAMPLE].tolist()
+    pixels = np.stack([_decode(split.paths[i], split.mode, split.size) for i in sample])
+    return _channel_stats(torch.from_numpy(pixels))
+
+
+def _resize(split: Split, size: int) -> Split:
+    if isinstance(split, FileSplit):
+        return FileSplit(split.paths, split.y, size, split.mode)
     if split.x.shape[-2:] == (size, size):
         return split
     resized = functional.interpolate(
@@ -379,12 +436,16 @@ def load_dataset(
     seed: int = 0,
     limit: int | None = None,
     image_size: int | None = None,
+    in_memory: bool | None = None,
+    memory_budget: int = MEMORY_BUDGET_BYTES,
 ) -> Dataset:
-    """Load a registered set into uint8 tensors with a train and a validation split.
+    """Load a registered set with a train and a validation split.
 
     Sets with official splits keep them (the test split is the validation split); sets with one
     split get a seeded stratified split of `val_fraction`. `limit` caps each source split to a
     seeded, class-proportional subset before splitting. `image_size` resizes every image.
+    An image folder whose decoded pixels exceed `memory_budget` bytes (or any image folder with
+    `in_memory=False`) stays on disk; every other set is decoded into memory.
     """
     if name not in DATASETS:
         raise LrlabError(
@@ -396,7 +457,14 @@ def load_dataset(
         raise LrlabError(f"limit: expected at least 2 examples, got {limit}")
     if image_size is not None and image_size < 1:
         raise LrlabError(f"image_size: expected a positive size, got {image_size}")
-    raw = _SOURCES[name](Path(root) if root is not None else None, download, seed, image_size)
+    folder = Path(root) if root is not None else None
+    if name == "image_folder":
+        raw = _image_folder(folder, image_size, in_memory, memory_budget)
+    elif in_memory is False:
+        raise LrlabError(f"in_memory: only image_folder sets can stay on disk; {name!r} is "
+                         "always loaded into memory")
+    else:
+        raw = _SOURCES[name](folder, download, seed, image_size)
     train = _limit(raw.train, limit, seed)
     if raw.val is None:
         train, val = stratified_split(train, val_fraction, seed)
@@ -404,15 +472,19 @@ def load_dataset(
         val = _limit(raw.val, limit, seed)
     if image_size is not None:
         train, val = _resize(train, image_size), _resize(val, image_size)
-    mean, std = _channel_stats(train.x)
+    mean, std = _split_stats(train, seed)
     num_classes = max(len(raw.classes), int(train.y.max()) + 1, int(val.y.max()) + 1)
+    if isinstance(train, FileSplit):
+        channels, height, width = train.channels, train.size, train.size
+    else:
+        channels, height, width = (int(n) for n in train.x.shape[1:])
     return Dataset(
         name=name,
         train=train,
         val=val,
         num_classes=num_classes,
-        in_channels=int(train.x.shape[1]),
-        image_size=(int(train.x.shape[2]), int(train.x.shape[3])),
+        in_channels=channels,
+        image_size=(height, width),
         mean=mean,
         std=std,
         augment=raw.augment,
@@ -432,12 +504,77 @@ def _crop_padding(height: int) -> int:
     return max(1, height // 8)  # 4 px on 32 px images, as in the ResNet CIFAR recipe
 
 
-class BatchLoader:
-    """Re-iterable batches of (normalised float32 images, int64 labels) on the device.
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The random stream of one epoch: order and augmentation.
 
-    Each pass is one epoch; the order (and the augmentation) of epoch k is drawn from seed + k, so
-    a run is reproducible and every epoch is reshuffled.
+    Seeded from (seed, epoch) through numpy's SeedSequence, so streams never overlap: with
+    `seed + epoch` seed 0's second epoch would repeat seed 1's first, and runs "with different
+    seeds" would share their data orders.
     """
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+class _BatchTransform:
+    """uint8 images on the device -> augmented, normalised float32, as whole-batch operations."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], device: torch.device,
+                 augment: str) -> None:
+        shape = (1, len(mean), 1, 1)
+        self.augment = augment
+        self._mean = torch.tensor(mean, dtype=torch.float32, device=device).view(shape) * 255
+        self._inv_std = 1.0 / (
+            torch.tensor(std, dtype=torch.float32, device=device).view(shape) * 255
+        )
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        images = images.float()
+        if self.augment == "crop_flip":
+            images = _random_crop(images, _crop_padding(images.shape[2]), generator)
+            images = _random_flip(images, generator)
+        elif self.augment == "shift":
+            images = _random_crop(images, _shift_padding(images.shape[2]), generator)
+        return (images - self._mean) * self._inv_std
+
+
+class _EpochLoader:
+    """What both loaders share: length, epochs (`set_epoch`, as DistributedSampler has it, so a
+    resumed run sees epoch k's order again) and the epoch's permutation."""
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool, drop_last: bool,
+                 seed: int) -> None:
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        # Never let drop_last turn a small split into zero batches.
+        self.drop_last = drop_last and n >= batch_size
+        self.seed = seed
+        self.epoch = 0
+        self._n = n
+
+    def __len__(self) -> int:
+        n = self._n
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    @property
+    def num_examples(self) -> int:
+        return self._n
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch < 0:
+            raise LrlabError(f"epoch: expected a non-negative integer, got {epoch}")
+        self.epoch = epoch
+
+    def _next_epoch(self) -> tuple[torch.Generator, torch.Tensor]:
+        generator = epoch_generator(self.seed, self.epoch)
+        self.epoch += 1
+        if self.shuffle:
+            return generator, torch.randperm(self._n, generator=generator)
+        return generator, torch.arange(self._n)
+
+
+class BatchLoader(_EpochLoader):
+    """Re-iterable batches of (normalised float32 images, int64 labels) on the device, from a set
+    held there as uint8 tensors. Each pass is one epoch with its own order and augmentation."""
 
     def __init__(
         self,
@@ -452,47 +589,74 @@ class BatchLoader:
         drop_last: bool,
         seed: int,
     ) -> None:
+        super().__init__(len(split), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
         self.device = device
+        self.augment = augment
         self.x = _to_device(split.x, device)
         self.y = _to_device(split.y, device)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.augment = augment
-        # Never let drop_last turn a small split into zero batches.
-        self.drop_last = drop_last and len(split) >= batch_size
-        self.seed = seed
-        self.epoch = 0
-        shape = (1, len(mean), 1, 1)
-        self._mean = torch.tensor(mean, dtype=torch.float32, device=device).view(shape) * 255
-        self._inv_std = 1.0 / (
-            torch.tensor(std, dtype=torch.float32, device=device).view(shape) * 255
-        )
-
-    def __len__(self) -> int:
-        n = len(self.y)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    @property
-    def num_examples(self) -> int:
-        return len(self.y)
+        self._transform = _BatchTransform(mean, std, device, augment)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        self.epoch += 1
-        n = len(self.y)
-        if self.shuffle:
-            order = torch.randperm(n, generator=generator).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
+        generator, order = self._next_epoch()
+        order = order.to(self.device)
         for batch in range(len(self)):
             index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-            images = self.x[index].float()
-            if self.augment == "crop_flip":
-                images = _random_crop(images, _crop_padding(images.shape[2]), generator)
-                images = _random_flip(images, generator)
-            elif self.augment == "shift":
-                images = _random_crop(images, _shift_padding(images.shape[2]), generator)
-            yield (images - self._mean) * self._inv_std, self.y[index]
+            yield self._transform(self.x[index], generator), self.y[index]
+
+
+class _DecodedImages(torch.utils.data.Dataset):
+    def __init__(self, split: FileSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.split
+        return torch.from_numpy(_decode(s.paths[i], s.mode, s.size)), s.y[i]
+
+
+class FileLoader(_EpochLoader):
+    """The same batches as BatchLoader for a set on disk: worker processes decode the images,
+    the device augments and normalises each batch."""
+
+    def __init__(
+        self,
+        split: FileSplit,
+        *,
+        batch_size: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        device: torch.device,
+        shuffle: bool,
+        augment: str,
+        drop_last: bool,
+        seed: int,
+        num_workers: int,
+    ) -> None:
+        super().__init__(len(split), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+        self.device = device
+        self.augment = augment
+        self.num_workers = num_workers
+        self._images = _DecodedImages(split)
+        self._transform = _BatchTransform(mean, std, device, augment)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator, order = self._next_epoch()
+        cuda = self.device.type == "cuda"
+        batches = torch.utils.data.DataLoader(
+            self._images, batch_size=self.batch_size, sampler=order.tolist(),
+            drop_last=self.drop_last, num_workers=self.num_workers,
+            pin_memory=cuda,  # page-locked batches copy to the GPU asynchronously
+            persistent_workers=False)
+        for x, y in batches:
+            x = x.to(self.device, non_blocking=cuda)
+            yield self._transform(x, generator), y.to(self.device, non_blocking=cuda)
+
+
+def default_workers() -> int:
+    """Decoding workers for a set on disk: every core but one (the training loop's)."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def _random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -535,23 +699,29 @@ def make_loader(
     augment: bool | None = None,
     drop_last: bool | None = None,
     seed: int = 0,
-) -> BatchLoader:
+    num_workers: int | None = None,
+) -> BatchLoader | FileLoader:
     """A loader for `split` ("train" or "val"); train shuffles, augments and drops the last
-    partial batch by default, val does none of these."""
+    partial batch by default, val does none of these. A split on disk gets a FileLoader with
+    `num_workers` decoding processes (default: every core but one)."""
     if split not in ("train", "val"):
         raise LrlabError(f"split: expected 'train' or 'val', got {split!r}")
     if batch_size < 1:
         raise LrlabError(f"batch_size: expected a positive integer, got {batch_size}")
     is_train = split == "train"
     use_augment = is_train if augment is None else augment
-    return BatchLoader(
-        dataset.train if is_train else dataset.val,
-        batch_size=batch_size,
-        mean=dataset.mean,
-        std=dataset.std,
-        device=torch.device(device),
-        shuffle=is_train if shuffle is None else shuffle,
-        augment=dataset.augment if use_augment else "none",
-        drop_last=is_train if drop_last is None else drop_last,
-        seed=seed,
-    )
+    source = dataset.train if is_train else dataset.val
+    options = {
+        "batch_size": batch_size,
+        "mean": dataset.mean,
+        "std": dataset.std,
+        "device": torch.device(device),
+        "shuffle": is_train if shuffle is None else shuffle,
+        "augment": dataset.augment if use_augment else "none",
+        "drop_last": is_train if drop_last is None else drop_last,
+        "seed": seed,
+    }
+    if isinstance(source, FileSplit):
+        workers = default_workers() if num_workers is None else num_workers
+        return FileLoader(source, num_workers=workers, **options)
+    return BatchLoader(source, **options)

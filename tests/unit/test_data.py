@@ -287,3 +287,92 @@ def test_svhn_mat_files_through_torchvision(
     assert (len(data.train), len(data.val), data.in_channels) == (7, 5, 3)
     assert torch.equal(data.val.x, torch.from_numpy(test_images.transpose(3, 2, 0, 1)))
     assert data.val.y.tolist() == (test_labels.flatten() % 10).tolist()
+
+
+def _image_tree(root: Path, classes: dict[str, int], size: int = 9) -> None:
+    rng = np.random.default_rng(0)
+    for name, count in classes.items():
+        (root / name).mkdir(parents=True)
+        for k in range(count):
+            pixels = rng.integers(0, 256, (size, size + k % 3, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{k}.png")
+
+
+def test_image_folder_classes_are_torchvisions_class_to_idx(tmp_path: Path) -> None:
+    from torchvision.datasets import ImageFolder
+
+    _image_tree(tmp_path, {"zebra": 3, "ant": 4, "moth": 3})
+    data = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.3)
+    reference = ImageFolder(str(tmp_path))
+    assert {name: i for i, name in enumerate(data.classes)} == reference.class_to_idx
+    labels = sorted(data.train.y.tolist() + data.val.y.tolist())
+    assert labels == sorted(reference.targets)
+
+
+def test_an_empty_class_folder_is_refused_by_name(tmp_path: Path) -> None:
+    _image_tree(tmp_path, {"ant": 3, "moth": 3})
+    (tmp_path / "bee").mkdir()  # sorts between them: would shift moth's index if skipped
+    with pytest.raises(LrlabError, match=r"class folder .*bee has no images"):
+        load_dataset("image_folder", root=tmp_path)
+
+
+def test_epochs_of_different_seeds_never_share_an_order() -> None:
+    data = load_dataset("digits")
+
+    def labels(seed: int, epoch: int) -> list[int]:
+        loader = make_loader(data, "train", 64, seed=seed, augment=False)
+        loader.set_epoch(epoch)
+        return torch.cat([y for _, y in loader]).tolist()
+
+    # with seed + epoch, seed 0's second epoch was seed 1's first
+    assert labels(0, 1) != labels(1, 0)
+    assert labels(3, 2) == labels(3, 2)
+
+
+def test_set_epoch_replays_that_epoch() -> None:
+    data = load_dataset("synthetic", limit=200)
+    loader = make_loader(data, "train", 32, seed=4)
+    epochs = [[x.clone() for x, _ in loader] for _ in range(3)]
+    fresh = make_loader(data, "train", 32, seed=4)
+    fresh.set_epoch(2)
+    replay = [x for x, _ in fresh]
+    assert all(torch.equal(a, b) for a, b in zip(epochs[2], replay, strict=True))
+    assert not torch.equal(epochs[1][0], epochs[2][0]) and fresh.epoch == 3
+    with pytest.raises(LrlabError, match="epoch: expected a non-negative integer"):
+        fresh.set_epoch(-1)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_folder_left_on_disk_yields_the_in_memory_batches(tmp_path: Path, workers: int) -> None:
+    from lrlab.data import FileLoader, FileSplit
+
+    _image_tree(tmp_path, {"ant": 7, "bee": 6, "moth": 7})
+    memory = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.25)
+    disk = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.25,
+                        in_memory=False)
+    assert isinstance(disk.train, FileSplit) and isinstance(memory.train, TensorSplit)
+    assert (disk.in_channels, disk.image_size, disk.classes) == (
+        memory.in_channels, memory.image_size, memory.classes)
+    assert disk.mean == pytest.approx(memory.mean) and disk.std == pytest.approx(memory.std)
+    for split, shuffle in (("train", True), ("val", False)):
+        a = make_loader(memory, split, 4, seed=1, augment=False, shuffle=shuffle)
+        b = make_loader(disk, split, 4, seed=1, augment=False, shuffle=shuffle,
+                        num_workers=workers)
+        assert isinstance(b, FileLoader) and len(a) == len(b)
+        for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+            assert torch.equal(ya, yb) and torch.allclose(xa, xb)
+    augmented = next(iter(make_loader(disk, "train", 4, seed=1, num_workers=workers)))[0]
+    assert augmented.shape == (4, 3, 8, 8) and augmented.dtype == torch.float32
+
+
+def test_a_folder_over_the_memory_budget_stays_on_disk(tmp_path: Path) -> None:
+    from lrlab.data import FileSplit
+
+    _image_tree(tmp_path, {"ant": 3, "bee": 3})
+    small = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.34,
+                         memory_budget=6 * 3 * 8 * 8)
+    big = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.34,
+                       memory_budget=6 * 3 * 8 * 8 - 1)
+    assert isinstance(small.train, TensorSplit) and isinstance(big.train, FileSplit)
+    with pytest.raises(LrlabError, match="in_memory: only image_folder sets can stay on disk"):
+        load_dataset("digits", in_memory=False)
