@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import streamlit as st
 
 from lrlab import designer, monitor, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
-from lrlab.finder.advice import advise
-from lrlab.finder.analysis import analyze
-from lrlab.finder.curves import load_curve
+from lrlab.finder.curves import parse_curve
+from lrlab.finder.imported import analyze_imported
 from lrlab.jobs import runners
 from lrlab.models import MODELS
 from lrlab.plots import range_test_figure, range_test_result_figure
@@ -156,16 +152,11 @@ with upload_tab:
                                  key="finder.up_steps", help="Length of the advised schedules.")
     if upload is not None:
         try:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / upload.name
-                path.write_bytes(upload.getvalue())
-                curve = load_curve(path)
-            analysis = analyze(curve.lrs, curve.losses, optimizer=up_optimizer)
-            result = analysis.to_dict()
-            result["advice"] = advise(analysis, total_steps=int(up_steps),
-                                      batch_size=int(up_batch), optimizer=up_optimizer)
+            curve = parse_curve(upload.getvalue().decode("utf-8", errors="replace"), upload.name)
+            result = analyze_imported(curve, optimizer=up_optimizer, batch_size=int(up_batch),
+                                      total_steps=int(up_steps))
         except LrlabError as exc:
             st.error(f"Could not analyse {upload.name}: {exc}")
         else:
-            st.caption(f"{len(curve.lrs)} points read from {upload.name} ({curve.source}).")
+            st.caption(f"{len(curve.lrs)} points read from {curve.source}.")
             show_result(result, "finder.upload")

@@ -65,6 +65,19 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+def check_data_root(name: str, root: str | None, *, download: bool = False) -> None:
+    """Refuse, before any job is queued, a set that needs a folder without one or with a folder
+    that does not exist (unless torchvision may download into it)."""
+    info = DATASETS.get(name)
+    if info is None or not info.needs_root:
+        return
+    if root is None:
+        raise LrlabError(f"data_root: dataset {name!r} needs a data folder")
+    if not download and not Path(root).expanduser().is_dir():
+        hint = " (or set download: true)" if info.downloadable else ""
+        raise LrlabError(f"data_root: folder {root!r} does not exist{hint}")
+
+
 @dataclass(frozen=True)
 class TensorSplit:
     x: torch.Tensor  # uint8 [N, C, H, W]

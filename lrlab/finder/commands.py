@@ -73,18 +73,13 @@ def _find(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from lrlab.finder.advice import advise
-    from lrlab.finder.analysis import analyze
     from lrlab.finder.curves import load_curve
+    from lrlab.finder.imported import analyze_imported
 
-    curve = load_curve(args.curve)
-    analysis = analyze(curve.lrs, curve.losses, optimizer=args.optimizer)
-    print(analysis.summary())
+    result = analyze_imported(load_curve(args.curve), optimizer=args.optimizer,
+                              batch_size=args.batch_size)
+    print(_summary(result))
     if args.out:
-        result: dict[str, Any] = {"format": "lrlab.range_test/1", "source": curve.source,
-                                  **analysis.to_dict()}
-        if args.batch_size and analysis.consensus is not None:
-            result["advice"] = advise(analysis, total_steps=1000, batch_size=args.batch_size)
         _write(args.out, result)
         print(f"wrote {args.out}")
     return 0

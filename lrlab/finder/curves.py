@@ -152,23 +152,28 @@ def load_curve(path: str | Path) -> Curve:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LrlabError(f"{p}: cannot read the curve file ({exc})") from None
+    return parse_curve(text, str(p))
+
+
+def parse_curve(text: str, name: str) -> Curve:
+    """A curve from the text of a JSON or CSV file called `name` (for messages and the source)."""
+    label = Path(name).name
     if not text.strip():
-        raise LrlabError(f"{p}: the file is empty")
+        raise LrlabError(f"{name}: the file is empty")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError:
         obj = None
-    where = str(p)
     try:
         if obj is not None:
-            curve = curve_from_mapping(obj, where=where)
-            return Curve(curve.lrs, curve.losses, f"{p.name} ({curve.source})")
+            curve = curve_from_mapping(obj, where=name)
+            return Curve(curve.lrs, curve.losses, f"{label} ({curve.source})")
         rows = list(csv.DictReader(text.splitlines()))
         if not rows:
-            raise LrlabError(f"{p}: not JSON, and no CSV rows below a header")
-        curve = curve_from_mapping(rows, where=where)
-        return Curve(curve.lrs, curve.losses, f"{p.name} (CSV {curve.source})")
+            raise LrlabError(f"{name}: not JSON, and no CSV rows below a header")
+        curve = curve_from_mapping(rows, where=name)
+        return Curve(curve.lrs, curve.losses, f"{label} (CSV {curve.source})")
     except ValueError as exc:
         if isinstance(exc, LrlabError):
             raise
-        raise LrlabError(f"{p}: a value is not a number ({exc})") from None
+        raise LrlabError(f"{name}: a value is not a number ({exc})") from None

@@ -88,12 +88,15 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     out["end_lr"] = _number(out["end_lr"], "end_lr")
     sweep_lrs(out["start_lr"], out["end_lr"], out["num_points"], out["mode"])
     # the registries import torch: checked last, so the cheap checks answer first
-    from lrlab.data import DATASETS
+    from lrlab.data import DATASETS, check_data_root
     from lrlab.models import MODELS
 
     for key, names in (("model", MODELS), ("dataset", DATASETS)):
         if out.get(key) not in names:
             raise LrlabError(f"{key}: expected one of {', '.join(names)}, got {out.get(key)!r}")
+    if out["data_root"] is not None and not isinstance(out["data_root"], str):
+        raise LrlabError(f"data_root: expected a folder path, got {out['data_root']!r}")
+    check_data_root(out["dataset"], out["data_root"])
     return out
 
 

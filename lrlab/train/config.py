@@ -200,18 +200,9 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_registries(cfg: dict[str, Any]) -> None:
     """Model, dataset and folder checks last: the registries import torch."""
-    from pathlib import Path
-
-    from lrlab.data import DATASETS
+    from lrlab.data import DATASETS, check_data_root
     from lrlab.models import MODELS
 
     _choice(cfg, "model", tuple(MODELS))
     _choice(cfg, "dataset", tuple(DATASETS))
-    info = DATASETS[cfg["dataset"]]
-    root = cfg["data_root"]
-    if info.needs_root:
-        if root is None:
-            raise LrlabError(f"data_root: dataset {cfg['dataset']!r} needs a data folder")
-        if not cfg["download"] and not Path(root).expanduser().is_dir():
-            hint = " (or set download: true)" if info.downloadable else ""
-            raise LrlabError(f"data_root: folder {root!r} does not exist{hint}")
+    check_data_root(cfg["dataset"], cfg["data_root"], download=cfg["download"])

@@ -104,3 +104,35 @@ def test_unreadable_empty_and_non_numeric_files(tmp_path: Path) -> None:
         load_curve(write(tmp_path, "h.csv", "lr,loss\n"))
     with pytest.raises(LrlabError, match="list of numbers"):
         curve_from_mapping({"lr": "0.1", "loss": "2"})
+
+
+def test_an_uploaded_csv_is_analysed_like_a_range_test_with_advice() -> None:
+    import numpy as np
+
+    from lrlab.finder.analysis import analyze
+    from lrlab.finder.curves import parse_curve
+    from lrlab.finder.imported import analyze_imported
+
+    lrs = np.logspace(-6, 0, 60)
+    losses = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 3) * 3)) + np.where(lrs > 0.3, 5 * lrs, 0)
+    text = "lr,loss\n" + "\n".join(f"{a:.17g},{b:.17g}" for a, b in zip(lrs, losses, strict=True))
+    curve = parse_curve(text, "uploads/history.csv")
+    assert curve.source.startswith("history.csv (CSV")
+    result = analyze_imported(curve, optimizer="adam", batch_size=128, total_steps=5000)
+    reference = analyze(lrs, losses, optimizer="adam").to_dict()
+    assert result["format"] == "lrlab.range_test/1"
+    assert result["suggestions"] == reference["suggestions"]
+    assert result["advice"]["onecycle"]["total_steps"] == 5000
+    assert "advice" not in analyze_imported(curve)  # no batch size: no transfer, no advice
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "history.csv: the file is empty"),
+    ("a,b\n1,2\n", "history.csv"),
+    ("lr,loss\n0.1,abc\n", "history.csv"),
+])
+def test_a_bad_upload_names_the_file(text: str, message: str) -> None:
+    from lrlab.finder.curves import parse_curve
+
+    with pytest.raises(LrlabError, match=message):
+        parse_curve(text, "history.csv")
