@@ -16,6 +16,9 @@ STATUS_ICONS = {"queued": "🕒", "running": "⏳", "succeeded": "✅", "failed"
                 "cancelled": "⏹️"}
 
 
+WORKER_PANEL_REFRESH_S = 3.0
+
+
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> Store:
     return Store(url)
@@ -32,18 +35,25 @@ def worker_status() -> WorkerStatus:
 
 
 def sidebar_worker_status() -> None:
-    status = worker_status()
+    """The sidebar's worker panel; it refreshes itself, so "starting" turns into the worker's
+    device (or a dead worker into a warning) without the user touching the page."""
     with st.sidebar:
-        st.markdown("**Workers**")
-        if status.workers:
-            for w in status.workers:
-                state = f"running job {w.job_id}" if w.status == "busy" else w.status
-                local = " · started by this app" if w.pid == status.started_pid else ""
-                st.caption(f":green[●] {w.device} — {state}{local}")
-        elif status.starting:
-            st.caption(":orange[●] Starting a local worker…")
-        else:
-            st.caption(":red[●] No live worker")
+        _worker_panel()
+
+
+@st.fragment(run_every=WORKER_PANEL_REFRESH_S)
+def _worker_panel() -> None:
+    status = worker_status()
+    st.markdown("**Workers**")
+    if status.workers:
+        for w in status.workers:
+            state = f"running job {w.job_id}" if w.status == "busy" else w.status
+            local = " · started by this app" if w.pid == status.started_pid else ""
+            st.caption(f":green[●] {w.device} — {state}{local}")
+    elif status.starting:
+        st.caption(":orange[●] Starting a local worker…")
+    else:
+        st.caption(":red[●] No live worker")
 
 
 def job_in_url(param: str = "job") -> int | None:
