@@ -97,6 +97,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--exit-with", type=int, metavar="PID", help="exit when process PID ends (used by the app)"
     )
     worker.add_argument(
+        "--nice", type=int, default=0, metavar="N",
+        help="lower this worker's and its jobs' CPU priority by N (the app's local worker uses "
+             "10, so pages stay responsive while a job trains on the same CPU)",
+    )
+    worker.add_argument(
         "--check",
         action="store_true",
         help="do not run jobs: queue a self-test and report whether a live worker runs it",
@@ -280,8 +285,12 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             report = check_workers(store)
         print(report)
         return 0
+    import os
+
     from lrlab.jobs.worker import Worker, WorkerOptions
 
+    if args.nice:
+        os.nice(args.nice)  # inherited by every job process this worker spawns
     options = WorkerOptions(
         db_url=args.db,
         device=args.device,

@@ -57,6 +57,7 @@ class WorkerStatus:
 # A local worker that dies sooner than this after its start is not restarted (it would crash
 # again on every page refresh); the sidebar shows why instead.
 _MIN_UPTIME_S = 15.0
+LOCAL_WORKER_NICENESS = 10  # the app's own worker yields the CPU to the pages
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def _start_worker(url: str) -> _LocalWorker:
         url,
         "--exit-with",
         str(os.getpid()),
+        "--nice",  # the app and its worker share the CPU: the pages keep priority
+        str(LOCAL_WORKER_NICENESS),
     ]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

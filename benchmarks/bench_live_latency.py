@@ -1,0 +1,192 @@
+"""Live-update latency of the real app, measured the way a user meets it: `make run` (with its own
+local worker) and Debian's chromium driven by Playwright. Complements bench_store_latency.py,
+which times the store alone (metric -> store, submit -> claimed).
+
+1. Submit -> running on the page: click "Start training" on the Training page with the worker
+   warm and idle; time until the page shows the run as running. Target 3 s.
+2. Metric -> page: while that run trains, poll the page's progress text ("epoch e/E, step k/N");
+   each time it changes, latency = now - the time the runner reported step k (the store keeps
+   every metric's report time; same machine clock). Target 2 s.
+3. Widget latency under load: while a training job runs on the same 2-core machine, change the
+   Base LR on the Schedule Designer in another tab; time from the key press to the end of the
+   rerun (Streamlit's own script-state attribute, read by a MutationObserver). Target 0.5 s.
+   The same interaction with the machine idle is the reference.
+
+Each figure prints median and p95, and the ratio of the median to its target (≤ 1 meets it).
+
+    .venv/bin/python benchmarks/bench_live_latency.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+TRAIN_FIELDS = {"Epochs": "12", "Width": "16", "Batch size": "32"}
+
+WATCH_SCRIPT_STATE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__states = [];
+  new MutationObserver(() => window.__states.push(
+      [app.getAttribute('data-test-script-state'), performance.now()]
+  )).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, values: list[float], target: float) -> None:
+    if not values:
+        print(f"{name}: no samples")
+        return
+    median = statistics.median(values)
+    print(f"{name}: median {median:.3f} s, p95 {percentile(values, 0.95):.3f} s, "
+          f"n={len(values)}; target {target:g} s -> ratio {median / target:.2f}")
+
+
+def start_app(home: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LRLAB_HOME": str(home), "PORT": str(port)}
+    env.pop("LRLAB_DB", None)
+    proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=REPO,
+                            env=env, stdout=(home / "app.log").open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(180):
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the app did not start")
+
+
+def fill(page, label: str, value: str) -> None:
+    box = page.get_by_role("spinbutton", name=label, exact=True)
+    box.fill(value)
+    box.press("Tab")  # not Enter: Enter submits a Streamlit form
+
+
+def submit_training(page, url: str) -> tuple[int, float]:
+    page.goto(f"{url}/training")
+    page.get_by_role("heading", name="Training").wait_for()
+    page.get_by_role("combobox", name=re.compile("Model")).first.click()
+    page.get_by_role("option", name="resnet18").click()
+    for label, value in TRAIN_FIELDS.items():
+        fill(page, label, value)
+    clicked = time.time()
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url(re.compile(r"job=\d+"))
+    job_id = int(re.search(r"job=(\d+)", page.url).group(1))
+    page.get_by_text(re.compile(rf"Run #{job_id} — .*running")).wait_for(timeout=60_000)
+    return job_id, time.time() - clicked
+
+
+def watch_progress(page, store, job_id: int) -> list[float]:
+    """(seen time, step) for every change of the progress text until the run finishes."""
+    seen: list[tuple[float, int]] = []
+    last = ""
+    progress = page.get_by_test_id("stProgress")
+    while not store.get(job_id).is_finished:
+        try:
+            text = progress.inner_text(timeout=500)
+        except Exception:  # the bar is gone once the run ends
+            continue
+        if text != last:
+            last = text
+            match = re.search(r"step (\d+)/", text)
+            if match:
+                seen.append((time.time(), int(match.group(1))))
+        time.sleep(0.02)
+    reported = {m.step: m.time for m in store.metrics_since(job_id) if m.key == "loss"}
+    return [t - reported[step - 1] for t, step in seen if step - 1 in reported]
+
+
+def widget_latency(page, url: str, rounds: int = 12) -> list[float]:
+    page.goto(f"{url}/designer")
+    page.get_by_role("heading", name="Schedule Designer").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.evaluate(WATCH_SCRIPT_STATE)
+    box = page.get_by_role("spinbutton", name="Base LR", exact=True)
+    latencies = []
+    for k in range(rounds):
+        box.fill(f"{0.1 + 0.01 * k:.2f}")
+        pressed = page.evaluate("performance.now()")
+        box.press("Enter")
+        page.wait_for_function(
+            """(t0) => { const s = window.__states.filter(e => e[1] > t0);
+                         const r = s.findIndex(e => e[0] === 'running');
+                         return r >= 0 && s.slice(r).some(e => e[0] === 'notRunning'); }""",
+            arg=pressed, timeout=30_000)
+        states = [s for s in page.evaluate("window.__states") if s[1] > pressed]
+        start = next(i for i, s in enumerate(states) if s[0] == "running")
+        done = next(s[1] for s in states[start:] if s[0] == "notRunning")
+        latencies.append((done - pressed) / 1000)
+        page.wait_for_timeout(300)
+    return latencies
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    home = Path(tempfile.mkdtemp(prefix="lrlab-latency-"))
+    os.environ["LRLAB_HOME"] = str(home)
+    os.environ.pop("LRLAB_DB", None)
+    from lrlab.jobs.store import Store, resolve_db_url
+
+    proc, url = start_app(home)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu",
+                                              "--disable-dev-shm-usage"])
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            store = Store(resolve_db_url(None))
+            for _ in range(240):  # the app starts its worker on the first page view
+                if store.live_workers():
+                    break
+                time.sleep(0.5)
+            time.sleep(2.0)
+
+            idle = widget_latency(context.new_page(), url)
+            submits, page_lags = [], []
+            for _ in range(2):
+                job_id, seconds = submit_training(page, url)
+                submits.append(seconds)
+                page_lags += watch_progress(page, store, job_id)
+            load_job, _ = submit_training(page, url)
+            page.goto("about:blank")  # the user's browser runs elsewhere: no live chart here
+            designer = context.new_page()
+            widget = widget_latency(designer, url)
+            store.request_cancel(load_job)
+            browser.close()
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+    print(f"app + worker + chromium on this {os.cpu_count()}-core machine")
+    report("submit -> running on the page (warm worker)", submits, 3.0)
+    report("metric reported -> shown on the page", page_lags, 2.0)
+    report("widget rerun, machine idle (reference)", idle, 0.5)
+    report("widget rerun while a training job runs", widget, 0.5)
+    print(f"under load / idle: {statistics.median(widget) / statistics.median(idle):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
