@@ -1,5 +1,6 @@
 # lrlab web app (and, through it, a local worker) in one container.
 # Build: docker build -t lrlab .   Run: docker run -p 8501:8501 -v lrlab-data:/data lrlab
+# The same image runs a separate worker (`lrlab worker`): see compose.yaml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,6 +18,7 @@ COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 COPY pyproject.toml README.md app.py ./
+COPY .streamlit ./.streamlit
 COPY lrlab ./lrlab
 COPY app_pages ./app_pages
 RUN pip install --no-deps .

@@ -53,7 +53,8 @@ def _worker_panel() -> None:
     elif status.starting:
         st.caption(":orange[●] Starting a local worker…")
     else:
-        st.caption(":red[●] No live worker")
+        st.caption(f":red[●] {status.summary()}. Jobs wait in the queue until `lrlab worker` "
+                   "runs against this store.")
 
 
 def job_in_url(param: str = "job") -> int | None:

@@ -91,9 +91,13 @@ def live_workers(store: Store) -> list[WorkerInfo]:
 
 
 def ensure_local_worker(db_url: str | None = None) -> WorkerStatus:
-    """Find a live worker; if there is none, start one (at most one at a time per server)."""
+    """Find a live worker; if there is none, start one (at most one at a time per server),
+    unless LRLAB_LOCAL_WORKER=0 says workers are run elsewhere."""
     url = resolve_db_url(db_url)
     workers = live_workers(_store(url))
+    if os.environ.get("LRLAB_LOCAL_WORKER", "1") == "0":
+        # Workers run elsewhere (a compose worker service, GPU machines): never start one here.
+        return WorkerStatus(workers, None, None)
     with _lock:
         local = _started.get(url)
         if local is not None and local.process.poll() is None:

@@ -102,12 +102,24 @@ def test_the_app_starts_one_local_worker_and_it_passes_the_check(store: Store) -
         )
         assert [w.pid for w in status.workers] == [first.started_pid]
         assert status.workers[0].device.startswith("CPU (")
+        niceness = int(Path(f"/proc/{first.started_pid}/stat").read_text().split()[18])
+        assert niceness >= local.LOCAL_WORKER_NICENESS  # the pages keep CPU priority
         assert "started by this app" in status.summary()
         assert local.check_workers(store).startswith("ok: worker ")
         assert store.list_jobs() == []  # the check cleans up after itself
     finally:
         local.stop_local_workers()
     wait_for(lambda: not store.live_workers(), "the local worker to stop")
+
+
+def test_no_local_worker_when_workers_run_elsewhere(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LRLAB_LOCAL_WORKER", "0")  # e.g. the compose app service
+    status = local.ensure_local_worker()
+    assert status.started_pid is None and not status.starting and status.workers == []
+    assert status.summary() == "No live worker"
+    assert store.url not in local._started
 
 
 def test_check_without_a_worker_says_how_to_start_one(store: Store) -> None:

@@ -34,3 +34,33 @@ def test_dockerfile_contract() -> None:
     assert "HEALTHCHECK" in text and "/_stcore/health" in text
     assert "--server.address=0.0.0.0" in text and "--server.headless=true" in text
     assert "requirements.txt" in text
+
+
+def _compose(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((DOCKERFILE.parent / name).read_text())
+
+
+def test_compose_runs_the_app_and_a_worker_on_one_shared_volume() -> None:
+    services = _compose("compose.yaml")["services"]
+    app, worker = services["app"], services["worker"]
+    assert app["build"] == "." and worker["image"] == app["image"]
+    assert worker["command"] == ["lrlab", "worker"]
+    assert app["ports"] == ["8501:8501"]
+    volume = "lrlab-data:/data"
+    assert volume in app["volumes"] and volume in worker["volumes"]
+    assert app["environment"]["LRLAB_HOME"] == worker["environment"]["LRLAB_HOME"] == "/data"
+    assert app["environment"]["LRLAB_LOCAL_WORKER"] == "0"  # no second worker in the app
+    assert "lrlab-data" in _compose("compose.yaml")["volumes"]
+
+
+def test_compose_gpu_override_reserves_a_gpu_for_the_worker_only() -> None:
+    services = _compose("compose.gpu.yaml")["services"]
+    assert set(services) == {"worker"}
+    (device,) = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert device["capabilities"] == ["gpu"] and device["driver"] == "nvidia"
+
+
+def test_the_image_ships_the_streamlit_settings() -> None:
+    assert "COPY .streamlit ./.streamlit" in DOCKERFILE.read_text()
