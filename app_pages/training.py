@@ -9,7 +9,7 @@ from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners
 from lrlab.jobs.store import lrlab_home
-from lrlab.models import MODELS, VARIANTS
+from lrlab.models import MODELS, VARIANTS, describe_for_dataset
 from lrlab.plots import training_figure
 from lrlab.schedules import Schedule, parse_schedule
 
@@ -20,20 +20,28 @@ st.title("Training")
 st.caption("A short run with the tricks of He et al. (2019) to check an LR and schedule. "
            "Runs on the worker; charts update live and the run is kept on the Runs page.")
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def model_line(model: str, dataset: str, variant: str, width: int) -> str:
+    return describe_for_dataset(model, dataset, variant=variant, width=width or None)
+
+
 SCHEDULE_SOURCES = ("Warmup + cosine (from the tricks)", "Schedule Designer (current form)",
                     "LR Finder advice", "Upload a file")
 
+# What to train sits outside the form, so the model's size updates as it is chosen.
+c = st.columns([3, 2, 2, 3, 4])
+model = c[0].selectbox("Model", list(MODELS), key="training.model")
+variant = c[1].selectbox("ResNet variant", VARIANTS, index=VARIANTS.index("D"),
+                         key="training.variant", help="He et al. 2019, Fig. 2 (ResNets only).")
+width = c[2].number_input("Width", 0, 512, 0, key="training.width",
+                          help="Base channel count; 0 keeps the model's default (64 for "
+                               "ResNets, 32 for small_cnn). Narrow nets train fast on CPU.")
+dataset = c[3].selectbox("Dataset", list(DATASETS), key="training.dataset",
+                         format_func=lambda name: DATASETS[name].title)
+data_root = c[4].text_input("Data folder (sets that need one)", key="training.root")
+st.caption(model_line(model, dataset, variant, int(width)))
+
 with st.form("training.form"):
-    c = st.columns([3, 2, 2, 3, 4])
-    model = c[0].selectbox("Model", list(MODELS), key="training.model")
-    variant = c[1].selectbox("ResNet variant", VARIANTS, index=VARIANTS.index("D"),
-                             key="training.variant", help="He et al. 2019, Fig. 2 (ResNets only).")
-    width = c[2].number_input("Width", 0, 512, 0, key="training.width",
-                              help="Base channel count; 0 keeps the model's default (64 for "
-                                   "ResNets, 32 for small_cnn). Narrow nets train fast on CPU.")
-    dataset = c[3].selectbox("Dataset", list(DATASETS), key="training.dataset",
-                             format_func=lambda name: DATASETS[name].title)
-    data_root = c[4].text_input("Data folder (sets that need one)", key="training.root")
     c = st.columns(4)
     batch_size = c[0].number_input("Batch size", 1, 4096, 128, key="training.batch")
     epochs = c[1].number_input("Epochs", 1, 1000, 5, key="training.epochs")

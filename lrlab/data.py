@@ -37,21 +37,30 @@ class DatasetInfo:
     description: str
     needs_root: bool
     downloadable: bool
+    # (C, H, W) and class count when fixed by the set itself; None for folders of any shape
+    input_shape: tuple[int, int, int] | None = None
+    num_classes: int | None = None
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
-        "Digits (scikit-learn)", "1,797 handwritten digits, 8x8 grey, offline", False, False
+        "Digits (scikit-learn)", "1,797 handwritten digits, 8x8 grey, offline", False, False,
+        (1, 8, 8), 10,
     ),
-    "mnist": DatasetInfo("MNIST", "handwritten digits, 28x28 grey (torchvision)", True, True),
+    "mnist": DatasetInfo("MNIST", "handwritten digits, 28x28 grey (torchvision)", True, True,
+                         (1, 28, 28), 10),
     "fashion_mnist": DatasetInfo(
-        "Fashion-MNIST", "clothing items, 28x28 grey (torchvision)", True, True
+        "Fashion-MNIST", "clothing items, 28x28 grey (torchvision)", True, True, (1, 28, 28), 10
     ),
-    "kmnist": DatasetInfo("KMNIST", "Kuzushiji characters, 28x28 grey (torchvision)", True, True),
-    "cifar10": DatasetInfo("CIFAR-10", "10 classes, 32x32 colour (torchvision)", True, True),
-    "cifar100": DatasetInfo("CIFAR-100", "100 classes, 32x32 colour (torchvision)", True, True),
+    "kmnist": DatasetInfo("KMNIST", "Kuzushiji characters, 28x28 grey (torchvision)", True, True,
+                          (1, 28, 28), 10),
+    "cifar10": DatasetInfo("CIFAR-10", "10 classes, 32x32 colour (torchvision)", True, True,
+                           (3, 32, 32), 10),
+    "cifar100": DatasetInfo("CIFAR-100", "100 classes, 32x32 colour (torchvision)", True, True,
+                            (3, 32, 32), 100),
     "svhn": DatasetInfo(
-        "SVHN", "street-view house numbers, 32x32 colour (torchvision)", True, True
+        "SVHN", "street-view house numbers, 32x32 colour (torchvision)", True, True, (3, 32, 32),
+        10,
     ),
     "idx": DatasetInfo(
         "IDX folder", "any MNIST-format set: {train,t10k}-{images,labels} IDX files", True, False
@@ -60,7 +69,8 @@ DATASETS: dict[str, DatasetInfo] = {
         "Image folder", "your own images, one sub-folder per class", True, False
     ),
     "synthetic": DatasetInfo(
-        "Synthetic", "seeded class-conditional patterns for quick tests", False, False
+        "Synthetic", "seeded class-conditional patterns for quick tests", False, False,
+        (1, 16, 16), 4,
     ),
 }
 

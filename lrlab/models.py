@@ -375,3 +375,21 @@ def describe_model(
     amount = f"{macs / 1e9:.2f} G MACs" if macs >= 1e9 else f"{macs / 1e6:.1f} M MACs"
     return (f"{title}: {size.params / 1e6:.2f} M parameters, {amount} per "
             f"{height}×{width_px}×{channels} image")
+
+
+# Counted for this input when a dataset's shape is only known once its folder is read.
+TYPICAL_FOLDER_INPUT = (3, 32, 32)
+
+
+def describe_for_dataset(name: str, dataset: str, *, variant: str = "A",
+                         width: int | None = None) -> str:
+    """`describe_model` for a registered dataset's images, before any data is loaded."""
+    from lrlab.data import DATASETS
+
+    info = DATASETS[dataset]
+    shape = info.input_shape or TYPICAL_FOLDER_INPUT
+    line = describe_model(name, input_shape=shape, num_classes=info.num_classes or 10,
+                          variant=variant, width=width)
+    if info.input_shape is None:
+        line += " (for example; the run counts the folder's real image size)"
+    return line

@@ -56,6 +56,15 @@ def test_submit_queues_a_validated_training_job(store: Store) -> None:
     assert at.query_params["job"] == str(jobs[0].id)
 
 
+def test_the_model_size_follows_the_choice_before_submitting(store: Store) -> None:
+    at = _page()
+    assert any(c.value.startswith("small_cnn: 0.09 M parameters") for c in at.caption)
+    at.selectbox(key="training.model").set_value("resnet18").run()
+    at.number_input(key="training.width").set_value(16).run()
+    assert any(c.value.startswith("resnet18-D: 0.70 M parameters")
+               and c.value.endswith("per 8×8×1 image") for c in at.caption)
+
+
 def test_a_missing_data_folder_is_refused_before_anything_is_queued(store: Store) -> None:
     at = _page()
     at.selectbox(key="training.dataset").set_value("cifar10")

@@ -376,3 +376,11 @@ def test_a_folder_over_the_memory_budget_stays_on_disk(tmp_path: Path) -> None:
     assert isinstance(small.train, TensorSplit) and isinstance(big.train, FileSplit)
     with pytest.raises(LrlabError, match="in_memory: only image_folder sets can stay on disk"):
         load_dataset("digits", in_memory=False)
+
+
+@pytest.mark.parametrize("name", ["digits", "synthetic"])
+def test_registry_shapes_match_the_loaded_sets(name: str) -> None:
+    data = load_dataset(name, limit=200)
+    info = DATASETS[name]
+    assert info.input_shape == (data.in_channels, *data.image_size)
+    assert info.num_classes == data.num_classes

@@ -193,3 +193,12 @@ def test_describe_model_counts_for_the_real_input() -> None:
     assert line.endswith("G MACs per 224×224×3 image")
     small = describe_model("small_cnn", input_shape=(1, 8, 8), num_classes=10)
     assert small.startswith("small_cnn: 0.09 M parameters") and "M MACs per 8×8×1" in small
+
+
+def test_describe_for_dataset_uses_the_sets_shape() -> None:
+    from lrlab.models import describe_for_dataset
+
+    line = describe_for_dataset("resnet18", "digits", variant="D", width=16)
+    assert line.startswith("resnet18-D: 0.70 M parameters") and line.endswith("per 8×8×1 image")
+    folder = describe_for_dataset("small_cnn", "image_folder")
+    assert "32×32×3 image (for example" in folder
