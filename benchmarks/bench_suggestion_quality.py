@@ -1,10 +1,10 @@
 """Where does each LR suggestion land against the LR that trains best?
 
 For each model/dataset pair: one lrlab range test (SGD, momentum 0.9) analysed with every rule
-(lrlab's consensus, fastai valley/steep/minimum/slide, torch-lr-finder's steepest gradient,
-Lightning); then short 1cycle training runs (max_lr = the LR under test, fixed seed and data order)
-at a log-spaced grid of LRs and at every suggested LR. Prints the grid's best LR and, per
-suggestion, its distance from it in decades and the validation accuracy it reached.
+(lrlab's 1cycle advice and consensus, fastai valley/steep/minimum/slide, torch-lr-finder's
+steepest gradient, Lightning); then short 1cycle training runs (max_lr = the LR under test, fixed
+seed and data order) at a log-spaced grid of LRs and at every suggested LR. Prints the grid's
+best LR and, per suggestion, its distance from it in decades and the validation accuracy reached.
 
 Pairs: a small CNN on scikit-learn's digits, and a narrow ResNet on a 6000/2000 split of the MNIST
 test set (/work/shared/data/mnist-t10k). Plain training loop, so the benchmark measures the
@@ -27,6 +27,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from lrlab.finder.advice import advise
 from lrlab.finder.analysis import analyze
 from lrlab.finder.range_test import range_test
 
@@ -135,7 +136,9 @@ def suggestions(make: Callable[[], nn.Module], data: Split, batch: int) -> dict[
                        planned_steps=curve.planned_points)
     found = {name: lr for name, lr in analysis.suggestions.items() if lr is not None}
     if analysis.consensus is not None:
-        found = {"lrlab consensus": analysis.consensus, **found}
+        advice = advise(analysis, total_steps=1000, batch_size=batch)
+        found = {"lrlab 1cycle advice": advice["onecycle"]["base_lr"],
+                 "lrlab consensus": analysis.consensus, **found}
     return found
 
 

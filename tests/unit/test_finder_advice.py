@@ -74,11 +74,15 @@ def test_configs_validate_in_the_schedule_library(analysis) -> None:
 def test_lrs_come_from_the_curve(analysis) -> None:
     configs = advise(analysis, total_steps=1000, batch_size=128)
     one = configs["onecycle"]
-    assert one["base_lr"] == pytest.approx(analysis.consensus, rel=5e-3)
+    # max_lr: the geometric midpoint of the steepest descent and the minimum, by hand
+    assert analysis.minimum_lr > analysis.consensus
+    midpoint = 10 ** ((math.log10(analysis.consensus) + math.log10(analysis.minimum_lr)) / 2)
+    assert one["base_lr"] == pytest.approx(midpoint, rel=5e-3)
     # 1cycle starts where the descent starts: max_lr / div_factor.
     start = one["base_lr"] / one["main"]["div_factor"]
     assert start == pytest.approx(analysis.descent_start_lr, rel=1e-2)
     warm = configs["warmup_cosine"]
+    assert warm["base_lr"] == pytest.approx(analysis.consensus, rel=5e-3)
     assert warm["warmup"]["steps"] == 50
     assert warm["base_lr"] * warm["warmup"]["start_factor"] == pytest.approx(start, rel=1e-2)
     clr = configs["cyclic"]
