@@ -1,7 +1,7 @@
 """A person's path through the live pages in a real browser, against the app started as the README
 says (its own local worker included): a range test on digits grows live and ends with suggestions
 and a verdict, a reload keeps the job, a long test is cancelled, a 1-epoch training run streams
-its metrics, and the Runs page lists and opens them.
+its metrics (watched from a second browser session too), and the Runs page lists and opens them.
 
 The tests share one app and run in file order (each job queues behind the previous one on the
 single local worker, so a test waits for its own job only).
@@ -67,7 +67,7 @@ def test_a_long_range_test_is_cancelled_from_the_page(page, app_url: str) -> Non
         timeout=60_000)
 
 
-def test_a_one_epoch_training_run_streams_live_metrics(page, app_url: str) -> None:
+def test_a_one_epoch_training_run_streams_live_metrics(page, browser, app_url: str) -> None:
     page.goto(f"{app_url}/training")
     page.get_by_role("heading", name="Training").wait_for()
     _fill(page, "Epochs", "1")
@@ -79,6 +79,13 @@ def test_a_one_epoch_training_run_streams_live_metrics(page, app_url: str) -> No
     chart = page.locator(".js-plotly-plot").first
     chart.wait_for(timeout=JOB_WAIT_MS)
     assert chart.get_by_text("training loss").count() >= 1
+    # another browser session watches the same job through its URL
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    watcher = other.new_page()
+    watcher.goto(page.url)
+    watcher.get_by_text(re.compile(rf"Run #{job_id} — ")).wait_for(timeout=30_000)
+    watcher.locator(".js-plotly-plot").first.wait_for(timeout=JOB_WAIT_MS)
+    other.close()
     page.get_by_text("Best val top-1").wait_for(timeout=JOB_WAIT_MS)
     page.get_by_text(re.compile(rf"Run #{job_id} — .*succeeded")).wait_for()
     page.get_by_role("button", name="Metrics (CSV)").wait_for()
