@@ -145,14 +145,33 @@ class _Raw:
 # Sources
 
 
-def _digits(root: Path | None, download: bool, seed: int, image_size: int | None) -> _Raw:
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (images [N, 8, 8] in 0..16, targets).
+
+    Read from the CSV scikit-learn ships, found without importing `sklearn.datasets` (that
+    import alone costs ~2 s, paid by every job on digits); `load_digits` when the file is not
+    where scikit-learn keeps it.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",")
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
+    return bunch.images, bunch.target.astype(np.int64)
+
+
+def _digits(root: Path | None, download: bool, seed: int, image_size: int | None) -> _Raw:
+    images, targets = _digits_arrays()
     # Pixel values are counts 0..16; scale them onto the uint8 range every other set uses.
-    pixels = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    pixels = np.rint(images * (255.0 / 16.0)).astype(np.uint8)
     x = torch.from_numpy(pixels).unsqueeze(1)
-    y = torch.from_numpy(bunch.target.astype(np.int64))
+    y = torch.from_numpy(targets)
     return _Raw(TensorSplit(x, y), None, [str(c) for c in range(10)], "shift")
 
 

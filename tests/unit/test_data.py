@@ -158,8 +158,15 @@ def test_digits_is_the_real_sklearn_set() -> None:
     assert len(data.train) + len(data.val) == 1797
     assert (data.in_channels, data.image_size, data.num_classes) == (1, (8, 8), 10)
     counts = torch.bincount(torch.cat([data.train.y, data.val.y]))
-    assert counts.tolist() == np.bincount(load_digits().target).tolist()
+    reference = load_digits()
+    assert counts.tolist() == np.bincount(reference.target).tolist()
     assert int(data.train.x.max()) == 255
+    # the same pixels as scikit-learn's loader, image for image
+    from lrlab.data import _digits_arrays
+
+    images, targets = _digits_arrays()
+    np.testing.assert_array_equal(images, reference.images)
+    np.testing.assert_array_equal(targets, reference.target)
 
 
 def test_unknown_dataset_lists_names() -> None:
