@@ -30,5 +30,6 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=40s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status != 200)"]
 
-CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501", \
-     "--server.headless=true", "--browser.gatherUsageStats=false"]
+# 0.0.0.0 inside the container so the published port reaches it; pages may then read host folders
+# only under LRLAB_DATA_DIRS (default: /data/data and the user's home).
+CMD ["lrlab", "app", "--host=0.0.0.0", "--port=8501"]

@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# This machine only by default; `make run HOST=0.0.0.0` serves others (see the README).
+HOST ?= 127.0.0.1
 
 .PHONY: run test lint install install-dev clean
 
 run: $(VENV)/.installed
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address 0.0.0.0 --server.headless true
+	$(BIN)/lrlab app --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

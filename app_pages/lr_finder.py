@@ -9,7 +9,6 @@ from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.finder.curves import parse_curve
 from lrlab.finder.imported import analyze_imported
-from lrlab.jobs import runners
 from lrlab.models import MODELS
 from lrlab.plots import range_test_figure, range_test_result_figure
 
@@ -97,24 +96,22 @@ with run_tab:
             "num_points": int(num_points), "mode": mode, "seeds": int(seeds),
         }
         try:
-            job_id = store.submit("find", runners.validate("find", config))
+            job_id = ui.submit("find", config)
         except LrlabError as exc:
             st.error(f"Not started: {exc}")
         else:
             st.query_params["job"] = str(job_id)
 
-    job_id = ui.job_in_url()
-    job = store.get(job_id) if job_id is not None else None
-    if job is not None and job.kind == "find":
+    job = ui.job_in_url("find")
+    if job is not None:
         follower = ui.follower(job.id)
 
         @st.fragment(run_every=None if job.is_finished else 1.0)
         def live() -> None:
             current = follower.poll(store)
             st.markdown(f"**Range test #{current.id}** — {ui.status_line(current.status)}")
+            st.progress(*monitor.progress_line(current))
             if not current.is_finished:
-                eta = monitor.format_duration(monitor.eta_seconds(current))
-                st.progress(current.progress, text=f"{current.message or ''} · ETA {eta}")
                 if st.button("Cancel", key="finder.cancel"):
                     store.request_cancel(current.id)
                 lrs, loss = follower.series("lr")[1], follower.series("loss")[1]

@@ -6,7 +6,6 @@ import streamlit as st
 
 from lrlab import runs, ui
 from lrlab.errors import LrlabError
-from lrlab.jobs.store import format_time
 from lrlab.plots import range_test_result_figure, training_figure
 
 store = ui.store()
@@ -22,23 +21,25 @@ if not jobs:
     st.info("No runs yet. Start one on the LR Finder or Training page.")
     st.stop()
 
-table = [
-    {"id": j.id, "status": ui.status_line(j.status), "kind": j.kind,
-     "model": j.config.get("model"), "dataset": j.config.get("dataset"),
-     "progress": j.progress, "created": format_time(j.created),
-     "finished": format_time(j.finished) if j.finished else ""}
-    for j in jobs
-]
+table = runs.jobs_table(jobs)
+for row in table:
+    row["status"] = ui.status_line(row["status"])
 selection = st.dataframe(
     table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs.table",
-    column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0,
-                                                                 max_value=1.0)},
+    column_config={
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
+                                                    format="percent"),
+        "best top-1": st.column_config.NumberColumn(format="percent"),
+        "final top-1": st.column_config.NumberColumn(format="percent"),
+        "consensus LR": st.column_config.NumberColumn(format="%.3g"),
+        "duration (s)": st.column_config.NumberColumn(format="%.1f"),
+    },
 )
 picked = [jobs[i] for i in selection.selection.rows]
 if picked:
     st.query_params["jobs"] = ",".join(str(j.id) for j in picked)
 else:  # a reload or a shared link: the selection lives in the URL
-    wanted = ui.jobs_in_url()
+    wanted = ui.jobs_in_url({j.id for j in jobs})
     picked = [j for j in jobs if j.id in wanted]
 if not picked:
     st.query_params.pop("jobs", None)

@@ -7,9 +7,8 @@ import streamlit as st
 from lrlab import designer, monitor, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
-from lrlab.jobs import runners
-from lrlab.jobs.store import lrlab_home
 from lrlab.models import MODELS, VARIANTS, describe_for_dataset
+from lrlab.paths import run_dir
 from lrlab.plots import training_figure
 from lrlab.schedules import Schedule, parse_schedule
 
@@ -115,26 +114,23 @@ if submitted:
                 "distillation": {"teacher": teacher} if teacher else None,
             },
         }
-        job_id = store.submit("train", runners.validate("train", config))
+        job_id = ui.submit("train", config)
     except LrlabError as exc:
         st.error(f"Not started: {exc}")
     else:
         st.query_params["job"] = str(job_id)
 
-job_id = ui.job_in_url()
-job = store.get(job_id) if job_id is not None else None
-if job is not None and job.kind == "train":
+job = ui.job_in_url("train")
+if job is not None:
     follower = ui.follower(job.id)
 
     @st.fragment(run_every=None if job.is_finished else 1.0)
     def live() -> None:
         current = follower.poll(store)
         st.subheader(f"Run #{current.id} — {ui.status_line(current.status)}")
-        if not current.is_finished:
-            eta = monitor.format_duration(monitor.eta_seconds(current))
-            st.progress(current.progress, text=f"{current.message or ''} · ETA {eta}")
-            if st.button("Cancel run", key="training.cancel"):
-                store.request_cancel(current.id)
+        st.progress(*monitor.progress_line(current))
+        if not current.is_finished and st.button("Cancel run", key="training.cancel"):
+            store.request_cancel(current.id)
         if follower.step or follower.epoch:
             st.plotly_chart(training_figure([(f"#{current.id}", follower.all_series())]),
                             key="training.chart")
@@ -149,7 +145,7 @@ if job is not None and job.kind == "train":
     if job.is_finished:
         if job.error:
             st.error(job.error)
-        summary = (job.result or {}).get("summary", job.result or {})
+        summary = (job.result or {}).get("summary") or {}
         if summary:
             for column, (label, text) in zip(st.columns(4), monitor.summary_cards(summary),
                                              strict=True):
@@ -161,7 +157,7 @@ if job is not None and job.kind == "train":
         c[1].download_button("Metrics (JSON)", monitor.metrics_json(follower),
                              file_name=f"run-{job.id}-metrics.json",
                              mime="application/json", on_click="ignore")
-        checkpoint = lrlab_home() / "runs" / str(job.id) / "checkpoint.pt"
+        checkpoint = run_dir(job.id) / "checkpoint.pt"
         if checkpoint.exists():
             c[2].download_button("Model (checkpoint.pt)", checkpoint.read_bytes(),
                                  file_name=f"run-{job.id}-checkpoint.pt",

@@ -7,7 +7,12 @@ which times the store alone (metric -> store, submit -> claimed).
 2. Metric -> page: while that run trains, poll the page's progress text ("epoch e/E, step k/N");
    each time it changes, latency = now - the time the runner reported step k (the store keeps
    every metric's report time; same machine clock). Target 2 s.
-3. Widget latency under load: while a training job runs on the same 2-core machine, change the
+3. Click -> first curve point, and click -> suggestions, for a 100-point range test on digits
+   (the LR Finder's defaults) with the worker warm and idle: from the click on "Run range test"
+   to the first point drawn on the live chart, and to the "Suggested LR" metric. The second is
+   compared with the sweep itself (first to last point reported by the runner): the overhead
+   (start, analysis, page) should stay within 1.5 s of it. Targets 1.5 s and sweep + 1.5 s.
+4. Widget latency under load: while a training job runs on the same 2-core machine, change the
    Base LR on the Schedule Designer in another tab; time from the key press to the end of the
    rerun (Streamlit's own script-state attribute, read by a MutationObserver). Target 0.5 s.
    The same interaction with the machine idle is the reference.
@@ -24,6 +29,7 @@ import re
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -116,6 +122,22 @@ def watch_progress(page, store, job_id: int) -> list[float]:
     return [t - reported[step - 1] for t, step in seen if step - 1 in reported]
 
 
+def range_test_latency(page, url: str, store) -> tuple[float, float, float]:
+    """(click -> first point on the page, click -> suggestions, sweep time) for one test."""
+    page.goto(f"{url}/finder")
+    page.get_by_role("heading", name="LR Finder").wait_for()
+    clicked = time.time()
+    page.get_by_role("button", name="Run range test").click()
+    page.wait_for_url(re.compile(r"job=\d+"))
+    job_id = int(re.search(r"job=(\d+)", page.url).group(1))
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    first_point = time.time() - clicked
+    page.get_by_test_id("stMetric").filter(has_text="Suggested LR").wait_for(timeout=120_000)
+    suggestions = time.time() - clicked
+    times = [m.time for m in store.metrics_since(job_id) if m.key == "loss"]
+    return first_point, suggestions, max(times) - min(times)
+
+
 def widget_latency(page, url: str, rounds: int = 12) -> list[float]:
     page.goto(f"{url}/designer")
     page.get_by_role("heading", name="Schedule Designer").wait_for()
@@ -140,8 +162,21 @@ def widget_latency(page, url: str, rounds: int = 12) -> list[float]:
     return latencies
 
 
+def report_range(first_points: list[float], suggestion_times: list[float],
+                 sweeps: list[float]) -> None:
+    print(f"app + worker + chromium on this {os.cpu_count()}-core machine")
+    report("click -> first range-test point on the page", first_points, 1.5)
+    report("click -> suggestions (end to end)", suggestion_times, 1.5 + statistics.median(sweeps))
+    print(f"range test sweep (runner, first to last point): median "
+          f"{statistics.median(sweeps):.3f} s")
+    report("click -> suggestions, minus the sweep", [d - w for d, w in zip(
+        suggestion_times, sweeps, strict=True)], 1.5)
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
+
+    range_only = "--range-only" in sys.argv[1:]  # only the range-test figures (item 3)
 
     home = Path(tempfile.mkdtemp(prefix="lrlab-latency-"))
     os.environ["LRLAB_HOME"] = str(home)
@@ -159,12 +194,22 @@ def main() -> None:
             page.set_default_timeout(60_000)
             page.goto(url)
             store = Store(resolve_db_url(None))
-            for _ in range(240):  # the app starts its worker on the first page view
+            for _ in range(240):  # the app starts its worker with the server
                 if store.live_workers():
                     break
                 time.sleep(0.5)
             time.sleep(2.0)
 
+            first_points, suggestion_times, sweeps = [], [], []
+            for _ in range(5):
+                first, done, sweep = range_test_latency(page, url, store)
+                first_points.append(first)
+                suggestion_times.append(done)
+                sweeps.append(sweep)
+
+            if range_only:
+                browser.close()
+                return report_range(first_points, suggestion_times, sweeps)
             idle = widget_latency(context.new_page(), url)
             submits, page_lags = [], []
             for _ in range(2):
@@ -180,7 +225,7 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
-    print(f"app + worker + chromium on this {os.cpu_count()}-core machine")
+    report_range(first_points, suggestion_times, sweeps)
     report("submit -> running on the page (warm worker)", submits, 3.0)
     report("metric reported -> shown on the page", page_lags, 2.0)
     report("widget rerun, machine idle (reference)", idle, 0.5)

@@ -16,7 +16,7 @@ from lrlab.errors import LrlabError
 
 # Modules exposing `register(subparsers)`; they import heavy libraries (torch) lazily.
 COMMAND_MODULES = ("lrlab.schedules.commands", "lrlab.jobs.commands", "lrlab.finder.commands",
-                   "lrlab.train.commands")
+                   "lrlab.train.commands", "lrlab.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.errors import LrlabError
+from lrlab.jobs.runners import RUNNERS
 from lrlab.jobs.store import Job, Metric, Store
 
 
@@ -123,3 +125,57 @@ def summary_cards(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Wall time", format_duration(summary.get("wall_time_s"))),
         ("Images / s", "—" if images is None else f"{images:,.0f}"),
     ]
+
+
+STATUS_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red",
+                  "cancelled": "orange"}
+
+
+def progress_line(job: Job, now: float | None = None) -> tuple[float, str]:
+    """(fraction, Markdown text) for a job's progress bar: a running job's message and ETA, or
+    for a finished one how far it got, in its status colour (a job killed at step 525 of 4400
+    shows 12 %, never a full bar)."""
+    fraction = min(max(job.progress, 0.0), 1.0)
+    if not job.is_finished:
+        eta = format_duration(eta_seconds(job, now))
+        return fraction, f"{job.message or job.status} · ETA {eta}"
+    colour = STATUS_COLOURS.get(job.status, "gray")
+    return fraction, f":{colour}[{job.status} at {fraction:.0%}]"
+
+
+def job_from_link(store: Store, raw: str | None, kind: str) -> tuple[Job | None, str | None]:
+    """The job a page's `?job=` link names, or why it cannot be shown: a stale or mistyped link
+    gets a sentence, never a traceback."""
+    if raw is None:
+        return None, None
+    try:
+        job_id = int(raw)
+    except ValueError:
+        return None, f"The link's job={raw!r} is not a job number."
+    try:
+        job = store.get(job_id)
+    except LrlabError:
+        return None, f"Job {job_id} does not exist; it may have been deleted."
+    if job.kind != kind:
+        return None, (f"Job {job_id} is a {RUNNERS[job.kind].summary}, not a "
+                      f"{RUNNERS[kind].summary}; open it from the Runs page.")
+    return job, None
+
+
+def jobs_from_link(raw: str | None, known: set[int]) -> tuple[list[int], str | None]:
+    """The job ids a `?jobs=3,5` link names that exist, and a sentence about those that do not."""
+    if not raw:
+        return [], None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    bad = [p for p in parts if not p.isdigit()]
+    ids = [int(p) for p in parts if p.isdigit()]
+    found = [i for i in ids if i in known]
+    missing = [str(i) for i in ids if i not in known]
+    problems = []
+    if bad:
+        problems.append(f"{', '.join(map(repr, bad))}: not a job number")
+    if len(missing) == 1:
+        problems.append(f"job {missing[0]} does not exist; it may have been deleted")
+    elif missing:
+        problems.append(f"jobs {', '.join(missing)} do not exist; they may have been deleted")
+    return found, ("The link names " + "; ".join(problems) + ".") if problems else None

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrlab.jobs.store import Job
+from lrlab.jobs.store import Job, format_time
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -58,6 +58,34 @@ def run_label(job: Job) -> str:
     return f"#{job.id} {job.kind}{what}"
 
 
+def headline(job: Job) -> dict[str, Any]:
+    """What a run is compared by: top-1 for training, the consensus LR and trust for a range
+    test, and how long it took (None where the run has no such figure yet)."""
+    result = job.result or {}
+    end = job.finished if job.finished is not None else (job.heartbeat if job.started else None)
+    duration = end - job.started if job.started is not None and end is not None else None
+    row: dict[str, Any] = {"best top-1": None, "final top-1": None, "consensus LR": None,
+                           "trust": None, "duration (s)": duration}
+    if job.kind == "train":
+        summary = result.get("summary") or {}
+        row["best top-1"] = summary.get("best_val_top1")
+        row["final top-1"] = summary.get("final_val_top1")
+    elif job.kind == "find":
+        row["consensus LR"] = (result.get("suggestions") or {}).get("consensus")
+        row["trust"] = (result.get("trust") or {}).get("level")
+    return row
+
+
+def jobs_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """The Runs page's table: one row per job, numbers kept as numbers so columns sort."""
+    return [
+        {"id": j.id, "status": j.status, "kind": j.kind, "model": j.config.get("model"),
+         "dataset": j.config.get("dataset"), "progress": j.progress, **headline(j),
+         "created": format_time(j.created)}
+        for j in jobs
+    ]
+
+
 def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """One row per job with the figures its kind produces (accuracy for training, LR for tests)."""
     rows = []
@@ -65,7 +93,7 @@ def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
         result = job.result or {}
         row: dict[str, Any] = {"run": run_label(job), "status": job.status}
         if job.kind == "train":
-            summary = result.get("summary", result)
+            summary = result.get("summary") or {}
             row.update({
                 "best val top-1": summary.get("best_val_top1"),
                 "final val top-1": summary.get("final_val_top1"),
@@ -77,7 +105,7 @@ def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
             trust = result.get("trust") or {}
             row.update({
                 "consensus LR": suggestions.get("consensus"),
-                "trust": trust.get("level") or trust.get("trust"),
+                "trust": trust.get("level"),
                 "verdict": trust.get("verdict"),
             })
         if job.error:

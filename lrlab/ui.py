@@ -1,4 +1,5 @@
-"""Streamlit glue shared by the pages: the cached store, the worker status, the job in the URL.
+"""Streamlit glue shared by the pages: the cached store, the worker status, the job in the URL,
+and submitting a job from a page.
 
 Only wiring lives here; what a page shows is computed by library functions that are tested
 without a browser.
@@ -6,11 +7,16 @@ without a browser.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
+from lrlab.jobs import runners
 from lrlab.jobs.local import WorkerStatus, ensure_local_worker
-from lrlab.jobs.store import Store, resolve_db_url
-from lrlab.monitor import JobFollower
+from lrlab.jobs.store import Job, Store, resolve_db_url
+from lrlab.monitor import JobFollower, job_from_link, jobs_from_link
+from lrlab.paths import allowed_data_dirs, confine_path, host_paths
+from lrlab.serve import serves_others
 
 STATUS_ICONS = {"queued": "🕒", "running": "⏳", "succeeded": "✅", "failed": "❌",
                 "cancelled": "⏹️"}
@@ -30,7 +36,7 @@ def store() -> Store:
 
 
 def worker_status() -> WorkerStatus:
-    """Live workers; starts a local one (once per server) when there is none."""
+    """Live workers, and this server's own supervised worker (started if not yet)."""
     return ensure_local_worker(None)
 
 
@@ -55,21 +61,43 @@ def _worker_panel() -> None:
     else:
         st.caption(f":red[●] {status.summary()}. Jobs wait in the queue until `lrlab worker` "
                    "runs against this store.")
+    note = status.restart_note()
+    if note:
+        st.caption(f":orange[↻] {note}")
 
 
-def job_in_url(param: str = "job") -> int | None:
-    """The job id a page shows, from the URL, so a reload or a shared link shows the same job."""
-    raw = st.query_params.get(param)
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        return None
+def serving_others() -> bool:
+    """Whether this server listens beyond loopback (then pages' host paths are confined)."""
+    return serves_others(st.get_option("server.address"))
 
 
-def jobs_in_url(param: str = "jobs") -> list[int]:
+def submit(kind: str, config: dict[str, Any]) -> int:
+    """Validate and queue a job from a page. When the app serves others, host paths in the
+    config must lie under LRLAB_DATA_DIRS (see lrlab.paths), checked before anything touches
+    the disk (even "does not exist" would tell a visitor what the host holds)."""
+    if serving_others():
+        allowed = allowed_data_dirs()
+        for field, path in host_paths(config).items():
+            confine_path(field, path, allowed)
+    return store().submit(kind, runners.validate(kind, config))
+
+
+def job_in_url(kind: str, param: str = "job") -> Job | None:
+    """The job a page shows, from the URL, so a reload or a shared link shows the same job. A
+    stale or mistyped link is answered with a sentence and dropped from the URL."""
+    job, problem = job_from_link(store(), st.query_params.get(param), kind)
+    if problem:
+        st.warning(problem)
+        del st.query_params[param]
+    return job
+
+
+def jobs_in_url(known: set[int], param: str = "jobs") -> list[int]:
     """Several job ids from the URL (`?jobs=3,5`), so a comparison can be shared as a link."""
-    raw = st.query_params.get(param, "")
-    return [int(p) for p in raw.split(",") if p.strip().isdigit()]
+    ids, problem = jobs_from_link(st.query_params.get(param), known)
+    if problem:
+        st.warning(problem)
+    return ids
 
 
 def follower(job_id: int) -> JobFollower:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lrlab.console import note
 from lrlab.reporting import NullReporter
 
 
@@ -68,7 +69,7 @@ def _find(args: argparse.Namespace) -> int:
     print(f"range test: {len(result['lr'])} points, stopped: {result['stop_reason']}, "
           f"{result['environment']['seconds']:.1f} s on {result['environment']['device']}")
     print(_summary(result))
-    print(f"wrote {args.out}")
+    note(f"wrote {args.out}")
     return 0
 
 
@@ -81,7 +82,7 @@ def _analyze(args: argparse.Namespace) -> int:
     print(_summary(result))
     if args.out:
         _write(args.out, result)
-        print(f"wrote {args.out}")
+        note(f"wrote {args.out}")
     return 0
 
 

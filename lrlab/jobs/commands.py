@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrlab.console import note
 from lrlab.errors import LrlabError
 from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S, STATUSES
 from lrlab.jobs.runners import KINDS, RUNNERS
@@ -39,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="set one config field (VALUE is read as YAML: 0.1, true, [1, 2], text); repeatable",
     )
+    submit.add_argument("--json", action="store_true",
+                        help='print {"id", "kind", "status"} as JSON instead of the bare id')
     submit.add_argument("--db", help=_DB_HELP)
     submit.set_defaults(func=_cmd_submit)
 
@@ -155,9 +158,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         job_id = store.submit(args.kind, config)
         workers = store.live_workers()
-    print(job_id)
+    if args.json:
+        print(json.dumps({"id": job_id, "kind": args.kind, "status": "queued"}))
+    else:
+        print(job_id)
     if not workers:
-        print("lrlab: note: no live worker; start one with `lrlab worker`", flush=True)
+        note("note: no live worker; start one with `lrlab worker`")
     return 0
 
 

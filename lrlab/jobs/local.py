@@ -1,14 +1,22 @@
-"""The app's side of workers: find live ones through the store, start a local one if none.
+"""The app's own worker: started with the server, kept alive by a supervisor thread.
 
-`streamlit run app.py` must work on its own, so when no worker has heartbeated recently the app
-starts `lrlab worker` as a background process, once per server process and database, and stops it
-when the server exits (the worker also exits on its own if the server dies: `--exit-with`).
+`make run` must work on its own, with no page open: a job queued from the CLI right after start,
+or after the worker died, must still run. So the server process owns a supervisor that checks its
+`lrlab worker` child about once a second and restarts it when it dies, at once after a long life
+and with growing back-off (1, 2, 4 ... 60 s) while it keeps dying young. When the child dies it
+fails the job the child was running with the reason, rather than leaving it to the heartbeat
+timeout. The worker exits by itself if the server dies (`--exit-with`).
+
+No local worker is started while another live worker serves the same store (a compose worker
+service, GPU machines), nor at all with LRLAB_LOCAL_WORKER=0.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,19 +25,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrlab.errors import LrlabError
-from lrlab.jobs.store import Store, WorkerInfo, lrlab_home, resolve_db_url
+from lrlab.jobs.store import Store, WorkerInfo, format_time, resolve_db_url
+from lrlab.paths import lrlab_home
 
 _CHECK_TIMEOUT_S = 60.0
+SUPERVISE_EVERY_S = 1.0
+# A worker that dies sooner than this after its start is restarted with back-off: it would
+# otherwise crash again at once, forever.
+MIN_UPTIME_S = 15.0
+MAX_BACKOFF_S = 60.0
+LOCAL_WORKER_NICENESS = 10  # the app's own worker yields the CPU to the pages
 
 
 @dataclass(frozen=True)
 class WorkerStatus:
-    """What the sidebar shows: the live workers and whether this server started one."""
+    """What the sidebar shows: the live workers and the state of this server's own worker."""
 
     workers: list[WorkerInfo]
-    started_pid: int | None  # the worker this server started, if any
+    started_pid: int | None  # the worker this server runs now, if any
     log_path: Path | None  # where that worker writes its log
-    failure: str | None = None  # why the worker this server started could not keep running
+    failure: str | None = None  # how this server's worker last died
+    restarts: int = 0  # how often the supervisor restarted it
+    retry_in_s: float | None = None  # seconds until the next restart, while backing off
 
     @property
     def starting(self) -> bool:
@@ -40,10 +57,15 @@ class WorkerStatus:
 
     def summary(self) -> str:
         if not self.workers:
-            if self.failure:
-                return f"No live worker: {self.failure}"
             if self.starting:
                 return "Starting a local worker..."
+            if self.failure:
+                retry = (
+                    f"; restarting in {self.retry_in_s:.0f} s"
+                    if self.retry_in_s is not None
+                    else ""
+                )
+                return f"No live worker: {self.failure}{retry}"
             return "No live worker"
         parts = []
         for worker in self.workers:
@@ -53,35 +75,159 @@ class WorkerStatus:
         noun = "worker" if len(self.workers) == 1 else "workers"
         return f"{len(self.workers)} {noun}: " + "; ".join(parts)
 
+    def restart_note(self) -> str | None:
+        """A line for the sidebar once the supervisor has had to restart the worker."""
+        if not self.restarts:
+            return None
+        times = "once" if self.restarts == 1 else f"{self.restarts} times"
+        return f"Local worker restarted {times}; last exit: {self.failure}"
 
-# A local worker that dies sooner than this after its start is not restarted (it would crash
-# again on every page refresh); the sidebar shows why instead.
-_MIN_UPTIME_S = 15.0
-LOCAL_WORKER_NICENESS = 10  # the app's own worker yields the CPU to the pages
+
+def describe_exit(code: int | None) -> str:
+    """'killed by SIGKILL' / 'exited with code 1' for a child's return code."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
 
 
-@dataclass(frozen=True)
-class _LocalWorker:
-    process: subprocess.Popen
-    log_path: Path
-    started: float
+class LocalWorkerSupervisor:
+    """Keeps one `lrlab worker` child alive for this server and one store."""
 
-    def failure(self) -> str:
+    def __init__(
+        self,
+        url: str,
+        *,
+        every_s: float = SUPERVISE_EVERY_S,
+        min_uptime_s: float = MIN_UPTIME_S,
+        max_backoff_s: float = MAX_BACKOFF_S,
+    ) -> None:
+        self.url = url
+        self.every_s = every_s
+        self.min_uptime_s = min_uptime_s
+        self.max_backoff_s = max_backoff_s
+        self.store = Store(url)
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+        self.started_at = 0.0
+        self.restarts = 0
+        self.quick_deaths = 0  # consecutive deaths before min_uptime_s
+        self.failure: str | None = None
+        self.next_start = 0.0  # monotonic time before which no restart is tried
+        self._ever_started = False
+        self._pids: set[int] = set()  # every worker this supervisor started
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start supervising (idempotent); the first check runs before this returns."""
+        self.tick()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._loop, name="lrlab-worker-supervisor", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.tick()
+            except Exception as exc:  # the store is down: keep supervising, say why
+                print(f"lrlab: worker supervisor: {exc}", file=sys.stderr, flush=True)
+
+    def tick(self) -> None:
+        """One supervision step: notice a death, then (re)start when due and needed."""
+        with self._lock:
+            now = time.monotonic()
+            if self.process is not None and self.process.poll() is not None:
+                self._on_death(now)
+            if self.process is not None or now < self.next_start:
+                return
+            if any(not self._is_ours(w) for w in live_workers(self.store)):
+                return  # another worker serves this store
+            if self._ever_started:
+                self.restarts += 1
+            self._spawn()
+
+    def _is_ours(self, worker: WorkerInfo) -> bool:
+        return worker.host == socket.gethostname() and worker.pid in self._pids
+
+    def _on_death(self, now: float) -> None:
+        assert self.process is not None and self.log_path is not None
+        how = describe_exit(self.process.returncode)
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        last = f": {lines[-1]}" if lines else ""
-        return f"the local worker exited with code {self.process.returncode}{last}"
+        last = f" ({lines[-1].strip()})" if lines and self.process.returncode != -9 else ""
+        self.failure = f"the local worker {how} at {format_time(time.time())}{last}"
+        failed = self.store.mark_worker_dead(
+            socket.gethostname(), self.process.pid, f"the app's local worker {how}"
+        )
+        if failed:
+            ids = ", ".join(str(i) for i in failed)
+            print(f"lrlab: local worker {how}; failed job(s) {ids}", file=sys.stderr, flush=True)
+        lived = now - self.started_at
+        self.quick_deaths = self.quick_deaths + 1 if lived < self.min_uptime_s else 0
+        delay = 0.0 if not self.quick_deaths else 2.0 ** (self.quick_deaths - 1)
+        self.next_start = now + min(delay, self.max_backoff_s)
+        self.process = None
+
+    def _spawn(self) -> None:
+        logs = lrlab_home() / "logs"
+        logs.mkdir(exist_ok=True)
+        self.log_path = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        command = [
+            sys.executable, "-m", "lrlab.cli", "worker", "--db", self.url,
+            "--exit-with", str(os.getpid()),
+            "--nice", str(LOCAL_WORKER_NICENESS),  # the pages keep CPU priority
+        ]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the app's terminal goes to the app
+            )
+        self._pids.add(self.process.pid)
+        self.started_at = time.monotonic()
+        self._ever_started = True
+        atexit.register(_stop_worker, self.process)
+
+    def status(self) -> WorkerStatus:
+        workers = live_workers(self.store)
+        with self._lock:
+            process = self.process
+            retry = None
+            if process is None and self.failure is not None:
+                retry = max(0.0, self.next_start - time.monotonic())
+            return WorkerStatus(
+                workers,
+                process.pid if process is not None else None,
+                self.log_path,
+                failure=self.failure,
+                restarts=self.restarts,
+                retry_in_s=retry,
+            )
+
+    def stop(self) -> None:
+        """Stop supervising and stop the worker (it fails its running job with the reason)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            if self.process is not None:
+                _stop_worker(self.process)
+                self.process = None
+        self.store.close()
 
 
 _lock = threading.Lock()
+_supervisors: dict[str, LocalWorkerSupervisor] = {}
 _stores: dict[str, Store] = {}
-_started: dict[str, _LocalWorker] = {}
-
-
-def _store(url: str) -> Store:
-    with _lock:
-        if url not in _stores:
-            _stores[url] = Store(url)
-        return _stores[url]
 
 
 def live_workers(store: Store) -> list[WorkerInfo]:
@@ -90,62 +236,33 @@ def live_workers(store: Store) -> list[WorkerInfo]:
     return store.live_workers()
 
 
+def local_worker_wanted() -> bool:
+    """False when workers run elsewhere (LRLAB_LOCAL_WORKER=0: a compose worker service)."""
+    return os.environ.get("LRLAB_LOCAL_WORKER", "1") != "0"
+
+
 def ensure_local_worker(db_url: str | None = None) -> WorkerStatus:
-    """Find a live worker; if there is none, start one (at most one at a time per server),
-    unless LRLAB_LOCAL_WORKER=0 says workers are run elsewhere."""
+    """This server's worker status; starts the supervisor for the store on first call."""
     url = resolve_db_url(db_url)
-    workers = live_workers(_store(url))
-    if os.environ.get("LRLAB_LOCAL_WORKER", "1") == "0":
-        # Workers run elsewhere (a compose worker service, GPU machines): never start one here.
-        return WorkerStatus(workers, None, None)
+    if not local_worker_wanted():
+        with _lock:
+            store = _stores.setdefault(url, Store(url))
+        return WorkerStatus(live_workers(store), None, None)
     with _lock:
-        local = _started.get(url)
-        if local is not None and local.process.poll() is None:
-            return WorkerStatus(workers, local.process.pid, local.log_path)
-        if workers:
-            return WorkerStatus(workers, None, None)
-        if local is not None and time.monotonic() - local.started < _MIN_UPTIME_S:
-            return WorkerStatus(workers, None, local.log_path, failure=local.failure())
-        local = _start_worker(url)
-        _started[url] = local
-        return WorkerStatus(workers, local.process.pid, local.log_path)
-
-
-def _start_worker(url: str) -> _LocalWorker:
-    logs = lrlab_home() / "logs"
-    logs.mkdir(exist_ok=True)
-    log_path = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "lrlab.cli",
-        "worker",
-        "--db",
-        url,
-        "--exit-with",
-        str(os.getpid()),
-        "--nice",  # the app and its worker share the CPU: the pages keep priority
-        str(LOCAL_WORKER_NICENESS),
-    ]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the app's terminal goes to the app, not the worker
-        )
-    atexit.register(_stop_worker, process)
-    return _LocalWorker(process, log_path, time.monotonic())
+        supervisor = _supervisors.get(url)
+        if supervisor is None:
+            supervisor = _supervisors[url] = LocalWorkerSupervisor(url)
+    supervisor.start()
+    return supervisor.status()
 
 
 def stop_local_workers() -> None:
-    """Stop the workers this process started (also done at exit)."""
+    """Stop the supervisors and workers this process started (also done at exit)."""
     with _lock:
-        started = list(_started.values())
-        _started.clear()
-    for local in started:
-        _stop_worker(local.process)
+        supervisors = list(_supervisors.values())
+        _supervisors.clear()
+    for supervisor in supervisors:
+        supervisor.stop()
 
 
 def _stop_worker(process: subprocess.Popen) -> None:

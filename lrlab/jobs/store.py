@@ -45,6 +45,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from lrlab.errors import LrlabError
 from lrlab.jobs.lifecycle import FINISHED, HEARTBEAT_TIMEOUT_S, STATUSES
 from lrlab.jobs.runners import KINDS
+from lrlab.paths import lrlab_home
 
 SCHEMA_VERSION = 1
 SCOPES = ("step", "epoch")
@@ -174,18 +175,6 @@ class WorkerInfo:
     heartbeat: float
     status: str
     job_id: int | None
-
-
-def lrlab_home() -> Path:
-    """$LRLAB_HOME (default ~/.lrlab), created if needed and checked to be writable."""
-    home = Path(os.environ.get("LRLAB_HOME") or "~/.lrlab").expanduser()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LrlabError(f"LRLAB_HOME: cannot create {home}: {exc.strerror or exc}") from exc
-    if not home.is_dir() or not os.access(home, os.W_OK | os.X_OK):
-        raise LrlabError(f"LRLAB_HOME: {home} is not a writable folder; point LRLAB_HOME elsewhere")
-    return home
 
 
 def resolve_db_url(url: str | None = None) -> str:
@@ -646,6 +635,35 @@ class Store:
                 if done.rowcount == 1:
                     reaped.append(row.id)
         return reaped
+
+    def mark_worker_dead(self, host: str, pid: int, reason: str) -> list[int]:
+        """A supervisor saw worker process `pid` on `host` die: mark it stopped and fail its
+        running jobs now with the reason (rather than after the heartbeat timeout); their ids.
+        Metrics written so far are kept."""
+        with self._write() as conn:
+            ids = [
+                row.id
+                for row in conn.execute(
+                    sa.select(workers_table.c.id).where(
+                        workers_table.c.host == host, workers_table.c.pid == pid
+                    )
+                )
+            ]
+            if not ids:
+                return []
+            conn.execute(
+                workers_table.update()
+                .where(workers_table.c.id.in_(ids))
+                .values(status="stopped", job_id=None)
+            )
+            running = sa.and_(jobs_table.c.status == "running", jobs_table.c.worker.in_(ids))
+            failed = [row.id for row in conn.execute(sa.select(jobs_table.c.id).where(running))]
+            conn.execute(
+                jobs_table.update()
+                .where(running)
+                .values(status="failed", error=reason, finished=time.time(), message="failed")
+            )
+        return failed
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -30,8 +30,9 @@ from typing import Any
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners
 from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S
-from lrlab.jobs.store import Job, Lease, Store, lrlab_home, strict_json
+from lrlab.jobs.store import Job, Lease, Store, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
+from lrlab.paths import run_dir
 
 CANCEL_GRACE_S = 10.0
 
@@ -218,7 +219,7 @@ class Worker:
             config["device"] = self.device  # "auto" means this worker's device
         out_dir = None
         if spec.takes_out_dir:
-            out_dir = str(lrlab_home() / "runs" / str(job.id))
+            out_dir = str(run_dir(job.id))
         task = ChildTask(
             db_url=self.store.url,
             job_id=job.id,

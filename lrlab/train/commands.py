@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrlab.console import note
 from lrlab.errors import LrlabError
 
 # flag dest -> (section, key) in the lrlab.train/1 config
@@ -119,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
     if s["best_val_top1"] is not None:
         print(f"val top-1: best {s['best_val_top1']:.2%} (epoch {s['best_epoch'] + 1}), "
               f"final {s['final_val_top1']:.2%}")
-    print(f"wrote {out}")
+    note(f"wrote {out}")
     return 0
 
 
@@ -134,6 +135,6 @@ def _ablation(args: argparse.Namespace, config: dict[str, Any], out: Path) -> in
         config, args.ablation, seeds, mode=args.ablation_mode, out_dir=out,
         reporter_for=lambda name, seed: TerminalReporter(prefix=f"[{name}, seed {seed}] "))
     print(ablation_table(rows, args.ablation_mode))
-    print(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")
+    note(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")
     return 0
 

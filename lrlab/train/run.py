@@ -80,8 +80,8 @@ def train(
     """
     from lrlab.data import load_dataset, make_loader
     from lrlab.device import describe_device, resolve_device
-    from lrlab.jobs.store import lrlab_home
     from lrlab.models import build_model, model_summary
+    from lrlab.paths import lrlab_home
     from lrlab.precision import resolve_precision
     from lrlab.train.checkpoint import load_teacher, save_checkpoint
     from lrlab.train.loop import run_epochs
@@ -188,7 +188,9 @@ def train(
         where = f"; metrics so far are in {out_dir}" if out_dir is not None else ""
         raise LrlabError(f"training stopped: {loop.stop_reason}. Lower optimizer.lr or turn on "
                          f"grad_clip{where}")
-    reporter.progress(1.0, loop.stop_reason)
+    # The share of the planned updates actually done: a cancelled run must not look complete.
+    planned = cfg["epochs"] * len(train_loader)
+    reporter.progress(min(1.0, loop.steps_done / planned) if planned else 1.0, loop.stop_reason)
     return result
 
 

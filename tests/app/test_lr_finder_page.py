@@ -130,3 +130,58 @@ def test_advice_opens_in_the_schedule_designer(store: Store, sweep: dict) -> Non
     assert at.session_state["training.schedule"] == config
     assert at.session_state["d.base_lr"] == pytest.approx(config["base_lr"])
     assert at.session_state["d.total_steps"] == config["total_steps"]
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [("999", "Job 999 does not exist; it may have been deleted."),
+     ("abc", "The link's job='abc' is not a job number.")],
+)
+def test_a_stale_or_mistyped_link_gets_a_sentence_and_the_form(
+    store: Store, link: str, message: str
+) -> None:
+    at = _page({"job": link})  # _page asserts no exception reached the page
+    assert [w.value for w in at.warning] == [message]
+    assert "job" not in at.query_params  # the dead link is dropped
+    assert at.button(key=SUBMIT)  # the form is there to start a new test
+
+
+def test_a_link_to_another_kind_of_job_says_where_it_lives(store: Store) -> None:
+    job_id = store.submit("selftest", {"steps": 2})
+    at = _page({"job": str(job_id)})
+    assert [w.value for w in at.warning] == [
+        f"Job {job_id} is a worker self-test, not a LR range test; open it from the Runs page."]
+
+
+def test_a_cancelled_test_shows_how_far_it_got(store: Store) -> None:
+    job_id = store.submit("find", runners.validate("find", {"model": "small_cnn",
+                                                            "dataset": "digits"}))
+    store.claim("w")
+    store.append_metrics(job_id, [], progress=(0.12, "point 12/100"))
+    store.request_cancel(job_id)
+    store.finish(job_id, "cancelled")
+    at = _page({"job": str(job_id)})
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 12  # percent: the point it reached, not a full bar
+    assert bar.proto.text == ":orange[cancelled at 12%]"
+
+
+def test_a_data_folder_outside_the_allowed_ones_is_refused_when_serving_others(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allowed = tmp_path / "datasets"
+    allowed.mkdir()
+    monkeypatch.setenv("LRLAB_DATA_DIRS", str(allowed))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.selectbox(key="finder.dataset").set_value("image_folder")
+    at.text_input(key="finder.root").set_value(str(allowed / ".." / "secret"))
+    monkeypatch.setattr("lrlab.ui.serving_others", lambda: True)
+    at.button(key=SUBMIT).click().run()
+    assert any("data_root: " in e.value and "outside the folders this app may read" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert store.list_jobs(None) == []
+    # the same folder on loopback (the host's own user) is not confined: validation speaks
+    monkeypatch.setattr("lrlab.ui.serving_others", lambda: False)
+    at.button(key=SUBMIT).click().run()
+    assert not any("outside the folders" in e.value for e in at.error)

@@ -24,7 +24,8 @@ def _finished_train(store: Store, lr: float, top1: float) -> int:
     points = [MetricPoint("step", i, "loss", 2.0 / (i + 1), now) for i in range(20)]
     points += [MetricPoint("epoch", e, "val_top1", top1 - 0.1 * (1 - e), now) for e in range(2)]
     store.append_metrics(job_id, points)
-    store.finish(job_id, "succeeded", result={"best_val_top1": top1, "final_val_top1": top1})
+    store.finish(job_id, "succeeded",
+                 result={"summary": {"best_val_top1": top1, "final_val_top1": top1}})
     return job_id
 
 
@@ -65,6 +66,29 @@ def test_lists_every_run_newest_first(store: Store) -> None:
     at = _page()
     ids = list(at.dataframe[0].value["id"])
     assert ids == [b, a]
+
+
+def test_the_table_carries_each_runs_headline_and_sorts_by_it(store: Store) -> None:
+    low = _finished_train(store, 0.1, 0.91)
+    find = _finished_find(store)
+    high = _finished_train(store, 0.4, 0.97)
+    table = _page().dataframe[0].value.set_index("id")
+    assert table.loc[high, "best top-1"] == 0.97 and table.loc[low, "final top-1"] == 0.91
+    consensus = store.get(find).result["suggestions"]["consensus"]
+    assert table.loc[find, "consensus LR"] == pytest.approx(consensus)
+    assert table.loc[find, "trust"] == store.get(find).result["trust"]["level"]
+    assert (table["duration (s)"] >= 0).all()
+    # numbers stay numbers, so the column sorts by value, not as text
+    assert table["best top-1"].sort_values(ascending=False).dropna().index.tolist() == [high, low]
+
+
+def test_a_stale_link_to_runs_says_so_and_shows_the_table(store: Store) -> None:
+    job = _finished_train(store, 0.1, 0.95)
+    at = _page({"jobs": f"{job},999,abc"})
+    assert [w.value for w in at.warning] == [
+        "The link names 'abc': not a job number; job 999 does not exist; it may have been "
+        "deleted."]
+    assert at.dataframe[1].value["best val top-1"].tolist() == [0.95]  # the valid one opens
 
 
 def test_opening_a_training_run_shows_its_charts_and_results(store: Store, figure) -> None:

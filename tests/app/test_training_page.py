@@ -120,3 +120,10 @@ def test_a_finished_run_shows_summary_charts_and_downloads(
     assert len(losses[0]["y"]) == result["summary"]["steps"]
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Metrics (CSV)", "Metrics (JSON)", "Model (checkpoint.pt)"]
+
+
+def test_a_stale_link_gets_a_sentence_and_the_form(store: Store) -> None:
+    at = _page({"job": "999"})  # _page asserts no exception reached the page
+    assert [w.value for w in at.warning] == ["Job 999 does not exist; it may have been deleted."]
+    assert "job" not in at.query_params
+    assert at.button(key="FormSubmitter:training.form-Start training")

@@ -24,15 +24,30 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _settle(page) -> None:
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+# Counts Streamlit's finished script runs: the app root's data-test-script-state attribute goes
+# to "notRunning" each time a run ends. A test waits for the count to grow, not for a fixed time.
+COUNT_RUNS = """
+window.__lrlabRuns = 0;
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.target.getAttribute('data-test-script-state') === 'notRunning' &&
+        r.oldValue !== 'notRunning') window.__lrlabRuns += 1;
+  }
+}).observe(document, {attributes: true, attributeOldValue: true, subtree: true,
+                      attributeFilter: ['data-test-script-state']});
+"""
+
+
+def _rerun(page, action) -> None:
+    before = page.evaluate("window.__lrlabRuns")
+    action()
+    page.wait_for_function(f"window.__lrlabRuns > {before}", timeout=60_000)
 
 
 @pytest.fixture
-def settle():
-    """settle(page): wait until Streamlit has finished rerunning after the last interaction."""
-    return _settle
+def rerun():
+    """rerun(page, action): do action, then wait until the Streamlit run it caused has ended."""
+    return _rerun
 
 
 def _free_port() -> int:
@@ -56,10 +71,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The LRLAB_HOME of the app under test (its store and run folders)."""
+    return tmp_path_factory.mktemp("lrlab-home")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home: Path) -> Iterator[str]:
     """`make run` on a free port with an isolated LRLAB_HOME, stopped after the session."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("lrlab-home")
+    home = app_home
     env = {**os.environ, "LRLAB_HOME": str(home), "PORT": str(port)}
     env.pop("LRLAB_DB", None)
     log = (home / "app.log").open("wb")
@@ -92,6 +113,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser, app_url: str, tmp_path: Path) -> Iterator[object]:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    context.add_init_script(COUNT_RUNS)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg

@@ -13,25 +13,25 @@ from lrlab.schedules import Schedule
 pytestmark = pytest.mark.e2e
 
 
+def _set(page, rerun, label: str, value: str) -> None:
+    box = page.get_by_role("spinbutton", name=label, exact=True)
+    box.fill(value)
+    rerun(page, lambda: box.press("Enter"))
+
+
 def test_build_warmup_cosine_and_download_its_config(page, app_url: str, tmp_path: Path,
-                                                    settle) -> None:
+                                                    rerun) -> None:
     page.goto(f"{app_url}/designer")
     page.get_by_role("heading", name="Schedule Designer").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
 
-    page.get_by_role("spinbutton", name="Base LR", exact=True).fill("0.4")
-    page.get_by_role("spinbutton", name="Base LR", exact=True).press("Enter")
-    settle(page)
-    page.get_by_role("spinbutton", name="Total steps", exact=True).fill("2000")
-    page.get_by_role("spinbutton", name="Total steps", exact=True).press("Enter")
-    settle(page)
+    _set(page, rerun, "Base LR", "0.4")
+    _set(page, rerun, "Total steps", "2000")
 
-    page.get_by_text("Warmup and hold").click()
-    page.get_by_role("checkbox", name="Warmup", exact=True).check(force=True)
-    settle(page)
-    page.get_by_role("spinbutton", name="Warmup steps", exact=True).fill("150")
-    page.get_by_role("spinbutton", name="Warmup steps", exact=True).press("Enter")
-    settle(page)
+    page.get_by_text("Warmup and hold", exact=True).click()
+    warmup = page.get_by_role("checkbox", name="Warmup", exact=True)
+    rerun(page, lambda: warmup.check(force=True))
+    _set(page, rerun, "Warmup steps", "150")
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download JSON").click()

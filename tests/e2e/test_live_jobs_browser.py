@@ -1,21 +1,29 @@
 """A person's path through the live pages in a real browser, against the app started as the README
 says (its own local worker included): a range test on digits grows live and ends with suggestions
 and a verdict, a reload keeps the job, a long test is cancelled, a 1-epoch training run streams
-its metrics (watched from a second browser session too), and the Runs page lists and opens them.
+its metrics (watched from a second browser session too), the Runs page opens a job by its link,
+and a stale link gets a sentence, not a traceback.
 
-The tests share one app and run in file order (each job queues behind the previous one on the
-single local worker, so a test waits for its own job only).
+Each test waits for its own job only and names it by the id the app gave it, so the tests pass in
+any order and on any machine speed. Locators are scoped to one element kind (a metric, an alert,
+the job's status line) so that text appearing twice on a page cannot make them ambiguous.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from lrlab.jobs.store import Store
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-JOB_WAIT_MS = 120_000  # a cold worker imports torch and spawns a child before the first step
+JOB_WAIT_MS = 120_000  # a job may queue behind another test's on the single local worker
 
 
 def _fill(page, label: str, value: str) -> None:
@@ -23,6 +31,20 @@ def _fill(page, label: str, value: str) -> None:
     box = page.get_by_role("spinbutton", name=label, exact=True)
     box.fill(value)
     box.press("Tab")
+
+
+def _submitted_job(page) -> str:
+    page.wait_for_url(re.compile(r"job=\d+"))
+    return re.search(r"job=(\d+)", page.url).group(1)
+
+
+def _status(page, title: str, job_id: str, status: str = ".*"):
+    """The job's own status line, e.g. 'Range test #12 — ⏳ running' (not #120's)."""
+    return page.get_by_text(re.compile(rf"^{title} #{job_id} — .*{status}"))
+
+
+def _metric(page, label: str):
+    return page.get_by_test_id("stMetric").filter(has_text=label)
 
 
 def test_sidebar_names_the_local_worker_and_its_device(page, app_url: str) -> None:
@@ -37,34 +59,41 @@ def test_range_test_grows_live_and_ends_with_suggestions(page, app_url: str) -> 
     _fill(page, "Points", "30")
     _fill(page, "Batch size", "32")
     page.get_by_role("button", name="Run range test").click()
-    page.wait_for_url(re.compile(r"job=\d+"))
-    job_id = re.search(r"job=(\d+)", page.url).group(1)
-    page.get_by_text(f"Range test #{job_id}").wait_for()
+    job_id = _submitted_job(page)
+    _status(page, "Range test", job_id).wait_for()
 
     # the live chart appears while the test runs, or the result right away if it was quick
     page.locator(".js-plotly-plot").first.wait_for(timeout=JOB_WAIT_MS)
-    page.get_by_text("Suggested LR").wait_for(timeout=JOB_WAIT_MS)
-    page.get_by_text(re.compile(r"Trust: (high|medium|low)")).wait_for()
+    _status(page, "Range test", job_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
+    _metric(page, "Suggested LR").wait_for()
+    alert = page.get_by_test_id("stAlertContainer").filter(
+        has_text=re.compile(r"Trust: (high|medium|low)"))
+    alert.wait_for()
     assert page.get_by_role("button", name="Open in Schedule Designer").count() >= 1
 
     page.reload()  # the job lives in the URL: a reload shows the same finished test
-    page.get_by_text(f"Range test #{job_id}").wait_for()
-    page.get_by_text("Suggested LR").wait_for(timeout=60_000)
+    _status(page, "Range test", job_id, "succeeded").wait_for()
+    _metric(page, "Suggested LR").wait_for(timeout=60_000)
 
 
 def test_a_long_range_test_is_cancelled_from_the_page(page, app_url: str) -> None:
     page.goto(f"{app_url}/finder")
     page.get_by_role("heading", name="LR Finder").wait_for()
+    # 10 seeds x 2000 points at batch 512 takes minutes even on a GPU: the cancel always lands
+    # while it runs, whatever the machine.
     _fill(page, "Points", "2000")
+    _fill(page, "Seeds", "10")
+    _fill(page, "Batch size", "512")
     _fill(page, "End LR", "0.001")  # never diverges: only a cancel stops it early
     page.get_by_role("button", name="Run range test").click()
-    page.wait_for_url(re.compile(r"job=\d+"))
-    job_id = re.search(r"job=(\d+)", page.url).group(1)
-    page.get_by_text(re.compile(rf"Range test #{job_id} — .*running")).wait_for(
-        timeout=JOB_WAIT_MS)
-    page.get_by_role("button", name="Cancel").click()
-    page.get_by_text(re.compile(rf"Range test #{job_id} — .*cancelled")).wait_for(
-        timeout=60_000)
+    job_id = _submitted_job(page)
+    _status(page, "Range test", job_id, "running").wait_for(timeout=JOB_WAIT_MS)
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    _status(page, "Range test", job_id, "cancelled").wait_for(timeout=60_000)
+    # the bar shows how far it got, not a full bar
+    bar = page.get_by_test_id("stProgress").filter(has_text="cancelled at")
+    bar.wait_for()
+    assert not re.search(r"cancelled at 100%", bar.inner_text())
 
 
 def test_a_one_epoch_training_run_streams_live_metrics(page, browser, app_url: str) -> None:
@@ -73,9 +102,8 @@ def test_a_one_epoch_training_run_streams_live_metrics(page, browser, app_url: s
     _fill(page, "Epochs", "1")
     _fill(page, "Batch size", "64")
     page.get_by_role("button", name="Start training").click()
-    page.wait_for_url(re.compile(r"job=\d+"))
-    job_id = re.search(r"job=(\d+)", page.url).group(1)
-    page.get_by_text(re.compile(rf"Run #{job_id} — ")).wait_for()
+    job_id = _submitted_job(page)
+    _status(page, "Run", job_id).wait_for()
     chart = page.locator(".js-plotly-plot").first
     chart.wait_for(timeout=JOB_WAIT_MS)
     assert chart.get_by_text("training loss").count() >= 1
@@ -83,20 +111,37 @@ def test_a_one_epoch_training_run_streams_live_metrics(page, browser, app_url: s
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     watcher = other.new_page()
     watcher.goto(page.url)
-    watcher.get_by_text(re.compile(rf"Run #{job_id} — ")).wait_for(timeout=30_000)
+    _status(watcher, "Run", job_id).wait_for(timeout=30_000)
     watcher.locator(".js-plotly-plot").first.wait_for(timeout=JOB_WAIT_MS)
     other.close()
-    page.get_by_text("Best val top-1").wait_for(timeout=JOB_WAIT_MS)
-    page.get_by_text(re.compile(rf"Run #{job_id} — .*succeeded")).wait_for()
+    _status(page, "Run", job_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
+    _metric(page, "Best val top-1").wait_for()
     page.get_by_role("button", name="Metrics (CSV)").wait_for()
     page.get_by_role("button", name="Model (checkpoint.pt)").wait_for()
 
 
-def test_runs_page_lists_the_jobs_and_opens_one(page, app_url: str) -> None:
-    page.goto(f"{app_url}/runs")
+def test_runs_page_opens_a_job_queued_from_the_cli(page, app_url: str, app_home: Path) -> None:
+    env = {**os.environ, "LRLAB_HOME": str(app_home)}
+    env.pop("LRLAB_DB", None)
+    queued = subprocess.run(
+        [sys.executable, "-m", "lrlab.cli", "submit", "find", "--set", "num_points=10",
+         "--set", "batch_size=32"],
+        capture_output=True, text=True, env=env, timeout=120, check=True)
+    job_id = queued.stdout.strip()
+    page.goto(f"{app_url}/runs?jobs={job_id}")
     page.get_by_role("heading", name="Runs").wait_for()
-    table = page.get_by_test_id("stDataFrame")
-    table.wait_for()
-    page.goto(f"{app_url}/runs?jobs=1")
-    page.get_by_text(re.compile(r"Status:.*succeeded")).wait_for(timeout=60_000)
-    page.get_by_role("link", name="Open on its own page (live view)").wait_for()
+    page.get_by_text(re.compile(r"Status:.*succeeded")).wait_for(timeout=JOB_WAIT_MS)
+    link = page.get_by_role("link", name="Open on its own page (live view)")
+    assert link.get_attribute("href").endswith(f"finder?job={job_id}")
+    with Store(f"sqlite:///{app_home / 'lrlab.db'}") as store:
+        assert store.get(int(job_id)).status == "succeeded"
+
+
+@pytest.mark.parametrize("page_path", ["finder", "training"])
+def test_a_stale_job_link_says_so_without_a_traceback(page, app_url: str, page_path: str) -> None:
+    page.goto(f"{app_url}/{page_path}?job=999999")
+    page.get_by_test_id("stAlertContainer").filter(
+        has_text="job 999999 does not exist; it may have been deleted").wait_for()
+    page.wait_for_url(lambda url: "job=" not in url)  # the dead link is dropped
+    assert page.get_by_test_id("stException").count() == 0
+    assert "Traceback" not in page.content()

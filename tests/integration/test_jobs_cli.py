@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -32,14 +33,18 @@ def test_submit_show_jobs_cancel_delete(store: Store, tmp_path: Path) -> None:
     config.write_text("steps: 4\nlr: 0.1\n")
     done = lrlab("submit", "selftest", "--config", str(config), "--set", "steps=3")
     assert done.returncode == 0, done.stderr
-    job_id = int(done.stdout.splitlines()[0])
+    assert done.stdout.strip().isdigit()  # only the id: `id=$(lrlab submit ...)` works
+    job_id = int(done.stdout)
     assert store.get(job_id).config == {
         "steps": 3,
         "lr": 0.1,
         "step_seconds": 0.0,
         "fail_at_step": None,
     }
-    assert "no live worker" in done.stdout
+    assert "no live worker" in done.stderr
+    as_json = lrlab("submit", "selftest", "--json")
+    assert json.loads(as_json.stdout) == {"id": job_id + 1, "kind": "selftest", "status": "queued"}
+    store.delete(job_id + 1)
 
     listing = lrlab("jobs")
     assert listing.returncode == 0
@@ -119,7 +124,7 @@ def test_no_local_worker_when_workers_run_elsewhere(
     status = local.ensure_local_worker()
     assert status.started_pid is None and not status.starting and status.workers == []
     assert status.summary() == "No live worker"
-    assert store.url not in local._started
+    assert store.url not in local._supervisors
 
 
 def test_check_without_a_worker_says_how_to_start_one(store: Store) -> None:
@@ -143,19 +148,31 @@ def test_a_worker_started_for_a_process_exits_when_that_process_ends(
     assert not os.path.exists(f"/proc/{worker.pid}")
 
 
-def test_a_local_worker_that_dies_at_once_is_reported_not_restarted(
+def test_a_local_worker_that_keeps_dying_is_restarted_with_back_off(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(local.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(local.sys, "executable", "/bin/false")  # a worker that cannot start
+    supervisor = local.LocalWorkerSupervisor(store.url)
+    delays = []
     try:
-        first = local.ensure_local_worker()
-        assert first.started_pid is not None and first.starting
-        local_process = local._started[store.url].process
-        local_process.wait(timeout=60)
-        status = local.ensure_local_worker()
-        assert status.started_pid is None and status.workers == []
-        assert status.failure == "the local worker exited with code 1"
-        assert status.summary() == "No live worker: the local worker exited with code 1"
-        assert local.ensure_local_worker().started_pid is None  # still not restarted
+        supervisor.tick()  # first start
+        for _ in range(8):
+            supervisor.process.wait(timeout=60)
+            clock[0] += 0.5  # it died young
+            supervisor.tick()
+            assert supervisor.process is None  # not restarted at once
+            status = supervisor.status()
+            assert status.workers == [] and not status.starting
+            assert status.failure.startswith("the local worker exited with code 1 at ")
+            delays.append(status.retry_in_s)
+            assert status.summary().endswith(f"restarting in {status.retry_in_s:.0f} s")
+            clock[0] += status.retry_in_s
+            supervisor.tick()  # due: restarted
+            assert supervisor.process is not None
+        assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+        assert supervisor.status().restarts == 8
+        assert supervisor.status().restart_note().startswith("Local worker restarted 8 times")
     finally:
-        local.stop_local_workers()
+        supervisor.stop()

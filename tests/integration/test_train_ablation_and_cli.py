@@ -94,7 +94,7 @@ def test_cli_trains_from_yaml_with_flag_overrides(tmp_path: Path) -> None:
     done = _lrlab("train", "--config", "train.yaml", "--epochs", "2", "--lr", "2e-1",
                   "--off", "cosine", "--out", "run", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "completed: 2 epochs" in done.stdout and "wrote run" in done.stdout
+    assert "completed: 2 epochs" in done.stdout and "wrote run" in done.stderr
     assert "epoch 2:" in done.stderr  # not a terminal: epoch lines, no bar
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["epochs"] == 2 and saved["optimizer"]["lr"] == 0.2

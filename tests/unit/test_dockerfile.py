@@ -32,7 +32,7 @@ def test_dockerfile_contract() -> None:
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and user[-1] not in ("root", "0"), "runs as a non-root user"
     assert "HEALTHCHECK" in text and "/_stcore/health" in text
-    assert "--server.address=0.0.0.0" in text and "--server.headless=true" in text
+    assert re.search(r'^CMD \["lrlab", "app", "--host=0.0.0.0"', text, re.M), "serves others"
     assert "requirements.txt" in text
 
 

@@ -83,7 +83,8 @@ def test_config_diff_shows_only_settings_that_differ() -> None:
 
 def test_results_table_reads_each_kind(store: Store) -> None:
     job_id = _running_job(store)
-    store.finish(job_id, "succeeded", result={"best_val_top1": 0.981, "final_val_top1": 0.975})
+    store.finish(job_id, "succeeded",
+                 result={"summary": {"best_val_top1": 0.981, "final_val_top1": 0.975}})
     train = store.get(job_id)
     object.__setattr__(train, "kind", "train")
     row = runs.results_table([train])[0]
