@@ -106,7 +106,7 @@ with run_tab:
     if job is not None:
         follower = ui.follower(job.id)
 
-        @st.fragment(run_every=None if job.is_finished else 1.0)
+        @st.fragment(run_every=None if job.is_finished else monitor.LIVE_POLL_S)
         def live() -> None:
             current = follower.poll(store)
             st.markdown(f"**Range test #{current.id}** — {ui.status_line(current.status)}")
@@ -115,10 +115,12 @@ with run_tab:
                 if st.button("Cancel", key="finder.cancel"):
                     store.request_cancel(current.id)
                 lrs, loss = follower.series("lr")[1], follower.series("loss")[1]
-                if len(lrs):
-                    st.plotly_chart(range_test_figure(lrs, loss), key="finder.live_chart")
-                else:
+                if not len(lrs):
                     st.caption("Waiting for the worker's first points…")
+                # drawn from the start (empty at first), so the chart is ready when points come
+                sweep = (current.config["start_lr"], current.config["end_lr"])
+                st.plotly_chart(range_test_figure(lrs, loss, lr_range=sweep),
+                                key="finder.live_chart")
             elif not state.get(f"finder.done.{current.id}"):
                 state[f"finder.done.{current.id}"] = True
                 st.rerun()  # the whole page: stop polling and show the result

@@ -124,7 +124,7 @@ job = ui.job_in_url("train")
 if job is not None:
     follower = ui.follower(job.id)
 
-    @st.fragment(run_every=None if job.is_finished else 1.0)
+    @st.fragment(run_every=None if job.is_finished else monitor.LIVE_POLL_S)
     def live() -> None:
         current = follower.poll(store)
         st.subheader(f"Run #{current.id} — {ui.status_line(current.status)}")

@@ -40,3 +40,17 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def warm_up(name: str = "auto") -> None:
+    """Pay torch's start-up costs that do not depend on a job: the compiler stack that the first
+    optimizer step imports lazily (about 2 s on CPU), the first convolution's kernel set-up and,
+    on a GPU, the CUDA context. A warm worker process calls this while it waits for a job."""
+    device = resolve_device(name)
+    weight = torch.nn.Parameter(torch.zeros(1, 1, 3, 3, device=device))
+    optimizer = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    image = torch.zeros(1, 1, 4, 4, device=device)
+    torch.nn.functional.conv2d(image, weight).sum().backward()
+    optimizer.step()
+    if device.type == "cuda":  # GPU only: the context and the caching allocator
+        torch.cuda.synchronize(device)

@@ -100,11 +100,13 @@ def range_test_figure(
     consensus: float | None = None,
     validation: tuple[Sequence[float], Sequence[float]] | None = None,
     overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
+    lr_range: tuple[float, float] | None = None,
 ) -> go.Figure:
     """Loss against LR (log x): raw points, the smoothed curve, a seed band, suggestions.
 
     Each suggestion is a marker on the smoothed curve; the consensus is a highlighted line, so the
-    eye goes to the one number the user should take away.
+    eye goes to the one number the user should take away. `lr_range` fixes the x axis to the
+    sweep's span, so a live curve grows from left to right in a frame that does not move.
     """
     lr_a, loss_a = np.asarray(lr, dtype=float), np.asarray(loss, dtype=float)
     fig = go.Figure()
@@ -155,6 +157,8 @@ def range_test_figure(
         span = max(high - low, 1e-12)
         fig.update_yaxes(range=[low - 0.1 * span, high + 0.5 * span])
     fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power")
+    if lr_range is not None:
+        fig.update_xaxes(range=[float(np.log10(lr_range[0])), float(np.log10(lr_range[1]))])
     fig.update_yaxes(title_text="loss")
     fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})

@@ -100,6 +100,16 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def warm_up(device: str) -> None:
+    """Start-up costs of every range test, paid before the job arrives (see jobs.worker)."""
+    import importlib
+
+    from lrlab.device import warm_up as warm_up_torch
+
+    warm_up_torch(device)
+    importlib.import_module("scipy.signal")  # the curve smoothing's lazy import, ~2 s
+
+
 def build_optimizer(model: Any, settings: Mapping[str, Any], lr: float) -> Any:
     """SGD (Nesterov off), Adam or AdamW; ``momentum`` is β1 for the Adam family."""
     import torch

@@ -80,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     worker.add_argument("--once", action="store_true", help="run at most one job, then exit")
     worker.add_argument(
-        "--poll", type=_positive, default=0.5, metavar="S", help="idle polling period (s)"
+        "--poll", type=_positive, default=0.25, metavar="S",
+        help="idle polling period (s); each poll of an empty queue is one indexed read"
     )
     worker.add_argument(
         "--heartbeat-timeout",

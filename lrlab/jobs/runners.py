@@ -6,7 +6,8 @@ process is the one that pays for the import.
 
 A runner is `run_from_config(config: dict, reporter) -> dict` (JSON-able result); kinds that save
 files also take `out_dir`. A runner module may offer `validate_config(config) -> dict | None`, which
-raises `LrlabError` for bad input; it is called before a job is queued.
+raises `LrlabError` for bad input; it is called before a job is queued. It may also offer
+`warm_up(device)`, which a worker's waiting child calls before any job is handed to it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class RunnerSpec:
     summary: str
     function: str = "run_from_config"
     validator: str = "validate_config"
+    warm_up: str = "warm_up"
 
 
 RUNNERS: dict[str, RunnerSpec] = {
@@ -70,6 +72,15 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
         return dict(config)
     checked = validator(dict(config))
     return dict(config) if checked is None else dict(checked)
+
+
+def warm_up(device: str) -> None:
+    """Import every runner and let each pay its job-independent start-up costs (optional
+    `warm_up(device)` in its module), so a job handed to a warm process starts at once."""
+    for spec in RUNNERS.values():
+        function = getattr(_module(spec), spec.warm_up, None)
+        if function is not None:
+            function(device)
 
 
 def load(kind: str) -> Callable[..., Mapping[str, Any]]:

@@ -1,8 +1,13 @@
-"""The worker: claims jobs from the store and runs each in a freshly spawned child process.
+"""The worker: claims jobs from the store and runs each in its own spawned child process.
 
 Why a child per job: a crash, a CUDA error or a leak in one run cannot take the worker down or
 poison the next run, and terminating a job that ignores its stop flag is a plain `terminate()`.
 Children are spawned, never forked, because forking a process that has touched CUDA is unsafe.
+
+Why the child is started before its job: a fresh child spends seconds importing torch (and the
+libraries torch and the analysis load lazily) before its first step. So the worker keeps one
+child waiting: spawned while the worker is idle, warmed up (`runners.warm_up`), blocked on a pipe
+until a job is handed to it. Each child still runs exactly one job and exits.
 
 The parent owns the job's status. While the child runs, the parent heartbeats the job and itself
 about once a second, turns a cancel request into the child's cooperative stop flag, terminates the
@@ -42,7 +47,8 @@ class WorkerOptions:
     db_url: str | None = None
     device: str = "auto"
     once: bool = False  # run at most one job, then exit (exit at once if the queue is empty)
-    poll_s: float = 0.5  # how often an idle worker looks for a job
+    # how often an idle worker looks for a job: an empty queue costs one indexed read
+    poll_s: float = 0.25
     heartbeat_s: float = 1.0
     heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S  # used to reap other workers' dead jobs
     cancel_grace_s: float = CANCEL_GRACE_S
@@ -51,14 +57,24 @@ class WorkerOptions:
 
 @dataclass(frozen=True)
 class ChildTask:
-    """Everything the spawned child needs; pickled across the process boundary."""
+    """Everything the child needs to run its job; sent through the child's task pipe."""
 
     db_url: str
     job_id: int
     kind: str
     config: dict[str, Any]
     out_dir: str | None
-    parent_grace_s: float
+
+
+@dataclass
+class _Child:
+    """A spawned child and its three channels: the task it waits for, its stop flag, its
+    outcome."""
+
+    process: Any
+    tasks: Connection  # parent's sending end
+    stop: Any
+    outcome: Connection  # parent's receiving end
 
 
 @dataclass
@@ -99,10 +115,29 @@ def _watch_parent(stop: Any, grace_s: float) -> None:
     threading.Thread(target=watch, name="lrlab-parent-watch", daemon=True).start()
 
 
-def _child_main(task: ChildTask, stop: Any, outcome: Connection) -> None:
-    """Entry point of the spawned child: run the job, send ("ok", result) or ("error", text)."""
+def _warm_up(device: str) -> None:
+    try:
+        runners.warm_up(device)
+    except Exception:  # the job itself will meet the same problem and report it
+        traceback.print_exc(file=sys.stderr)
+
+
+def _child_main(
+    tasks: Connection, stop: Any, outcome: Connection, device: str, parent_grace_s: float
+) -> None:
+    """Entry point of the spawned child: warm up, wait for the job, run it, send
+    ("ok", result) or ("error", text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to interpret
-    _watch_parent(stop, task.parent_grace_s)
+    _watch_parent(stop, parent_grace_s)
+    # Warm up beside the wait, not before it: a job that needs no torch (a self-test) starts at
+    # once, and one that does waits only for what is not imported yet (imports share a lock).
+    threading.Thread(target=_warm_up, args=(device,), name="lrlab-warm-up", daemon=True).start()
+    try:
+        task: ChildTask = tasks.recv()
+    except EOFError:  # the worker stopped before it had a job for us
+        return
+    finally:
+        tasks.close()
     store: Store | None = None
     try:
         store = Store(task.db_url)
@@ -118,6 +153,10 @@ def _child_main(task: ChildTask, stop: Any, outcome: Connection) -> None:
         outcome.close()
         if store is not None:
             store.close()
+    # Skip the interpreter's teardown (seconds with torch loaded): nothing is left to save.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class Worker:
@@ -136,6 +175,7 @@ class Worker:
         self._stopping = threading.Event()
         self._stop_signal = ""
         self._context = multiprocessing.get_context("spawn")
+        self._waiting: _Child | None = None  # the warm child for the next job
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self._stop_signal = reason
@@ -170,6 +210,7 @@ class Worker:
         self.id = self.store.register_worker(self.device_name)
         self._log(f"worker {self.id} on {self.device_name}, store {self.store.display_url}")
         last_beat = 0.0
+        self._waiting = self._spawn_child()
         try:
             while not self._stopping.is_set():
                 if self._owner_gone():
@@ -203,7 +244,9 @@ class Worker:
                 self.jobs_run += 1
                 if self.options.once:
                     break
+                self._waiting = self._spawn_child()  # warms up while the worker is idle
         finally:
+            self._dismiss_waiting()
             self.store.worker_heartbeat(self.id, "stopped")
             if self._stop_signal:
                 self._log(f"worker {self.id} stopped ({self._stop_signal})")
@@ -221,27 +264,61 @@ class Worker:
         if spec.takes_out_dir:
             out_dir = str(run_dir(job.id))
         task = ChildTask(
-            db_url=self.store.url,
-            job_id=job.id,
-            kind=job.kind,
-            config=config,
-            out_dir=out_dir,
-            parent_grace_s=self.options.cancel_grace_s,
+            db_url=self.store.url, job_id=job.id, kind=job.kind, config=config, out_dir=out_dir
         )
-        stop = self._context.Event()
-        receiver, sender = self._context.Pipe(duplex=False)
-        child = self._context.Process(
-            target=_child_main, args=(task, stop, sender), name=f"lrlab-job-{job.id}"
-        )
-        self._log(f"job {job.id} ({job.kind}): started")
-        child.start()
-        sender.close()  # the child holds the only writing end: EOF means it is gone
+        child = self._hand_over(task)
+        self._log(f"job {job.id} ({job.kind}): started in process {child.process.pid}")
         self.store.worker_heartbeat(self.id, "busy", job.id)
         try:
-            seen = self._supervise(job.id, child, stop, receiver)
+            seen = self._supervise(job.id, child.process, child.stop, child.outcome)
         finally:
-            receiver.close()
-        self._record_outcome(job.id, child, seen)
+            child.outcome.close()
+        self._record_outcome(job.id, child.process, seen)
+
+    def _spawn_child(self) -> _Child:
+        """Start a child that warms up, then waits for its task."""
+        task_receiver, task_sender = self._context.Pipe(duplex=False)
+        outcome_receiver, outcome_sender = self._context.Pipe(duplex=False)
+        stop = self._context.Event()
+        process = self._context.Process(
+            target=_child_main,
+            args=(task_receiver, stop, outcome_sender, self.device,
+                  self.options.cancel_grace_s),
+            name="lrlab-job",
+        )
+        process.start()
+        task_receiver.close()
+        outcome_sender.close()  # the child holds the only writing end: EOF means it is gone
+        return _Child(process, task_sender, stop, outcome_receiver)
+
+    def _hand_over(self, task: ChildTask) -> _Child:
+        """Give the task to the waiting child, or to a fresh one if that child is gone."""
+        child, self._waiting = self._waiting, None
+        if child is not None and child.process.is_alive():
+            try:
+                child.tasks.send(task)
+                child.tasks.close()
+                return child
+            except OSError:  # it died between the check and the send
+                pass
+        if child is not None:
+            self._discard(child)
+        child = self._spawn_child()
+        child.tasks.send(task)
+        child.tasks.close()
+        return child
+
+    def _dismiss_waiting(self) -> None:
+        """Stop the waiting child (it sees its task pipe close and exits)."""
+        child, self._waiting = self._waiting, None
+        if child is not None:
+            self._discard(child)
+
+    def _discard(self, child: _Child) -> None:
+        """End a child that was never given a job: it holds no state, so stop it at once."""
+        child.tasks.close()
+        child.outcome.close()
+        self._terminate(child.process)
 
     def _supervise(self, job_id: int, child: Any, stop: Any, receiver: Connection) -> _Supervision:
         assert self.id is not None
@@ -253,6 +330,8 @@ class Worker:
             ready = wait([child.sentinel, receiver] if pipe_open else [child.sentinel], 0.2)
             if pipe_open and receiver in ready:
                 pipe_open = self._receive(receiver, seen)
+            if seen.outcome is not None:
+                break  # record it now: the child's exit adds nothing to the job
             if not child.is_alive():
                 # Whatever the child sent before exiting is already in the pipe.
                 while pipe_open and seen.outcome is None and receiver.poll():
@@ -285,7 +364,9 @@ class Worker:
             if stop_deadline is not None and now >= stop_deadline and child.is_alive():
                 seen.terminated = True
                 self._terminate(child)
-        child.join()
+        child.join(self.options.cancel_grace_s)
+        if child.is_alive():  # sent its outcome but hangs on the way out
+            self._terminate(child)
         return seen
 
     def _reap_stale(self) -> None:

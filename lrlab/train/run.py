@@ -53,6 +53,13 @@ def build_schedule(cfg: Mapping[str, Any], steps_per_epoch: int) -> Schedule:
     return Schedule.from_dict(config)
 
 
+def warm_up(device: str) -> None:
+    """Start-up costs of every training run, paid before the job arrives (see jobs.worker)."""
+    from lrlab.device import warm_up as warm_up_torch
+
+    warm_up_torch(device)
+
+
 def build_optimizer(model: nn.Module, cfg: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), Adam or AdamW over the no-bias-decay groups when that trick is
     on; `momentum` is β1 for the Adam family unless `betas` is given."""

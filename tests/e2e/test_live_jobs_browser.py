@@ -124,7 +124,8 @@ def test_runs_page_opens_a_job_queued_from_the_cli(page, app_url: str, app_home:
     env = {**os.environ, "LRLAB_HOME": str(app_home)}
     env.pop("LRLAB_DB", None)
     queued = subprocess.run(
-        [sys.executable, "-m", "lrlab.cli", "submit", "find", "--set", "num_points=10",
+        [sys.executable, "-m", "lrlab.cli", "submit", "find", "--set", "model=small_cnn",
+         "--set", "dataset=digits", "--set", "num_points=10",
          "--set", "batch_size=32"],
         capture_output=True, text=True, env=env, timeout=120, check=True)
     job_id = queued.stdout.strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,8 +71,15 @@ class WorkerProcess:
             self.process.kill()
             raise
 
+    def job_process(self, job_id: int) -> int:
+        """The pid of the child that ran job_id, from the worker's log."""
+        match = re.search(rf"job {job_id} \(\w+\): started in process (\d+)", self.log())
+        assert match, f"job {job_id} has not started in this worker:\n{self.log()}"
+        return int(match.group(1))
+
     def spawned_children(self) -> list[int]:
-        """Pids of the job processes this worker spawned that are still alive."""
+        """Pids of the child processes this worker spawned that are still alive (the one that
+        waits, warm, for the next job included)."""
         found = []
         for task in Path(f"/proc/{self.pid}/task").glob("*"):
             try:

@@ -6,7 +6,9 @@ job and waits for it, so the tests do not depend on each other's order.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,7 +92,8 @@ def test_cancel_stops_a_cooperative_run_and_its_process(
     assert job.status == "cancelled" and job.error is None
     assert job.result is not None and job.result["stopped"]
     assert 0 < job.result["steps_done"] < 1_000_000
-    wait_for(lambda: not worker.spawned_children(), "the job's process to be gone")
+    gone = worker.job_process(job_id)
+    wait_for(lambda: gone not in worker.spawned_children(), "the job's process to be gone")
 
 
 def test_cancel_terminates_a_run_that_does_not_stop_within_the_grace_period(
@@ -104,7 +107,8 @@ def test_cancel_terminates_a_run_that_does_not_stop_within_the_grace_period(
     assert job.status == "cancelled"
     assert job.error == "did not stop within 2 s; terminated"
     assert job.result is None
-    wait_for(lambda: not worker.spawned_children(), "the job's process to be gone")
+    gone = worker.job_process(job_id)
+    wait_for(lambda: gone not in worker.spawned_children(), "the job's process to be gone")
     assert len(store.metrics_since(job_id)) == 2  # loss and lr of step 0
 
 
@@ -119,6 +123,41 @@ def test_a_cancelled_queued_job_is_never_run(store: Store, worker: WorkerProcess
     assert wait_finished(store, after).status == "succeeded"
     job = store.get(queued)
     assert job.status == "cancelled" and job.worker is None and job.started is None
+
+
+def _torch_loaded(pid: int) -> bool:
+    """Whether process pid has torch's library mapped (it has imported torch)."""
+    try:
+        return "libtorch_cpu" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def test_a_job_goes_to_a_child_that_waited_warm_with_torch_imported(
+    store: Store, worker: WorkerProcess
+) -> None:
+    waiting = wait_for(lambda: [p for p in worker.spawned_children() if _torch_loaded(p)],
+                       "a warm child waiting for the next job")
+    assert len(waiting) == 1
+    job_id = store.submit("find", {"model": "small_cnn", "dataset": "digits", "num_points": 8,
+                                   "device": "cpu"})
+    assert wait_finished(store, job_id).status == "succeeded"
+    assert worker.job_process(job_id) == waiting[0]  # the job ran in the warm child
+    # ... which exited after its one job; a new one waits for the next
+    wait_for(lambda: [p for p in worker.spawned_children() if p != waiting[0]],
+             "the next warm child")
+    assert waiting[0] not in worker.spawned_children()
+
+
+def test_a_waiting_child_that_died_is_replaced_when_a_job_comes(
+    store: Store, worker: WorkerProcess
+) -> None:
+    (waiting,) = wait_for(worker.spawned_children, "a child waiting for the next job")
+    os.kill(waiting, signal.SIGKILL)
+    wait_for(lambda: waiting not in worker.spawned_children(), "the waiting child to be gone")
+    job_id = store.submit("selftest", {"steps": 3})
+    assert wait_finished(store, job_id).status == "succeeded"
+    assert worker.job_process(job_id) != waiting
 
 
 TINY_TRAIN = {"model": "small_cnn", "width": 8, "dataset": "synthetic", "limit": 240,
@@ -149,6 +188,7 @@ def test_a_training_job_is_cancelled_between_steps(store: Store, worker: WorkerP
     job = wait_finished(store, job_id)
     assert job.status == "cancelled"
     assert any(m.key == "loss" for m in store.metrics_since(job_id))  # kept
+    assert 0 < job.progress < 0.5  # how far it got, not a full bar
 
 
 def test_a_diverging_training_job_fails_naming_the_step(
