@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import runs, ui
+from lrlab import comparison, ui
 from lrlab.errors import LrlabError
 from lrlab.plots import range_test_result_figure, training_figure
 
@@ -21,7 +21,7 @@ if not jobs:
     st.info("No runs yet. Start one on the LR Finder or Training page.")
     st.stop()
 
-table = runs.jobs_table(jobs)
+table = comparison.jobs_table(jobs)
 for row in table:
     row["status"] = ui.status_line(row["status"])
 selection = st.dataframe(
@@ -69,7 +69,7 @@ if st.session_state.get("runs.confirm_delete"):
 
 if len(picked) == 1:
     job = picked[0]
-    st.subheader(runs.run_label(job))
+    st.subheader(comparison.run_label(job))
     page = {"find": "finder", "train": "training"}.get(job.kind)
     if page:  # a relative link: works under any base URL path
         st.markdown(f"[Open on its own page (live view)](./{page}?job={job.id})")
@@ -84,20 +84,20 @@ for job in picked:
 trains = [j for j in picked if j.kind == "train"]
 finds = [j for j in picked if j.kind == "find" and j.result]
 if trains:
-    series = [(runs.run_label(j), follow[j.id].all_series()) for j in trains]
+    series = [(comparison.run_label(j), follow[j.id].all_series()) for j in trains]
     st.plotly_chart(training_figure(series), key="runs.train_chart")
 if finds:
     first, rest = finds[0], finds[1:]
-    overlays = [(runs.run_label(j), j.result["lr"], j.result.get("smoothed") or j.result["loss"])
-                for j in rest]
+    overlays = [(comparison.run_label(j), j.result["lr"],
+                 j.result.get("smoothed") or j.result["loss"]) for j in rest]
     st.plotly_chart(range_test_result_figure(first.result, overlays=overlays),
                     key="runs.find_chart")
 
 st.markdown("**Results**")
-st.dataframe(runs.results_table(picked), hide_index=True)
+st.dataframe(comparison.results_table(picked), hide_index=True)
 if len(picked) > 1:
     st.markdown("**Settings that differ**")
-    diff = runs.config_diff({runs.run_label(j): j.config for j in picked})
+    diff = comparison.config_diff({comparison.run_label(j): j.config for j in picked})
     if diff:
         st.dataframe(diff, hide_index=True)
     else:

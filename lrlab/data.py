@@ -22,7 +22,6 @@ from torch.nn import functional
 
 from lrlab.errors import LrlabError
 
-AUGMENTATIONS = ("crop_flip", "shift", "none")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_IMAGE_SIZE = 32
 GREY_MODES = ("1", "L", "LA", "I", "I;16")

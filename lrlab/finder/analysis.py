@@ -24,6 +24,7 @@ from lrlab.errors import LrlabError
 from lrlab.finder.curves import validate_curve
 from lrlab.finder.methods import METHODS
 from lrlab.finder.smoothing import ArrayLike, smooth_log_lr
+from lrlab.finder.stop_reason import StopReason
 
 Trust = Literal["high", "medium", "low"]
 _LEVELS: tuple[Trust, ...] = ("low", "medium", "high")
@@ -60,7 +61,7 @@ class Analysis:
     trust: Trust
     verdict: str
     warnings: list[str]
-    stop_reason: str | None = None
+    stop_reason: StopReason | None = None
     optimizer: str = "sgd"
     band_low: np.ndarray | None = None
     band_high: np.ndarray | None = None
@@ -229,7 +230,7 @@ def analyze(
     losses: ArrayLike,
     *,
     curves: Sequence[tuple[ArrayLike, ArrayLike]] | None = None,
-    stop_reason: str | None = None,
+    stop_reason: StopReason | None = None,
     optimizer: str = "sgd",
     planned_steps: int | None = None,
 ) -> Analysis:
@@ -238,7 +239,7 @@ def analyze(
     With ``curves``, the analysed curve is the median of all seeds on the common LR grid (the first
     curve's LRs inside every curve's range) with a min/max band, and each seed is also analysed on
     its own so the spread of the seeds' consensus can be reported. ``stop_reason`` is what the
-    engine recorded ("diverged", "nan", "completed", ...); only "diverg…" and "nan"/"inf" are read.
+    engine recorded (a ``StopReason``); a diverged or NaN stop changes the warnings.
     ``optimizer`` is kept for `advise`, which picks the batch-scaling rule from it.
     ``planned_steps`` is the number of steps the sweep was set up for, when it stopped early:
     fastai trims the start of the curve by a tenth of that number.
@@ -343,18 +344,18 @@ def _robust_noise(residuals: np.ndarray) -> float:
 def _warnings(
     shape: _Shape,
     suggestions: dict[str, float | None],
-    stop_reason: str | None,
+    stop_reason: StopReason | None,
     raw: np.ndarray,
 ) -> tuple[list[str], list[Trust]]:
     warnings: list[str] = []
     caps: list[Trust] = []
-    reason = (stop_reason or "").lower()
+    reason = StopReason(stop_reason) if stop_reason is not None else None
     if shape.n_finite < MIN_POINTS:
         warnings.append(
             f"too few points: {shape.n_finite} finite losses; use at least 50 (more steps)"
         )
         caps.append("low" if shape.n_finite < 10 else "medium")
-    if "nan" in reason or "inf" in reason or not np.all(np.isfinite(raw)):
+    if reason is StopReason.NAN or not np.all(np.isfinite(raw)):
         warnings.append("stopped on NaN/inf loss: suggestions use the points before it")
     described_descent = shape.drop > 3 * shape.noise and suggestions.get("lrlab") is not None
     if not described_descent:
@@ -369,7 +370,7 @@ def _warnings(
             "no flat start: the loss is already falling at the first LRs; lower start_lr"
         )
         caps.append("medium")
-    if "diverg" not in reason and shape.end_rise < END_RISE_SHARE * shape.drop:
+    if reason is not StopReason.DIVERGED and shape.end_rise < END_RISE_SHARE * shape.drop:
         warnings.append(
             "never diverged: the loss did not rise clearly after its minimum; raise end_lr"
         )

@@ -53,7 +53,7 @@ def _write(path: str, result: dict[str, Any]) -> None:
 
 
 def _find(args: argparse.Namespace) -> int:
-    from lrlab.finder.run import run_from_config
+    from lrlab.finder.job import run_from_config
 
     config = {
         "model": args.model, "dataset": args.dataset, "data_root": args.data_root,

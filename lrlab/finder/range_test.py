@@ -35,11 +35,11 @@ import torch
 from torch import nn
 
 from lrlab.errors import LrlabError
+from lrlab.finder.stop_reason import StopReason
 from lrlab.precision import Precision, resolve_precision
 from lrlab.reporting import NullReporter, Reporter
 
 SWEEP_MODES = ("exp", "linear")
-STOP_REASONS = ("completed", "diverged", "nan", "cancelled")
 # A step GradScaler skips is redone at the same LR; this many skips in a row means the gradients
 # are not finite at this LR at any scale, which is a NaN stop, not something to retry forever.
 MAX_CONSECUTIVE_SKIPS = 16
@@ -55,7 +55,7 @@ class RangeTestCurve:
     lrs: list[float]
     losses: list[float]
     group_lrs: list[list[float]]
-    stop_reason: str
+    stop_reason: StopReason
     planned_points: int
     effective_batch: int | None
     skipped_steps: int
@@ -323,7 +323,7 @@ def range_test(
 
     stepper = _Stepper(model, optimizer, step_fn or _criterion_step(criterion), _cycle(batches),
                        accumulation_steps, precision, scaler, device)
-    curve = RangeTestCurve(lrs=[], losses=[], group_lrs=[], stop_reason="completed",
+    curve = RangeTestCurve(lrs=[], losses=[], group_lrs=[], stop_reason=StopReason.COMPLETED,
                            planned_points=num_points, effective_batch=None, skipped_steps=0,
                            seconds=0.0)
     started = time.perf_counter()
@@ -339,12 +339,12 @@ def range_test(
 
 def _sweep(curve: RangeTestCurve, stepper: _Stepper, lrs: np.ndarray, ratios: list[float],
            batches_per_point: int, val_batches: Sequence[Any] | None, val_every: int,
-           threshold: float, beta: float, reporter: Reporter) -> str:
+           threshold: float, beta: float, reporter: Reporter) -> StopReason:
     avg, first, best = 0.0, math.nan, math.inf
     n = len(lrs)
     for i, lr in enumerate(lrs.tolist()):
         if reporter.should_stop():
-            return "cancelled"
+            return StopReason.CANCELLED
         group_lrs = _set_lr(stepper.optimizer, lr, ratios)
         losses: list[float] = []
         skips = 0
@@ -371,7 +371,7 @@ def _sweep(curve: RangeTestCurve, stepper: _Stepper, lrs: np.ndarray, ratios: li
         metrics = {"lr": lr, "loss": point}
         if not math.isfinite(point):
             reporter.step(i, metrics)
-            return "nan"
+            return StopReason.NAN
         avg = beta * avg + (1 - beta) * point
         smoothed = avg / (1 - beta ** (i + 1))
         first = smoothed if i == 0 else first
@@ -384,5 +384,5 @@ def _sweep(curve: RangeTestCurve, stepper: _Stepper, lrs: np.ndarray, ratios: li
         reporter.step(i, metrics)
         reporter.progress((i + 1) / n, f"LR {lr:.3g}")
         if _diverged(smoothed, best, first, threshold):
-            return "diverged"
-    return "completed"
+            return StopReason.DIVERGED
+    return StopReason.COMPLETED

@@ -36,8 +36,8 @@ class RunnerSpec:
 RUNNERS: dict[str, RunnerSpec] = {
     spec.kind: spec
     for spec in (
-        RunnerSpec("find", "lrlab.finder.run", False, "LR range test"),
-        RunnerSpec("train", "lrlab.train.run", True, "short training run"),
+        RunnerSpec("find", "lrlab.finder.job", False, "LR range test"),
+        RunnerSpec("train", "lrlab.train.job", True, "short training run"),
         RunnerSpec("selftest", "lrlab.jobs.selftest", False, "worker self-test"),
     )
 }

@@ -15,7 +15,6 @@ from numpy.typing import ArrayLike
 
 from lrlab.schedules import kinds
 from lrlab.schedules.config import ScheduleError, effective_base_lr, normalize
-from lrlab.schedules.spec import KINDS
 
 if TYPE_CHECKING:
     import torch
@@ -68,12 +67,6 @@ class Schedule:
     @property
     def main_steps(self) -> int:
         return self.total_steps - self.warmup_steps - self.hold_steps
-
-    @property
-    def has_momentum(self) -> bool:
-        spec = KINDS[self.kind]
-        return bool(self.config.get("momentum")) or (spec.cycles_momentum
-                                                     and self.params["cycle_momentum"])
 
     # -- evaluation ----------------------------------------------------------------------------
 

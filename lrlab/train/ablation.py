@@ -124,7 +124,7 @@ def run_ablation(
     reporter_for: Callable[[str, int], Reporter] | None = None,
 ) -> list[AblationRow]:
     """Train every row for every seed; each run's folder goes under `out_dir`/<row>/seed-<k>."""
-    from lrlab.train.run import train
+    from lrlab.train.job import train
 
     if not seeds:
         raise LrlabError("ablation: expected at least one seed")

@@ -110,7 +110,7 @@ def _train(args: argparse.Namespace) -> int:
         return _ablation(args, config, out)
     if args.seeds != 1:
         raise LrlabError("--seeds: only used with --ablation (use --seed for one run)")
-    from lrlab.train.run import train
+    from lrlab.train.job import train
 
     result = train(config, TerminalReporter(), out)
     s = result["summary"]

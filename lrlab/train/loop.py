@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import torch
 from torch import nn
@@ -20,13 +21,22 @@ FP32 = Precision(name="fp32", device_type="cpu")
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
+class Stop(StrEnum):
+    """How a run ended; `LoopResult.stop_reason` says the same in words, with the step."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NON_FINITE = "non-finite loss"
+
+
 @dataclass
 class LoopResult:
     """What a run ended with: per-epoch metrics and why it stopped."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
     steps_done: int = 0
-    stop_reason: str = "completed"
+    stopped: Stop = Stop.COMPLETED
+    stop_reason: str = "completed"  # stopped, in words: which step, which loss, which LR
     train_seconds: float = 0.0
     train_images: int = 0
 
@@ -121,6 +131,7 @@ def run_epochs(
         seen = 0
         for x, y in train_batches:
             if reporter.should_stop():
+                result.stopped = Stop.CANCELLED
                 result.stop_reason = f"cancelled before step {step}"
                 result.steps_done = step
                 return result
@@ -131,6 +142,7 @@ def run_epochs(
                 loss, hits = objective(model, x.contiguous(memory_format=memory_format), y)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
+                result.stopped = Stop.NON_FINITE
                 result.stop_reason = (f"non-finite loss ({loss_value}) at step {step} "
                                       f"(epoch {epoch + 1}, lr {lr:.3g})")
                 result.steps_done = step

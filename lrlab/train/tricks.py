@@ -16,15 +16,6 @@ from lrlab.errors import LrlabError
 _DECAYED_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
-def linear_scaled_lr(base_lr: float, batch_size: int, reference_batch: int = 256) -> float:
-    """Goyal et al.'s rule used by the paper: lr = base_lr × batch / reference_batch."""
-    if batch_size <= 0 or reference_batch <= 0:
-        raise LrlabError(
-            f"batch_size and reference_batch must be positive, got {batch_size}, {reference_batch}"
-        )
-    return base_lr * batch_size / reference_batch
-
-
 def param_groups(
     model: nn.Module, weight_decay: float, *, no_bias_decay: bool
 ) -> list[dict[str, object]]:

@@ -1,14 +1,19 @@
-"""Reading Plotly figures out of AppTest (Plotly 6+ ships arrays as base64 typed arrays)."""
+"""What every AppTest of a page needs: a real store under an empty LRLAB_HOME, and Plotly figures
+read back (Plotly 6+ ships arrays as base64 typed arrays). Running a page: app_helpers.run_page."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from lrlab.jobs.store import Store
 
 
 def _decode(value: Any) -> Any:
@@ -34,3 +39,12 @@ def _figure(at: AppTest, index: int = 0) -> dict[str, Any]:
 def figure():
     """figure(at, index=0): the index-th Plotly chart on the page as plain JSON."""
     return _figure
+
+
+@pytest.fixture
+def store(lrlab_home: Path) -> Iterator[Store]:
+    """The store the pages use (the default URL under the test's LRLAB_HOME)."""
+    with Store() as s:
+        yield s
+
+

@@ -7,30 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app_helpers import PAGES, run_page
 from streamlit.testing.v1 import AppTest
 
 from lrlab.jobs import runners
-from lrlab.jobs.store import MetricPoint, Store, resolve_db_url
+from lrlab.jobs.store import MetricPoint, Store
 from lrlab.reporting import NullReporter
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "lr_finder.py")
+PAGE = str(PAGES / "lr_finder.py")
 SUBMIT = "FormSubmitter:finder.form-Run range test"
 
 
-@pytest.fixture
-def store(lrlab_home) -> Store:
-    s = Store(resolve_db_url(None))
-    yield s
-    s.close()
-
-
 def _page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("lr_finder.py", query)
 
 
 def test_submit_queues_a_validated_range_test(store: Store) -> None:
@@ -89,7 +78,7 @@ def test_a_running_test_draws_its_points_and_can_be_cancelled(store: Store, figu
 @pytest.fixture(scope="module")
 def sweep() -> dict:
     """A real range test on digits (small, but every step real)."""
-    from lrlab.finder.run import run_from_config
+    from lrlab.finder.job import run_from_config
 
     return run_from_config({"model": "small_cnn", "dataset": "digits", "batch_size": 32,
                             "start_lr": 1e-5, "end_lr": 10.0, "num_points": 40,

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import run_page
 from streamlit.testing.v1 import AppTest
 
 from lrlab.finder.analysis import analyze
-from lrlab.jobs.store import MetricPoint, Store, resolve_db_url
-
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "runs.py")
+from lrlab.jobs.store import MetricPoint, Store
 
 
 def _finished_train(store: Store, lr: float, top1: float) -> int:
@@ -39,20 +37,8 @@ def _finished_find(store: Store) -> int:
     return job_id
 
 
-@pytest.fixture
-def store(lrlab_home) -> Store:
-    s = Store(resolve_db_url(None))
-    yield s
-    s.close()
-
-
 def _page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("runs.py", query)
 
 
 def test_empty_store_says_how_to_start(store: Store) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from app_helpers import PAGES
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "schedule_designer.py")
+PAGE = str(PAGES / "schedule_designer.py")
 
 
 @pytest.fixture

@@ -6,30 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from app_helpers import run_page
 from streamlit.testing.v1 import AppTest
 
 from lrlab.jobs import runners
-from lrlab.jobs.store import Store, resolve_db_url
+from lrlab.jobs.store import Store
 from lrlab.jobs.store_reporter import StoreReporter
-
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "training.py")
-
-
-@pytest.fixture
-def store(lrlab_home) -> Store:
-    s = Store(resolve_db_url(None))
-    yield s
-    s.close()
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("training.py", query)
 
 
 def _submit(at: AppTest) -> AppTest:

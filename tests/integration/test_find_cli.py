@@ -99,20 +99,14 @@ def test_analyze_missing_file_is_one_line_exit_2(tmp_path, capsys) -> None:
 # --- with the model zoo and datasets (lrlab.models, lrlab.data) --------------------------------
 
 
-def _needs_registries() -> tuple:
-    return pytest.importorskip("lrlab.models"), pytest.importorskip("lrlab.data")
-
-
 def test_find_unknown_model_is_one_line_exit_2(tmp_path, capsys) -> None:
-    _needs_registries()
     code, _, err = _run(["find", "--model", "no_such_net", "--dataset", "digits",
                          "--out", str(tmp_path / "r.json")], capsys)
     assert code == 2 and err.count("\n") == 1 and "model" in err
 
 
 def test_run_from_config_with_seeds_and_validation() -> None:
-    _needs_registries()
-    from lrlab.finder.run import run_from_config
+    from lrlab.finder.job import run_from_config
     from lrlab.plots import range_test_result_figure
 
     reporter = MemoryReporter()
@@ -135,7 +129,6 @@ def test_run_from_config_with_seeds_and_validation() -> None:
 
 
 def test_find_cli_end_to_end(tmp_path, capsys) -> None:
-    _needs_registries()
     out_path = tmp_path / "r.json"
     code, out, err = _run(["find", "--model", "small_cnn", "--dataset", "digits",
                            "--batch-size", "32", "--start-lr", "1e-4", "--end-lr", "10",

@@ -13,7 +13,7 @@ from torch import nn
 from lrlab.errors import LrlabError
 from lrlab.models import build_model
 from lrlab.train.config import DEFAULTS, FORMAT, validate_config
-from lrlab.train.run import build_optimizer, build_schedule
+from lrlab.train.job import build_optimizer, build_schedule
 
 
 def test_defaults_are_the_papers_tricks() -> None:

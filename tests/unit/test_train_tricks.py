@@ -13,7 +13,6 @@ from torch.nn import functional
 from lrlab.errors import LrlabError
 from lrlab.train.tricks import (
     distillation_loss,
-    linear_scaled_lr,
     mixup,
     mixup_lambda,
     param_groups,
@@ -48,12 +47,6 @@ def test_without_no_bias_decay_every_parameter_is_decayed() -> None:
     groups = param_groups(model, 1e-4, no_bias_decay=False)
     assert len(groups) == 1
     assert len(groups[0]["params"]) == len(list(model.parameters()))
-
-
-def test_linear_scaling() -> None:
-    assert linear_scaled_lr(0.1, 1024) == pytest.approx(0.4)
-    with pytest.raises(LrlabError):
-        linear_scaled_lr(0.1, 0)
 
 
 def test_label_smoothing_matches_hand_values_and_torch() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from lrlab import __version__
 from lrlab.errors import LrlabError
+from lrlab.finder.stop_reason import StopReason
 from lrlab.reporting import Reporter
 
 FORMAT = "lrlab.range_test/1"
@@ -164,7 +165,7 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
             reporter=_SeedReporter(reporter, k, len(seeds), cfg["num_points"]),
         )
         curves.append(curve)
-        if curve.stop_reason == "cancelled":
+        if curve.stop_reason is StopReason.CANCELLED:
             break
 
     first = curves[0]

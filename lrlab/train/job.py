@@ -91,7 +91,7 @@ def train(
     from lrlab.paths import lrlab_home
     from lrlab.precision import resolve_precision
     from lrlab.train.checkpoint import load_teacher, save_checkpoint
-    from lrlab.train.loop import run_epochs
+    from lrlab.train.loop import Stop, run_epochs
     from lrlab.train.objective import Objective
 
     cfg = validate_config(config)
@@ -191,7 +191,7 @@ def train(
                                                               if k != "config"})
         if loop.epochs:
             save_checkpoint(out_dir / "checkpoint.pt", model, cfg, data, summary)
-    if loop.stop_reason.startswith("non-finite"):
+    if loop.stopped is Stop.NON_FINITE:
         where = f"; metrics so far are in {out_dir}" if out_dir is not None else ""
         raise LrlabError(f"training stopped: {loop.stop_reason}. Lower optimizer.lr or turn on "
                          f"grad_clip{where}")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lrlab import monitor, runs
+from lrlab import comparison, monitor
 from lrlab.jobs.store import MetricPoint, Store
 from lrlab.plots import range_test_figure, training_figure
 
@@ -73,12 +73,12 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 def test_config_diff_shows_only_settings_that_differ() -> None:
     a = {"model": "resnet18", "optimizer": {"name": "sgd", "lr": 0.1}, "tricks": {"mixup": 0.2}}
     b = {"model": "resnet18", "optimizer": {"name": "sgd", "lr": 0.4}}
-    rows = runs.config_diff({"a": a, "b": b})
+    rows = comparison.config_diff({"a": a, "b": b})
     assert rows == [
         {"setting": "optimizer.lr", "a": "0.1", "b": "0.4"},
         {"setting": "tricks.mixup", "a": "0.2", "b": "—"},
     ]
-    assert runs.config_diff({"a": a, "a2": a}) == []
+    assert comparison.config_diff({"a": a, "a2": a}) == []
 
 
 def test_results_table_reads_each_kind(store: Store) -> None:
@@ -87,7 +87,7 @@ def test_results_table_reads_each_kind(store: Store) -> None:
                  result={"summary": {"best_val_top1": 0.981, "final_val_top1": 0.975}})
     train = store.get(job_id)
     object.__setattr__(train, "kind", "train")
-    row = runs.results_table([train])[0]
+    row = comparison.results_table([train])[0]
     assert row["best val top-1"] == 0.981 and row["status"] == "succeeded"
 
 
