@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,13 +130,18 @@ def test_runs_page_opens_a_job_queued_from_the_cli(page, app_url: str, app_home:
          "--set", "batch_size=32"],
         capture_output=True, text=True, env=env, timeout=120, check=True)
     job_id = queued.stdout.strip()
+    # The Runs page shows a job as it is when the page is drawn: open it once the job is done.
+    with Store(f"sqlite:///{app_home / 'lrlab.db'}") as store:
+        deadline = time.monotonic() + JOB_WAIT_MS / 1000
+        while not store.get(int(job_id)).is_finished:
+            assert time.monotonic() < deadline, f"job {job_id} did not finish"
+            time.sleep(0.2)  # condition-wait
+        assert store.get(int(job_id)).status == "succeeded"
     page.goto(f"{app_url}/runs?jobs={job_id}")
     page.get_by_role("heading", name="Runs").wait_for()
-    page.get_by_text(re.compile(r"Status:.*succeeded")).wait_for(timeout=JOB_WAIT_MS)
+    page.get_by_text(re.compile(r"Status:.*succeeded")).wait_for()
     link = page.get_by_role("link", name="Open on its own page (live view)")
     assert link.get_attribute("href").endswith(f"finder?job={job_id}")
-    with Store(f"sqlite:///{app_home / 'lrlab.db'}") as store:
-        assert store.get(int(job_id)).status == "succeeded"
 
 
 @pytest.mark.parametrize("page_path", ["finder", "training"])
