@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from lrlab.errors import LrlabError
+from lrlab.options import VARIANTS
 
-VARIANTS = ("A", "B", "C", "D")
 SMALL_IMAGE_MAX = 64
 
 _STAGE_CHANNELS = (1, 2, 4, 8)

@@ -8,53 +8,27 @@ the band shows how much the suggestion depends on the batches drawn.
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab import __version__
+from lrlab import __version__, options
 from lrlab.errors import LrlabError
 from lrlab.finder.stop_reason import StopReason
 from lrlab.reporting import Reporter
 
 FORMAT = "lrlab.range_test/1"
-OPTIMIZERS = ("sgd", "adam", "adamw")
+# The sweep's own defaults; the setup's fields (model, data, optimizer) are declared in
+# lrlab.options. A range test defaults to a smaller batch and fp32 for a quick, exact curve.
 DEFAULTS: dict[str, Any] = {
-    "data_root": None,
+    **options.defaults("", ("data_root", "seed", "device", "limit", "start_lr", "end_lr",
+                            "num_points", "mode", "seeds", "val_every", "val_batches",
+                            "batches_per_point", "accumulation_steps", "advice_steps")),
     "batch_size": 64,
-    "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 5e-4},
-    "start_lr": 1e-7,
-    "end_lr": 10.0,
-    "num_points": 100,
-    "mode": "exp",
-    "seeds": 1,
-    "seed": 0,
     "precision": "fp32",
-    "device": "auto",
-    "val_every": 0,
-    "val_batches": 2,
-    "batches_per_point": 1,
-    "accumulation_steps": 1,
-    "limit": None,
-    "advice_steps": 1000,
+    "optimizer": options.defaults("optimizer", ("name", "momentum", "weight_decay")),
 }
-# Adam's betas; momentum (β1 for Adam-type optimizers) is a separate field so one form serves all.
-_BETA2 = 0.999
-
-
-def _positive_int(config: Mapping[str, Any], key: str, minimum: int = 1) -> int:
-    value = config[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise LrlabError(f"{key}: expected an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise LrlabError(f"{key}: expected a number, got {value!r}")
-    return float(value)
 
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,33 +44,18 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(config.get("optimizer") or {}, Mapping):
         raise LrlabError("optimizer: expected a mapping with name, momentum, weight_decay, "
                          f"got {config['optimizer']!r}")
-    out["optimizer"] = {**DEFAULTS["optimizer"], **dict(config.get("optimizer") or {})}
-    opt = out["optimizer"]
-    if opt["name"] not in OPTIMIZERS:
-        raise LrlabError(f"optimizer.name: expected one of {', '.join(OPTIMIZERS)}, "
-                         f"got {opt['name']!r}")
-    for key in ("momentum", "weight_decay"):
-        if not 0.0 <= _number(opt[key], f"optimizer.{key}") < (1.0 if key == "momentum" else 10):
-            raise LrlabError(f"optimizer.{key}: out of range, got {opt[key]!r}")
-    for key in ("batch_size", "seeds", "batches_per_point", "accumulation_steps", "val_batches",
-                "advice_steps"):
-        _positive_int(out, key)
-    _positive_int(out, "val_every", minimum=0)
-    _positive_int(out, "seed", minimum=0)
-    if out["limit"] is not None:
-        _positive_int(out, "limit")
-    out["start_lr"] = _number(out["start_lr"], "start_lr")
-    out["end_lr"] = _number(out["end_lr"], "end_lr")
+    out["optimizer"] = options.check({**DEFAULTS["optimizer"], **(config.get("optimizer") or {})},
+                                     ("name", "momentum", "weight_decay"), "optimizer")
+    out = options.check(out, ("batch_size", "seeds", "batches_per_point", "accumulation_steps",
+                              "val_batches", "advice_steps", "val_every", "seed", "limit",
+                              "start_lr", "end_lr", "num_points", "mode", "precision",
+                              "data_root"))
     sweep_lrs(out["start_lr"], out["end_lr"], out["num_points"], out["mode"])
     # the registries import torch: checked last, so the cheap checks answer first
-    from lrlab.data import DATASETS, check_data_root
-    from lrlab.models import MODELS
+    from lrlab.data import check_data_root
 
-    for key, names in (("model", MODELS), ("dataset", DATASETS)):
-        if out.get(key) not in names:
-            raise LrlabError(f"{key}: expected one of {', '.join(names)}, got {out.get(key)!r}")
-    if out["data_root"] is not None and not isinstance(out["data_root"], str):
-        raise LrlabError(f"data_root: expected a folder path, got {out['data_root']!r}")
+    out.update(options.check({k: out.get(k) for k in ("model", "dataset")},
+                             ("model", "dataset")))
     check_data_root(out["dataset"], out["data_root"])
     return out
 
@@ -111,17 +70,6 @@ def warm_up(device: str) -> None:
     importlib.import_module("scipy.signal")  # the curve smoothing's lazy import, ~2 s
 
 
-def build_optimizer(model: Any, settings: Mapping[str, Any], lr: float) -> Any:
-    """SGD (Nesterov off), Adam or AdamW; ``momentum`` is β1 for the Adam family."""
-    import torch
-
-    name, momentum, wd = settings["name"], settings["momentum"], settings["weight_decay"]
-    if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)
-    cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    return cls(model.parameters(), lr=lr, betas=(momentum, _BETA2), weight_decay=wd)
-
-
 def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     """Run the range test(s) a config describes and return the ``lrlab.range_test/1`` dict."""
     cfg = validate_config(config)
@@ -134,6 +82,7 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
     from lrlab.finder.analysis import analyze
     from lrlab.finder.range_test import range_test
     from lrlab.models import build_model
+    from lrlab.optimizers import build_optimizer
     from lrlab.precision import resolve_precision
 
     started = time.perf_counter()
@@ -144,7 +93,7 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
     torch.manual_seed(cfg["seed"])
     model = build_model(cfg["model"], num_classes=dataset.num_classes,
                         in_channels=dataset.in_channels, image_size=dataset.image_size).to(device)
-    optimizer = build_optimizer(model, cfg["optimizer"], cfg["start_lr"])
+    optimizer = build_optimizer(model, cfg["optimizer"], cfg["start_lr"], no_bias_decay=False)
     val_batches = None
     if cfg["val_every"]:
         val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, shuffle=False,

@@ -36,10 +36,10 @@ from torch import nn
 
 from lrlab.errors import LrlabError
 from lrlab.finder.stop_reason import StopReason
+from lrlab.options import SWEEP_MODES
 from lrlab.precision import Precision, resolve_precision
 from lrlab.reporting import NullReporter, Reporter
 
-SWEEP_MODES = ("exp", "linear")
 # A step GradScaler skips is redone at the same LR; this many skips in a row means the gradients
 # are not finite at this LR at any scale, which is a NaN stop, not something to retry forever.
 MAX_CONSECUTIVE_SKIPS = 16

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from lrlab import __version__
 from lrlab.errors import LrlabError
@@ -60,22 +59,6 @@ def warm_up(device: str) -> None:
     warm_up_torch(device)
 
 
-def build_optimizer(model: nn.Module, cfg: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
-    """SGD (momentum, Nesterov), Adam or AdamW over the no-bias-decay groups when that trick is
-    on; `momentum` is β1 for the Adam family unless `betas` is given."""
-    from lrlab.train.tricks import param_groups
-
-    opt = cfg["optimizer"]
-    groups = param_groups(model, opt["weight_decay"],
-                          no_bias_decay=cfg["tricks"]["no_bias_decay"])
-    if opt["name"] == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=opt["momentum"], nesterov=opt["nesterov"],
-                               weight_decay=opt["weight_decay"])
-    betas = tuple(opt["betas"] or (opt["momentum"], 0.999))
-    cls = torch.optim.Adam if opt["name"] == "adam" else torch.optim.AdamW
-    return cls(groups, lr=lr, betas=betas, weight_decay=opt["weight_decay"])
-
-
 def train(
     config: Mapping[str, Any], reporter: Reporter | None = None, out_dir: Path | None = None
 ) -> dict[str, Any]:
@@ -88,6 +71,7 @@ def train(
     from lrlab.data import load_dataset, make_loader
     from lrlab.device import describe_device, resolve_device
     from lrlab.models import build_model, model_summary
+    from lrlab.optimizers import build_optimizer
     from lrlab.paths import lrlab_home
     from lrlab.precision import resolve_precision
     from lrlab.train.checkpoint import load_teacher, save_checkpoint
@@ -122,7 +106,8 @@ def train(
                                seed=cfg["seed"], augment=cfg["augment"])
     val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
     schedule = build_schedule(cfg, len(train_loader))
-    optimizer = build_optimizer(model, cfg, schedule.effective_base_lr)
+    optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
+                                no_bias_decay=cfg["tricks"]["no_bias_decay"])
     scheduler = schedule.torch(optimizer)
     distill = cfg["tricks"]["distillation"]
     teacher = None

@@ -12,8 +12,9 @@ from torch import nn
 
 from lrlab.errors import LrlabError
 from lrlab.models import build_model
+from lrlab.optimizers import build_optimizer
 from lrlab.train.config import DEFAULTS, FORMAT, validate_config
-from lrlab.train.job import build_optimizer, build_schedule
+from lrlab.train.job import build_schedule
 
 
 def test_defaults_are_the_papers_tricks() -> None:
@@ -134,7 +135,7 @@ def _model() -> nn.Module:
 def test_optimizer_no_bias_decay_groups_and_nesterov() -> None:
     cfg = validate_config({"optimizer": {"weight_decay": 1e-4, "nesterov": True}})
     model = _model()
-    opt = build_optimizer(model, cfg, 0.05)
+    opt = build_optimizer(model, cfg["optimizer"], 0.05, no_bias_decay=True)
     assert isinstance(opt, torch.optim.SGD)
     decayed, rest = opt.param_groups
     assert decayed["weight_decay"] == 1e-4 and rest["weight_decay"] == 0.0
@@ -149,10 +150,11 @@ def test_optimizer_no_bias_decay_groups_and_nesterov() -> None:
 def test_optimizer_adam_family_uses_momentum_as_beta1_or_given_betas() -> None:
     model = _model()
     adam = build_optimizer(model, validate_config({"optimizer": {"name": "adam",
-                                                                 "momentum": 0.8}}), 1e-3)
+                                                                 "momentum": 0.8}})["optimizer"],
+                           1e-3, no_bias_decay=True)
     assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.8, 0.999)
     adamw = build_optimizer(model, validate_config(
-        {"optimizer": {"name": "adamw", "betas": [0.95, 0.98]},
-         "tricks": {"no_bias_decay": False}}), 1e-3)
+        {"optimizer": {"name": "adamw", "betas": [0.95, 0.98]}})["optimizer"], 1e-3,
+        no_bias_decay=False)
     assert isinstance(adamw, torch.optim.AdamW) and len(adamw.param_groups) == 1
     assert adamw.param_groups[0]["betas"] == (0.95, 0.98)

@@ -1,0 +1,245 @@
+"""Every option a user sets, declared once: label, help, default, limits, and its check.
+
+The validators (`train.config`, `finder.job`), the CLI flags and the page widgets all read these
+declarations, so a limit or a choice list cannot disagree between them. A field is named by its
+path in the config (`optimizer.momentum`). The model and dataset names come from their registries
+(`lrlab.models`, `lrlab.data`, which import torch), looked up only when a value is checked or a
+widget is drawn, so `lrlab --help` and cheap checks stay torch-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lrlab.errors import LrlabError
+
+Kind = Literal["int", "float", "bool", "choice", "text"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+VARIANTS = ("A", "B", "C", "D")
+SWEEP_MODES = ("exp", "linear")
+
+
+def _registry(module: str, name: str) -> Callable[[], tuple[str, ...]]:
+    def names() -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(module), name))
+
+    return names
+
+
+@dataclass(frozen=True)
+class Field:
+    """One option. `check` returns the value to store or raises LrlabError naming the field."""
+
+    name: str
+    label: str
+    kind: Kind
+    default: Any
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False  # None is allowed (and means "not set")
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+    step: float | None = None  # a widget's increment
+    format: str | None = None  # a widget's number format ("%g" for LRs)
+
+    @property
+    def key(self) -> str:
+        """The last part of the path: the key inside its section."""
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    def options(self) -> tuple[str, ...]:
+        return self.choices() if callable(self.choices) else self.choices
+
+    def check(self, value: Any, where: str | None = None) -> Any:
+        where = where or self.name
+        if value is None and self.optional:
+            return None
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise LrlabError(f"{where}: expected true or false, got {value!r}")
+            return value
+        if self.kind == "choice":
+            options = self.options()
+            if value not in options:
+                raise LrlabError(f"{where}: expected one of {', '.join(options)}, got {value!r}")
+            return value
+        if self.kind == "text":
+            if not isinstance(value, str):
+                raise LrlabError(f"{where}: expected text, got {value!r}")
+            return value.strip() or None if self.optional else value
+        if self.kind == "int":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not self._within(value):
+                raise LrlabError(f"{where}: expected an integer {self._span()}, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value
+        ):
+            raise LrlabError(f"{where}: expected a number, got {value!r}")
+        if not self._within(value):
+            raise LrlabError(f"{where}: expected a number {self._span()}, got {value!r}")
+        return float(value)
+
+    def _within(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or (value < self.high or (not self.high_open
+                                                             and value == self.high))
+
+    def _span(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.high_open else ']'}")
+
+
+_FIELDS = [
+    # -- what is trained -------------------------------------------------------------------
+    Field("model", "Model", "choice", "small_cnn", choices=_registry("lrlab.models", "MODELS"),
+          help="small_cnn, ResNet-18/34/50 or MobileNetV2"),
+    Field("variant", "ResNet variant", "choice", "D", choices=VARIANTS,
+          help="He et al. 2019, Fig. 2 (ResNets only)"),
+    Field("width", "Width", "int", None, low=2, optional=True,
+          help="base channel count; unset keeps the model's default (64 for ResNets, 32 for "
+               "small_cnn). Narrow nets train fast on CPU"),
+    Field("dataset", "Dataset", "choice", "digits", choices=_registry("lrlab.data", "DATASETS")),
+    Field("data_root", "Data folder", "text", None, optional=True,
+          help="the folder sets other than digits/synthetic are read from"),
+    Field("limit", "Examples", "int", None, low=2, optional=True,
+          help="use only this many examples"),
+    Field("download", "Download", "bool", False,
+          help="let torchvision download the dataset into the data folder"),
+    Field("val_fraction", "Validation share", "float", 0.2, low=0.0, high=0.99, low_open=True),
+    Field("augment", "Augment", "bool", True, help="random crop and flip of training images"),
+    Field("batch_size", "Batch size", "int", 128, low=1),
+    Field("seed", "Seed", "int", 0, low=0),
+    Field("precision", "Precision", "choice", "auto", choices=PRECISIONS,
+          help="auto: fp16 with loss scaling on CUDA, fp32 on CPU; bf16 on request"),
+    # -- the optimizer -----------------------------------------------------------------------
+    Field("optimizer.name", "Optimizer", "choice", "sgd", choices=OPTIMIZERS),
+    Field("optimizer.lr", "LR (at the reference batch)", "float", 0.1, low=0.0, high=100.0,
+          low_open=True, format="%g", help="with linear scaling, the LR at batch 256"),
+    Field("optimizer.momentum", "Momentum / β1", "float", 0.9, low=0.0, high=1.0,
+          high_open=True, help="SGD momentum or Adam's β1"),
+    Field("optimizer.weight_decay", "Weight decay", "float", 5e-4, low=0.0, high=10.0,
+          format="%g"),
+    Field("optimizer.nesterov", "Nesterov", "bool", False, help="SGD with momentum only"),
+    # -- training ----------------------------------------------------------------------------
+    Field("epochs", "Epochs", "int", 5, low=1),
+    Field("channels_last", "Channels last", "bool", True, help="memory format on CUDA"),
+    Field("compile", "torch.compile", "bool", False, help="compile the model (slow to start)"),
+    Field("grad_clip", "Gradient clip", "float", None, low=0.0, high=1e9, low_open=True,
+          optional=True, help="clip the gradient norm to this value"),
+    Field("tricks.linear_scaling", "Linear-scaling LR", "bool", True, help="LR × batch / 256"),
+    Field("tricks.reference_batch", "Reference batch", "int", 256, low=1,
+          help="the batch the LR is given for (Goyal et al.)"),
+    Field("tricks.warmup_epochs", "Warmup epochs", "float", 1.0, low=0.0, high=1000.0),
+    Field("tricks.zero_gamma", "Zero-γ", "bool", True,
+          help="last BN of each residual block starts at 0"),
+    Field("tricks.no_bias_decay", "No bias decay", "bool", True,
+          help="weight decay on conv/linear weights only"),
+    Field("tricks.cosine", "Cosine decay", "bool", True),
+    Field("tricks.label_smoothing", "Label smoothing ε", "float", 0.1, low=0.0, high=0.99),
+    Field("tricks.mixup", "Mixup α", "float", 0.0, low=0.0, high=100.0, help="0: off"),
+    Field("tricks.distillation.temperature", "Distillation temperature", "float", 20.0,
+          low=0.0, high=1000.0, low_open=True),
+    Field("tricks.distillation.weight", "Distillation weight", "float", 1.0, low=0.0,
+          high=1000.0),
+    # -- the range test's sweep ------------------------------------------------------------------
+    Field("start_lr", "Start LR", "float", 1e-7, low=0.0, high=1e3, low_open=True,
+          format="%g"),
+    Field("end_lr", "End LR", "float", 10.0, low=0.0, high=1e4, low_open=True, format="%g"),
+    Field("num_points", "Points", "int", 100, low=5, high=100_000,
+          help="LR values, one optimizer step each"),
+    Field("mode", "Spacing", "choice", "exp", choices=SWEEP_MODES),
+    Field("seeds", "Seeds", "int", 1, low=1, high=100,
+          help="several seeds give a median curve and a band"),
+    Field("val_every", "Validate every", "int", 0, low=0,
+          help="validation loss every K points (0: off)"),
+    Field("val_batches", "Validation batches", "int", 2, low=1,
+          help="batches per validation point"),
+    Field("batches_per_point", "Batches per point", "int", 1, low=1,
+          help="average the loss over this many batches at each LR"),
+    Field("accumulation_steps", "Accumulation steps", "int", 1, low=1,
+          help="gradient accumulation per step (a larger effective batch)"),
+    Field("advice_steps", "Advice length", "int", 1000, low=1,
+          help="total steps of the advised schedules"),
+    Field("device", "Device", "text", "auto", help="auto, cpu, cuda[:N] or mps"),
+]
+FIELDS: dict[str, Field] = {f.name: f for f in _FIELDS}
+
+
+def defaults(prefix: str, keys: Iterable[str]) -> dict[str, Any]:
+    """{key: default} for the fields of one config section, in the order given."""
+    return {key: FIELDS[f"{prefix}.{key}" if prefix else key].default for key in keys}
+
+
+def check(section: Mapping[str, Any], names: Iterable[str], prefix: str = "") -> dict[str, Any]:
+    """Check the named fields of one config section (`prefix` is its path, e.g. "optimizer");
+    returns the section with the checked values."""
+    out = dict(section)
+    for key in names:
+        name = f"{prefix}.{key}" if prefix else key
+        out[key] = FIELDS[name].check(out[key])
+    return out
+
+
+def add_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """One flag per field, typed and documented from its declaration; unset flags stay None so
+    a config file's values are kept."""
+    for name in names:
+        f = FIELDS[name]
+        help_text = f"{f.label}{': ' + f.help if f.help else ''} (default: {f.default})"
+        if f.kind == "bool":
+            parser.add_argument(f.flag, dest=f.key, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+        elif f.kind == "choice" and not callable(f.choices):
+            parser.add_argument(f.flag, dest=f.key, choices=f.options(), default=None,
+                                help=help_text)
+        else:
+            kind = {"int": int, "float": float}.get(f.kind, str)
+            parser.add_argument(f.flag, dest=f.key, type=kind, default=None, help=help_text)
+
+
+def apply_flags(config: dict[str, Any], args: argparse.Namespace,
+                names: Iterable[str]) -> dict[str, Any]:
+    """The config with every flag that was given set at its field's path."""
+    out = dict(config)
+    for name in names:
+        value = getattr(args, FIELDS[name].key)
+        if value is not None:
+            set_path(out, name, value)
+    return out
+
+
+def set_path(config: dict[str, Any], name: str, value: Any) -> None:
+    """config["a"]["b"] = value for name "a.b", copying the sections it passes through."""
+    *sections, key = name.split(".")
+    target = config
+    for part in sections:
+        child = target.get(part)
+        target[part] = dict(child) if isinstance(child, Mapping) else {}
+        target = target[part]
+    target[key] = value
+
+
+def config_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested config from {field name: value} (a page's widgets, a row of flags)."""
+    config: dict[str, Any] = {}
+    for name, value in values.items():
+        set_path(config, name, value)
+    return config
