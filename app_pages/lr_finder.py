@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import designer, monitor, ui
+from lrlab import designer, monitor, options, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.finder.curves import parse_curve
 from lrlab.finder.imported import analyze_imported
-from lrlab.models import MODELS
+from lrlab.finder.job import DEFAULTS as FIND_DEFAULTS
 from lrlab.plots import range_test_figure, range_test_result_figure
 
 state = st.session_state
@@ -65,36 +65,33 @@ run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another
 
 with run_tab:
     with st.form("finder.form"):
+        # each widget is drawn from its option's declaration (lrlab.options); the range test's
+        # own defaults (a smaller batch, fp32) come from lrlab.finder.job
+        put = {}
         c = st.columns(3)
-        model = c[0].selectbox("Model", list(MODELS), key="finder.model")
-        dataset = c[1].selectbox("Dataset", list(DATASETS), key="finder.dataset",
-                                 format_func=lambda name: DATASETS[name].title)
-        data_root = c[2].text_input("Data folder (sets that need one)", key="finder.root",
-                                    placeholder="e.g. ~/data/cifar10")
+        put["model"] = ui.option_widget(c[0], "model", "finder.model")
+        put["dataset"] = ui.option_widget(c[1], "dataset", "finder.dataset",
+                                          format_func=lambda name: DATASETS[name].title)
+        put["data_root"] = ui.option_widget(c[2], "data_root", "finder.root",
+                                            label="Data folder (sets that need one)",
+                                            placeholder="e.g. ~/data/cifar10")
         c = st.columns(4)
-        optimizer = c[0].selectbox("Optimizer", ["sgd", "adam", "adamw"], key="finder.opt")
-        momentum = c[1].number_input("Momentum / β1", 0.0, 0.999, 0.9, key="finder.momentum")
-        weight_decay = c[2].number_input("Weight decay", 0.0, 1.0, 5e-4, format="%g",
-                                         key="finder.wd")
-        batch_size = c[3].number_input("Batch size", 1, 4096, 64, key="finder.batch")
+        put["optimizer.name"] = ui.option_widget(c[0], "optimizer.name", "finder.opt")
+        put["optimizer.momentum"] = ui.option_widget(c[1], "optimizer.momentum",
+                                                     "finder.momentum")
+        put["optimizer.weight_decay"] = ui.option_widget(c[2], "optimizer.weight_decay",
+                                                         "finder.wd")
+        put["batch_size"] = ui.option_widget(c[3], "batch_size", "finder.batch",
+                                             default=FIND_DEFAULTS["batch_size"])
         c = st.columns(5)
-        start_lr = c[0].number_input("Start LR", 1e-10, 1.0, 1e-7, format="%g",
-                                     key="finder.start")
-        end_lr = c[1].number_input("End LR", 1e-6, 1e3, 10.0, format="%g", key="finder.end")
-        num_points = c[2].number_input("Points", 5, 2000, 100, key="finder.points")
-        seeds = c[3].number_input("Seeds", 1, 10, 1, key="finder.seeds",
-                                  help="Several seeds give a median curve and a band.")
-        mode = c[4].selectbox("Spacing", ["exp", "linear"], key="finder.mode")
+        for column, (name, key) in zip(c, (("start_lr", "finder.start"), ("end_lr", "finder.end"),
+                                           ("num_points", "finder.points"),
+                                           ("seeds", "finder.seeds"), ("mode", "finder.mode")),
+                                       strict=True):
+            put[name] = ui.option_widget(column, name, key)
         submitted = st.form_submit_button("Run range test", type="primary")
     if submitted:
-        config = {
-            "model": model, "dataset": dataset, "data_root": data_root or None,
-            "batch_size": int(batch_size),
-            "optimizer": {"name": optimizer, "momentum": float(momentum),
-                          "weight_decay": float(weight_decay)},
-            "start_lr": float(start_lr), "end_lr": float(end_lr),
-            "num_points": int(num_points), "mode": mode, "seeds": int(seeds),
-        }
+        config = options.config_from_values(put)
         try:
             job_id = ui.submit("find", config)
         except LrlabError as exc:
@@ -145,7 +142,8 @@ with upload_tab:
         "result, or any CSV/JSON with lr and loss columns",
         type=["csv", "json", "txt"], key="finder.upload")
     c = st.columns(3)
-    up_optimizer = c[0].selectbox("Optimizer used", ["sgd", "adam", "adamw"], key="finder.up_opt")
+    up_optimizer = ui.option_widget(c[0], "optimizer.name", "finder.up_opt",
+                                    label="Optimizer used")
     up_batch = c[1].number_input("Batch size used", 1, 65536, 128, key="finder.up_batch")
     up_steps = c[2].number_input("Planned training steps", 10, 10_000_000, 10_000, step=1000,
                                  key="finder.up_steps", help="Length of the advised schedules.")

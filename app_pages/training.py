@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import designer, monitor, ui
+from lrlab import designer, monitor, options, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
-from lrlab.models import MODELS, VARIANTS, describe_for_dataset
+from lrlab.models import describe_for_dataset
 from lrlab.paths import run_dir
 from lrlab.plots import training_figure
 from lrlab.schedules import Schedule, parse_schedule
@@ -20,41 +20,36 @@ st.caption("A short run with the tricks of He et al. (2019) to check an LR and s
            "Runs on the worker; charts update live and the run is kept on the Runs page.")
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def model_line(model: str, dataset: str, variant: str, width: int) -> str:
-    return describe_for_dataset(model, dataset, variant=variant, width=width or None)
+def model_line(model: str, dataset: str, variant: str, width: int | None) -> str:
+    return describe_for_dataset(model, dataset, variant=variant, width=width)
 
 
 SCHEDULE_SOURCES = ("Warmup + cosine (from the tricks)", "Schedule Designer (current form)",
                     "LR Finder advice", "Upload a file")
 
-# What to train sits outside the form, so the model's size updates as it is chosen.
+# Each widget is drawn from its option's declaration (lrlab.options). What to train sits outside
+# the form, so the model's size updates as it is chosen.
+put = {}
 c = st.columns([3, 2, 2, 3, 4])
-model = c[0].selectbox("Model", list(MODELS), key="training.model")
-variant = c[1].selectbox("ResNet variant", VARIANTS, index=VARIANTS.index("D"),
-                         key="training.variant", help="He et al. 2019, Fig. 2 (ResNets only).")
-width = c[2].number_input("Width", 0, 512, 0, key="training.width",
-                          help="Base channel count; 0 keeps the model's default (64 for "
-                               "ResNets, 32 for small_cnn). Narrow nets train fast on CPU.")
-dataset = c[3].selectbox("Dataset", list(DATASETS), key="training.dataset",
-                         format_func=lambda name: DATASETS[name].title)
-data_root = c[4].text_input("Data folder (sets that need one)", key="training.root")
-st.caption(model_line(model, dataset, variant, int(width)))
+put["model"] = ui.option_widget(c[0], "model", "training.model")
+put["variant"] = ui.option_widget(c[1], "variant", "training.variant")
+put["width"] = ui.option_widget(c[2], "width", "training.width", placeholder="default")
+put["dataset"] = ui.option_widget(c[3], "dataset", "training.dataset",
+                                  format_func=lambda name: DATASETS[name].title)
+put["data_root"] = ui.option_widget(c[4], "data_root", "training.root",
+                                    label="Data folder (sets that need one)")
+st.caption(model_line(put["model"], put["dataset"], put["variant"], put["width"]))
 
 with st.form("training.form"):
-    c = st.columns(4)
-    batch_size = c[0].number_input("Batch size", 1, 4096, 128, key="training.batch")
-    epochs = c[1].number_input("Epochs", 1, 1000, 5, key="training.epochs")
-    seed = c[2].number_input("Seed", 0, 2**31 - 1, 0, key="training.seed")
-    precision = c[3].selectbox("Precision", ["auto", "fp32", "bf16", "fp16"],
-                               key="training.precision",
-                               help="auto: fp16 with loss scaling on CUDA, fp32 on CPU.")
-    c = st.columns(4)
-    optimizer = c[0].selectbox("Optimizer", ["sgd", "adam", "adamw"], key="training.opt")
-    lr = c[1].number_input("LR (at the reference batch)", 1e-8, 10.0, 0.1, format="%g",
-                           key="training.lr")
-    momentum = c[2].number_input("Momentum / β1", 0.0, 0.999, 0.9, key="training.momentum")
-    weight_decay = c[3].number_input("Weight decay", 0.0, 1.0, 5e-4, format="%g",
-                                     key="training.wd")
+    row = (("batch_size", "training.batch"), ("epochs", "training.epochs"),
+           ("seed", "training.seed"), ("precision", "training.precision"),
+           ("optimizer.name", "training.opt"), ("optimizer.lr", "training.lr"),
+           ("optimizer.momentum", "training.momentum"),
+           ("optimizer.weight_decay", "training.wd"))
+    for i, (name, key) in enumerate(row):
+        if i % 4 == 0:
+            c = st.columns(4)
+        put[name] = ui.option_widget(c[i % 4], name, key)
 
     st.markdown("**Schedule**")
     source = st.radio("Schedule from", SCHEDULE_SOURCES, key="training.schedule_source",
@@ -63,17 +58,17 @@ with st.form("training.form"):
                                      key="training.schedule_file")
 
     st.markdown("**Tricks** (paper defaults)")
-    c = st.columns(4)
-    linear_scaling = c[0].toggle("Linear-scaling LR", True, key="training.linear_scaling",
-                                 help="LR × batch / 256.")
-    warmup_epochs = c[1].number_input("Warmup epochs", 0, 100, 1, key="training.warmup")
-    zero_gamma = c[2].toggle("Zero-γ", True, key="training.zero_gamma")
-    no_bias_decay = c[3].toggle("No bias decay", True, key="training.no_bias_decay")
-    c = st.columns(4)
-    cosine = c[0].toggle("Cosine decay", True, key="training.cosine")
-    label_smoothing = c[1].number_input("Label smoothing ε", 0.0, 0.5, 0.1,
-                                        key="training.label_smoothing")
-    mixup = c[2].number_input("Mixup α (0 = off)", 0.0, 5.0, 0.0, key="training.mixup")
+    tricks = (("tricks.linear_scaling", "training.linear_scaling"),
+              ("tricks.warmup_epochs", "training.warmup"),
+              ("tricks.zero_gamma", "training.zero_gamma"),
+              ("tricks.no_bias_decay", "training.no_bias_decay"),
+              ("tricks.cosine", "training.cosine"),
+              ("tricks.label_smoothing", "training.label_smoothing"),
+              ("tricks.mixup", "training.mixup"))
+    for i, (name, key) in enumerate(tricks):
+        if i % 4 == 0:
+            c = st.columns(4)
+        put[name] = ui.option_widget(c[i % 4], name, key)
     teacher = c[3].text_input("Distillation teacher (run folder or model file)",
                               key="training.teacher")
     submitted = st.form_submit_button("Start training", type="primary")
@@ -100,20 +95,9 @@ def chosen_schedule() -> dict | None:
 
 if submitted:
     try:
-        config = {
-            "model": model, "variant": variant, "width": int(width) or None, "dataset": dataset,
-            "data_root": data_root or None, "batch_size": int(batch_size),
-            "epochs": int(epochs), "seed": int(seed), "precision": precision,
-            "optimizer": {"name": optimizer, "lr": float(lr), "momentum": float(momentum),
-                          "weight_decay": float(weight_decay)},
-            "schedule": chosen_schedule(),
-            "tricks": {
-                "linear_scaling": linear_scaling, "warmup_epochs": int(warmup_epochs),
-                "zero_gamma": zero_gamma, "no_bias_decay": no_bias_decay, "cosine": cosine,
-                "label_smoothing": float(label_smoothing), "mixup": float(mixup),
-                "distillation": {"teacher": teacher} if teacher else None,
-            },
-        }
+        config = options.config_from_values(
+            {**put, "schedule": chosen_schedule(),
+             "tricks.distillation": {"teacher": teacher} if teacher else None})
         job_id = ui.submit("train", config)
     except LrlabError as exc:
         st.error(f"Not started: {exc}")

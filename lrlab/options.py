@@ -50,6 +50,8 @@ class Field:
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
     step: float | None = None  # a widget's increment
     format: str | None = None  # a widget's number format ("%g" for LRs)
+    cli: str | None = None  # the flag's name when the key alone would be unclear
+
 
     @property
     def key(self) -> str:
@@ -57,8 +59,13 @@ class Field:
         return self.name.rsplit(".", 1)[-1]
 
     @property
+    def dest(self) -> str:
+        """The flag's attribute on the parsed arguments."""
+        return self.cli or self.key
+
+    @property
     def flag(self) -> str:
-        return "--" + self.key.replace("_", "-")
+        return "--" + self.dest.replace("_", "-")
 
     def options(self) -> tuple[str, ...]:
         return self.choices() if callable(self.choices) else self.choices
@@ -101,9 +108,12 @@ class Field:
                                                              and value == self.high))
 
     def _span(self) -> str:
+        def show(bound: float) -> str:
+            return str(int(bound)) if self.kind == "int" else f"{bound:g}"
+
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        return (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+            return f"{'>' if self.low_open else '>='} {show(self.low)}"
+        return (f"in {'(' if self.low_open else '['}{show(self.low)}, {show(self.high)}"
                 f"{')' if self.high_open else ']'}")
 
 
@@ -130,7 +140,7 @@ _FIELDS = [
     Field("precision", "Precision", "choice", "auto", choices=PRECISIONS,
           help="auto: fp16 with loss scaling on CUDA, fp32 on CPU; bf16 on request"),
     # -- the optimizer -----------------------------------------------------------------------
-    Field("optimizer.name", "Optimizer", "choice", "sgd", choices=OPTIMIZERS),
+    Field("optimizer.name", "Optimizer", "choice", "sgd", choices=OPTIMIZERS, cli="optimizer"),
     Field("optimizer.lr", "LR (at the reference batch)", "float", 0.1, low=0.0, high=100.0,
           low_open=True, format="%g", help="with linear scaling, the LR at batch 256"),
     Field("optimizer.momentum", "Momentum / β1", "float", 0.9, low=0.0, high=1.0,
@@ -205,14 +215,14 @@ def add_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
         f = FIELDS[name]
         help_text = f"{f.label}{': ' + f.help if f.help else ''} (default: {f.default})"
         if f.kind == "bool":
-            parser.add_argument(f.flag, dest=f.key, action=argparse.BooleanOptionalAction,
+            parser.add_argument(f.flag, dest=f.dest, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)
         elif f.kind == "choice" and not callable(f.choices):
-            parser.add_argument(f.flag, dest=f.key, choices=f.options(), default=None,
+            parser.add_argument(f.flag, dest=f.dest, choices=f.options(), default=None,
                                 help=help_text)
-        else:
+        else:  # model and dataset: checked with the config, so --help needs no torch
             kind = {"int": int, "float": float}.get(f.kind, str)
-            parser.add_argument(f.flag, dest=f.key, type=kind, default=None, help=help_text)
+            parser.add_argument(f.flag, dest=f.dest, type=kind, default=None, help=help_text)
 
 
 def apply_flags(config: dict[str, Any], args: argparse.Namespace,
@@ -220,7 +230,7 @@ def apply_flags(config: dict[str, Any], args: argparse.Namespace,
     """The config with every flag that was given set at its field's path."""
     out = dict(config)
     for name in names:
-        value = getattr(args, FIELDS[name].key)
+        value = getattr(args, FIELDS[name].dest)
         if value is not None:
             set_path(out, name, value)
     return out

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrlab import options
 from lrlab.jobs import runners
 from lrlab.jobs.local import WorkerStatus, ensure_local_worker
 from lrlab.jobs.store import Job, Store, resolve_db_url
@@ -110,3 +111,28 @@ def follower(job_id: int) -> JobFollower:
 
 def status_line(status: str) -> str:
     return f"{STATUS_ICONS.get(status, '')} {status}"
+
+
+def option_widget(container: Any, name: str, key: str, **overrides: Any) -> Any:
+    """The widget for an option, drawn from its one declaration (label, default, limits, help,
+    choices); `overrides` changes what a page needs otherwise (a range test's smaller batch)."""
+    field = options.FIELDS[name]
+    label = overrides.pop("label", field.label)
+    default = overrides.pop("default", field.default)
+    help_text = field.help or None
+    if field.kind == "choice":
+        choices = list(field.options())
+        return container.selectbox(label, choices, index=choices.index(default), key=key,
+                                   help=help_text, **overrides)
+    if field.kind == "bool":
+        return container.toggle(label, default, key=key, help=help_text, **overrides)
+    if field.kind == "text":
+        return container.text_input(label, default or "", key=key, help=help_text, **overrides)
+    number = int if field.kind == "int" else float
+    low = None if field.low is None or field.low_open else number(field.low)
+    high = None if field.high is None or field.high_open else number(field.high)
+    kwargs = {"min_value": low, "max_value": high, "value": default, "key": key,
+              "help": help_text}
+    if field.format:
+        kwargs["format"] = field.format
+    return container.number_input(label, **{**kwargs, **overrides})

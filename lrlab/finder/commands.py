@@ -11,37 +11,31 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lrlab import options
 from lrlab.console import note
 from lrlab.reporting import NullReporter
 
+# The range test's flags, each declared once in lrlab.options.
+FIND_FLAGS = ("model", "dataset", "data_root", "limit", "batch_size", "optimizer.name",
+              "optimizer.momentum", "optimizer.weight_decay", "start_lr", "end_lr", "num_points",
+              "mode", "seeds", "seed", "precision", "device", "val_every")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    find = subparsers.add_parser("find", help="run an LR range test and suggest an LR")
-    find.add_argument("--model", required=True)
-    find.add_argument("--dataset", required=True)
-    find.add_argument("--data-root", default=None)
-    find.add_argument("--batch-size", type=int, default=64)
-    find.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
-    find.add_argument("--momentum", type=float, default=0.9, help="SGD momentum or Adam's β1")
-    find.add_argument("--weight-decay", type=float, default=5e-4)
-    find.add_argument("--start-lr", type=float, default=1e-7)
-    find.add_argument("--end-lr", type=float, default=10.0)
-    find.add_argument("--num-points", type=int, default=100)
-    find.add_argument("--mode", default="exp", choices=("exp", "linear"))
-    find.add_argument("--seeds", type=int, default=1, help="sweeps with different data orders")
-    find.add_argument("--seed", type=int, default=0)
-    find.add_argument("--precision", default="fp32")
-    find.add_argument("--device", default="auto")
-    find.add_argument("--val-every", type=int, default=0,
-                      help="validation loss every K points (0: off)")
-    find.add_argument("--limit", type=int, default=None, help="use only this many examples")
+    find = subparsers.add_parser(
+        "find", help="run an LR range test and suggest an LR",
+        description="Sweep the LR over a short run of the model, data and optimizer given, and "
+                    "suggest an LR with schedule advice. Unset flags take the range test's "
+                    "defaults.")
+    options.add_flags(find, FIND_FLAGS)
     find.add_argument("--out", required=True, help="where to write the lrlab.range_test/1 JSON")
     find.set_defaults(func=_find)
 
     analyze = subparsers.add_parser("analyze", help="analyse a range-test curve (CSV or JSON)")
     analyze.add_argument("curve", help="CSV or JSON with lr and loss columns, or another tool's "
                                        "history/recorder export")
-    analyze.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
+    analyze.add_argument("--optimizer", default="sgd", choices=options.OPTIMIZERS,
+                         help="the optimizer the curve was measured with (for the scaling rule)")
     analyze.add_argument("--batch-size", type=int, default=None,
                          help="batch the curve was measured with (for schedule advice)")
     analyze.add_argument("--out", default=None, help="write the analysis as JSON")
@@ -55,15 +49,7 @@ def _write(path: str, result: dict[str, Any]) -> None:
 def _find(args: argparse.Namespace) -> int:
     from lrlab.finder.job import run_from_config
 
-    config = {
-        "model": args.model, "dataset": args.dataset, "data_root": args.data_root,
-        "batch_size": args.batch_size,
-        "optimizer": {"name": args.optimizer, "momentum": args.momentum,
-                      "weight_decay": args.weight_decay},
-        "start_lr": args.start_lr, "end_lr": args.end_lr, "num_points": args.num_points,
-        "mode": args.mode, "seeds": args.seeds, "seed": args.seed, "precision": args.precision,
-        "device": args.device, "val_every": args.val_every, "limit": args.limit,
-    }
+    config = options.apply_flags({}, args, FIND_FLAGS)
     result = run_from_config(config, NullReporter())
     _write(args.out, result)
     print(f"range test: {len(result['lr'])} points, stopped: {result['stop_reason']}, "

@@ -14,9 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrlab.errors import LrlabError
+from lrlab.options import Field
 from lrlab.reporting import Reporter
 
-DEFAULTS: dict[str, Any] = {"steps": 20, "lr": 0.05, "step_seconds": 0.0, "fail_at_step": None}
+FIELDS = (
+    Field("steps", "Steps", "int", 20, low=1, high=1_000_000),
+    Field("lr", "LR", "float", 0.05, low=0.0, high=1.0, low_open=True),
+    Field("step_seconds", "Pause per step (s)", "float", 0.0, low=0.0, high=60.0),
+    Field("fail_at_step", "Fail at step", "int", None, low=0, optional=True),
+)
+DEFAULTS: dict[str, Any] = {field.name: field.default for field in FIELDS}
 _XS = [i / 8 - 1.0 for i in range(16)]
 _YS = [2.0 * x + 1.0 for x in _XS]
 
@@ -30,20 +37,8 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise LrlabError(f"selftest config: unknown field(s) {', '.join(unknown)}")
     merged = {**DEFAULTS, **config}
-    steps, lr, pause, fail_at = (
-        merged["steps"],
-        merged["lr"],
-        merged["step_seconds"],
-        merged["fail_at_step"],
-    )
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1_000_000:
-        raise LrlabError(f"selftest steps: expected an integer in [1, 1000000], got {steps!r}")
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr <= 1:
-        raise LrlabError(f"selftest lr: expected a number in (0, 1], got {lr!r}")
-    if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause <= 60:
-        raise LrlabError(f"selftest step_seconds: expected a number in [0, 60], got {pause!r}")
-    if fail_at is not None and (isinstance(fail_at, bool) or not isinstance(fail_at, int)):
-        raise LrlabError(f"selftest fail_at_step: expected an integer or null, got {fail_at!r}")
+    for field in FIELDS:
+        merged[field.name] = field.check(merged[field.name], f"selftest {field.name}")
     return merged
 
 

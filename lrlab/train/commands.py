@@ -11,20 +11,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrlab import options
 from lrlab.console import note
 from lrlab.errors import LrlabError
 
-# flag dest -> (section, key) in the lrlab.train/1 config
-_FIELDS = {
-    "model": ("", "model"), "variant": ("", "variant"), "width": ("", "width"),
-    "dataset": ("", "dataset"), "data_root": ("", "data_root"), "limit": ("", "limit"),
-    "batch_size": ("", "batch_size"), "epochs": ("", "epochs"), "seed": ("", "seed"),
-    "precision": ("", "precision"), "device": ("", "device"), "grad_clip": ("", "grad_clip"),
-    "optimizer": ("optimizer", "name"), "lr": ("optimizer", "lr"),
-    "momentum": ("optimizer", "momentum"), "weight_decay": ("optimizer", "weight_decay"),
-    "warmup_epochs": ("tricks", "warmup_epochs"),
-    "label_smoothing": ("tricks", "label_smoothing"), "mixup": ("tricks", "mixup"),
-}
+# The training flags, each declared once in lrlab.options; the tricks that are on by default are
+# switched off with --off.
+TRAIN_FLAGS = ("model", "variant", "width", "dataset", "data_root", "download", "limit",
+               "batch_size", "epochs", "seed", "precision", "device", "grad_clip", "compile",
+               "optimizer.name", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay",
+               "optimizer.nesterov", "tricks.warmup_epochs", "tricks.label_smoothing",
+               "tricks.mixup")
+SWITCHABLE_TRICKS = ("linear_scaling", "zero_gamma", "no_bias_decay", "cosine")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,35 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="lrlab.train/1 config (JSON or YAML)")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default: runs/train-<time>)")
-    p.add_argument("--model")
-    p.add_argument("--variant", choices=("A", "B", "C", "D"), help="ResNet variant")
-    p.add_argument("--width", type=int, help="base channel count")
-    p.add_argument("--dataset")
-    p.add_argument("--data-root")
-    p.add_argument("--download", action="store_true", default=None,
-                   help="let torchvision download the dataset into --data-root")
-    p.add_argument("--limit", type=int, help="use only this many examples per split")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument("--device", help="auto, cpu, cuda[:N] or mps")
-    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
-    p.add_argument("--lr", type=float, help="LR at the reference batch (256) with linear scaling")
-    p.add_argument("--momentum", type=float, help="SGD momentum or Adam's β1")
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--nesterov", action="store_true", default=None)
+    options.add_flags(p, TRAIN_FLAGS)
     p.add_argument("--schedule", type=Path, help="an lrlab.schedule/1 file (replaces the "
                                                   "tricks' warmup + cosine)")
-    p.add_argument("--warmup-epochs", type=float)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--mixup", type=float, help="mixup α (0: off)")
     p.add_argument("--teacher", help="distil from a run folder, checkpoint file or job id")
-    p.add_argument("--off", nargs="+", default=[], metavar="TRICK",
-                   choices=("linear_scaling", "zero_gamma", "no_bias_decay", "cosine"),
+    p.add_argument("--off", nargs="+", default=[], metavar="TRICK", choices=SWITCHABLE_TRICKS,
                    help="switch tricks off")
-    p.add_argument("--grad-clip", type=float)
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--ablation", nargs="+", metavar="TRICK",
                    help="train the baseline, then add these tricks one at a time")
     p.add_argument("--ablation-mode", choices=("cumulative", "single"), default="cumulative")
@@ -74,20 +49,8 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The config file's mapping with every given flag applied on top."""
     from lrlab.config_files import read_config_file
 
-    config = read_config_file(args.config) if args.config else {}
-    for dest, (section, key) in _FIELDS.items():
-        value = getattr(args, dest)
-        if value is None:
-            continue
-        if section:
-            config[section] = {**(config.get(section) or {}), key: value}
-        else:
-            config[key] = value
-    for flag in ("download", "compile"):
-        if getattr(args, flag) is not None:
-            config[flag] = True
-    if args.nesterov is not None:
-        config["optimizer"] = {**(config.get("optimizer") or {}), "nesterov": True}
+    config = options.apply_flags(read_config_file(args.config) if args.config else {}, args,
+                                 TRAIN_FLAGS)
     if args.schedule is not None:
         config["schedule"] = read_config_file(args.schedule, "--schedule")
     tricks = dict(config.get("tricks") or {})

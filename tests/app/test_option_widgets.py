@@ -1,0 +1,49 @@
+"""The pages' widgets are drawn from the option registry: the same choices, defaults, limits,
+labels and help as the validators and the CLI flags (see tests/unit/test_options.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_helpers import run_page
+
+from lrlab import options
+from lrlab.data import DATASETS
+
+
+@pytest.mark.parametrize(
+    ("page", "widgets"),
+    [
+        ("lr_finder.py", {"finder.model": "model", "finder.dataset": "dataset",
+                          "finder.opt": "optimizer.name", "finder.mode": "mode",
+                          "finder.momentum": "optimizer.momentum", "finder.points": "num_points",
+                          "finder.seeds": "seeds", "finder.end": "end_lr"}),
+        ("training.py", {"training.model": "model", "training.variant": "variant",
+                         "training.precision": "precision", "training.opt": "optimizer.name",
+                         "training.epochs": "epochs", "training.lr": "optimizer.lr",
+                         "training.label_smoothing": "tricks.label_smoothing",
+                         "training.warmup": "tricks.warmup_epochs"}),
+    ],
+)
+def test_page_widgets_are_built_from_the_registry(
+    lrlab_home: Path, page: str, widgets: dict[str, str]
+) -> None:
+    at = run_page(page)
+    for key, name in widgets.items():
+        field = options.FIELDS[name]
+        if field.kind == "choice":
+            box = at.selectbox(key=key)
+            shown = (tuple(DATASETS[n].title for n in field.options()) if name == "dataset"
+                     else field.options())  # datasets are listed by title
+            assert tuple(box.options) == shown, key
+            assert box.value == field.default, key
+            continue
+        box = at.number_input(key=key)
+        proto = box.proto
+        assert proto.label == field.label, key
+        if field.low is not None and not field.low_open:
+            assert proto.has_min and proto.min == field.low, key
+        if field.high is not None and not field.high_open:
+            assert proto.has_max and proto.max == field.high, key
+        assert proto.help == field.help, key

@@ -1,0 +1,76 @@
+"""Every option declared once: its check names the field and the limit, and the CLI flags and
+page widgets that offer it are built from the same declaration (choices, limits, defaults)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from lrlab import options
+from lrlab.cli import build_parser
+from lrlab.data import DATASETS
+from lrlab.errors import LrlabError
+from lrlab.finder.commands import FIND_FLAGS
+from lrlab.models import MODELS
+from lrlab.train.commands import TRAIN_FLAGS
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("batch_size", 0, "batch_size: expected an integer >= 1, got 0"),
+        ("batch_size", 2.5, "batch_size: expected an integer >= 1, got 2.5"),
+        ("optimizer.momentum", 1.0, "optimizer.momentum: expected a number in [0, 1), got 1.0"),
+        ("optimizer.lr", 0, "optimizer.lr: expected a number in (0, 100], got 0"),
+        ("optimizer.lr", True, "optimizer.lr: expected a number, got True"),
+        ("optimizer.name", "lion", "optimizer.name: expected one of sgd, adam, adamw, got 'lion'"),
+        ("tricks.cosine", "yes", "tricks.cosine: expected true or false, got 'yes'"),
+        ("data_root", 3, "data_root: expected text, got 3"),
+        ("model", "resnet1000", "model: expected one of small_cnn, resnet18"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_field_and_the_limit(
+    name: str, value: object, message: str
+) -> None:
+    with pytest.raises(LrlabError) as info:
+        options.FIELDS[name].check(value)
+    assert str(info.value).startswith(message)
+
+
+def test_good_values_are_normalised() -> None:
+    assert options.FIELDS["batch_size"].check(64.0) == 64 and options.FIELDS["width"].check(None) \
+        is None
+    assert options.FIELDS["optimizer.momentum"].check(0) == 0.0
+    assert options.FIELDS["data_root"].check("  ") is None
+
+
+def test_every_default_passes_its_own_check() -> None:
+    for field in options.FIELDS.values():
+        assert field.check(field.default) == field.default, field.name
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[command]
+
+
+@pytest.mark.parametrize(("command", "names"), [("find", FIND_FLAGS), ("train", TRAIN_FLAGS)])
+def test_cli_flags_are_built_from_the_registry(command: str, names: tuple[str, ...]) -> None:
+    actions = {a.dest: a for a in _subparser(command)._actions}
+    for name in names:
+        field = options.FIELDS[name]
+        action = actions[field.dest]
+        assert action.option_strings[0] == field.flag
+        assert action.default is None  # unset flags keep a config file's value
+        assert field.label in action.help and str(field.default) in action.help
+        if field.kind == "choice" and not callable(field.choices):
+            assert tuple(action.choices) == field.options()
+        if field.kind in ("int", "float"):
+            assert action.type is {"int": int, "float": float}[field.kind]
+
+
+def test_model_and_dataset_choices_are_the_registries() -> None:
+    assert options.FIELDS["model"].options() == tuple(MODELS)
+    assert options.FIELDS["dataset"].options() == tuple(DATASETS)
