@@ -4,10 +4,10 @@ The table names functions as "module:function" strings and imports them only whe
 store, the CLI and the app can list and validate kinds without importing torch; the worker's child
 process is the one that pays for the import.
 
-A runner is `run_from_config(config: dict, reporter) -> dict` (JSON-able result); kinds that save
-files also take `out_dir`. A runner module may offer `validate_config(config) -> dict | None`, which
-raises `LrlabError` for bad input; it is called before a job is queued. It may also offer
-`warm_up(device)`, which a worker's waiting child calls before any job is handed to it.
+A runner is `run(config: dict, reporter) -> dict` (JSON-able result); kinds that save files also
+take `out_dir`. A kind's validator, `validate(config) -> dict | None`, raises `LrlabError` for bad
+input; it is called before a job is queued and must import no torch. A kind's `warm_up(device)` is
+what a worker's waiting child calls before any job is handed to it.
 """
 
 from __future__ import annotations
@@ -24,21 +24,31 @@ from lrlab.reporting import Reporter
 
 @dataclass(frozen=True)
 class RunnerSpec:
+    """A job kind and its functions, as "module:function" (imported only when called).
+
+    The validator lives where it can be imported without torch, so a page or the CLI refuses a
+    bad config at once; the runner and its warm-up may import whatever they need.
+    """
+
     kind: str
-    module: str
-    takes_out_dir: bool
     summary: str
-    function: str = "run_from_config"
-    validator: str = "validate_config"
-    warm_up: str = "warm_up"
+    run: str
+    validate: str | None = None
+    warm_up: str | None = None
+    takes_out_dir: bool = False
 
 
 RUNNERS: dict[str, RunnerSpec] = {
     spec.kind: spec
     for spec in (
-        RunnerSpec("find", "lrlab.finder.job", False, "LR range test"),
-        RunnerSpec("train", "lrlab.train.job", True, "short training run"),
-        RunnerSpec("selftest", "lrlab.jobs.selftest", False, "worker self-test"),
+        RunnerSpec("find", "LR range test", run="lrlab.finder.job:run_from_config",
+                   validate="lrlab.finder.job:validate_config",
+                   warm_up="lrlab.finder.job:warm_up"),
+        RunnerSpec("train", "short training run", run="lrlab.train.job:run_from_config",
+                   validate="lrlab.train.config:validate_config",
+                   warm_up="lrlab.train.job:warm_up", takes_out_dir=True),
+        RunnerSpec("selftest", "worker self-test", run="lrlab.jobs.selftest:run_from_config",
+                   validate="lrlab.jobs.selftest:validate_config"),
     )
 }
 KINDS = tuple(RUNNERS)
@@ -51,15 +61,20 @@ def runner_spec(kind: str) -> RunnerSpec:
         raise LrlabError(f"job kind: expected one of {', '.join(KINDS)}, got {kind!r}") from None
 
 
-def _module(spec: RunnerSpec) -> Any:
+def _function(spec: RunnerSpec, reference: str) -> Callable[..., Any]:
+    module_name, _, name = reference.partition(":")
     try:
-        return importlib.import_module(spec.module)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and spec.module.startswith(exc.name):
+        if exc.name and module_name.startswith(exc.name):
             raise LrlabError(
-                f"job kind {spec.kind!r}: its runner module {spec.module} is missing ({exc})"
+                f"job kind {spec.kind!r}: its module {module_name} is missing ({exc})"
             ) from exc
         raise
+    function = getattr(module, name, None)
+    if function is None:
+        raise LrlabError(f"job kind {spec.kind!r}: {module_name} has no {name}()")
+    return function
 
 
 def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,28 +82,18 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     spec = runner_spec(kind)
     if not isinstance(config, Mapping):
         raise LrlabError(f"{kind} config: expected a mapping, got {type(config).__name__}")
-    validator = getattr(_module(spec), spec.validator, None)
-    if validator is None:
+    if spec.validate is None:
         return dict(config)
-    checked = validator(dict(config))
+    checked = _function(spec, spec.validate)(dict(config))
     return dict(config) if checked is None else dict(checked)
 
 
 def warm_up(device: str) -> None:
-    """Import every runner and let each pay its job-independent start-up costs (optional
-    `warm_up(device)` in its module), so a job handed to a warm process starts at once."""
+    """Let each runner pay its job-independent start-up costs (imports, lazily loaded libraries,
+    CUDA context), so a job handed to a warm process starts at once."""
     for spec in RUNNERS.values():
-        function = getattr(_module(spec), spec.warm_up, None)
-        if function is not None:
-            function(device)
-
-
-def load(kind: str) -> Callable[..., Mapping[str, Any]]:
-    spec = runner_spec(kind)
-    function = getattr(_module(spec), spec.function, None)
-    if function is None:
-        raise LrlabError(f"job kind {kind!r}: {spec.module} has no {spec.function}()")
-    return function
+        if spec.warm_up is not None:
+            _function(spec, spec.warm_up)(device)
 
 
 def run(
@@ -96,7 +101,7 @@ def run(
 ) -> dict[str, Any]:
     """Run one job in this process and return its result."""
     spec = runner_spec(kind)
-    function = load(kind)
+    function = _function(spec, spec.run)
     if spec.takes_out_dir:
         result = function(dict(config), reporter, out_dir=out_dir)
     else:
@@ -104,5 +109,5 @@ def run(
     if result is None:
         return {}
     if not isinstance(result, Mapping):
-        raise TypeError(f"{spec.module}.{spec.function} returned {type(result).__name__}, not dict")
+        raise TypeError(f"{spec.run} returned {type(result).__name__}, not dict")
     return dict(result)

@@ -4,6 +4,8 @@ page widgets that offer it are built from the same declaration (choices, limits,
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -74,3 +76,17 @@ def test_cli_flags_are_built_from_the_registry(command: str, names: tuple[str, .
 def test_model_and_dataset_choices_are_the_registries() -> None:
     assert options.FIELDS["model"].options() == tuple(MODELS)
     assert options.FIELDS["dataset"].options() == tuple(DATASETS)
+
+
+def test_a_cheap_mistake_is_refused_without_importing_torch() -> None:
+    """Pages and the CLI answer a bad batch at once: validation reaches for torch (the model and
+    dataset registries) only after the cheap checks pass."""
+    code = ("import sys\nfrom lrlab.jobs import runners\nfrom lrlab.errors import LrlabError\n"
+            "for kind in ('find', 'train', 'selftest'):\n"
+            "    try:\n        runners.validate(kind, {'batch_size': 0} if kind != 'selftest'"
+            " else {'steps': 0})\n    except LrlabError:\n        pass\n"
+            "    else:\n        raise SystemExit(kind + ' accepted a bad config')\n"
+            "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "False"
