@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import designer, monitor, options, ui
+from lrlab import comparison, designer, monitor, options, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.finder.curves import parse_curve
@@ -22,9 +22,8 @@ st.caption("Sweep the LR up over a short run, see where the loss falls fastest, 
 
 def open_in_designer(config: dict) -> None:
     """Button callback: load a suggested schedule into the Schedule Designer's form."""
-    for key, value in designer.form_from_config(config).items():
-        state["d." + key] = value
-    state["training.schedule"] = config
+    designer.load_into_session(state, config)
+    state[designer.ADVICE_KEY] = config
 
 
 def show_result(result: dict, key: str, overlays=()) -> None:
@@ -125,13 +124,11 @@ with run_tab:
         live()
         job = store.get(job.id)
         if job.status == "succeeded" and job.result:
-            earlier = [j for j in store.list_jobs(limit=50, kind="find", status="succeeded")
-                       if j.id != job.id and j.result]
+            earlier = [j for j in comparison.listed_jobs(store, "find", limit=50)
+                       if j.id != job.id and j.status == "succeeded"]
             chosen = st.multiselect("Overlay earlier tests", earlier,
-                                    format_func=lambda j: f"#{j.id} {j.config.get('model')} on "
-                                                          f"{j.config.get('dataset')}")
-            overlays = [(f"#{j.id}", j.result["lr"], j.result.get("smoothed") or j.result["loss"])
-                        for j in chosen]
+                                    format_func=comparison.run_label)
+            overlays = comparison.range_test_overlays([store.get(j.id) for j in chosen])
             show_result(job.result, f"finder.{job.id}", overlays)
         elif job.status in ("failed", "cancelled"):
             st.error(job.error or f"The range test was {job.status}.")

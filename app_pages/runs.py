@@ -15,8 +15,7 @@ st.caption("Every range test and training run, newest first. Select one to open 
 
 kind_filter = st.segmented_control("Show", ["all", "find", "train"], default="all",
                                    key="runs.kind")
-jobs = store.list_jobs(limit=300, kind=None if kind_filter in (None, "all") else kind_filter)
-jobs = [j for j in jobs if j.kind != "selftest"]
+jobs = comparison.listed_jobs(store, None if kind_filter in (None, "all") else kind_filter)
 if not jobs:
     st.info("No runs yet. Start one on the LR Finder or Training page.")
     st.stop()
@@ -44,6 +43,7 @@ else:  # a reload or a shared link: the selection lives in the URL
 if not picked:
     st.query_params.pop("jobs", None)
     st.stop()
+picked = [store.get(j.id) for j in picked]  # the table holds headlines; these need curves too
 
 actions = st.columns(3)
 if actions[0].button("Cancel", disabled=not any(not j.is_finished for j in picked),
@@ -88,8 +88,7 @@ if trains:
     st.plotly_chart(training_figure(series), key="runs.train_chart")
 if finds:
     first, rest = finds[0], finds[1:]
-    overlays = [(comparison.run_label(j), j.result["lr"],
-                 j.result.get("smoothed") or j.result["loss"]) for j in rest]
+    overlays = comparison.range_test_overlays(rest)
     st.plotly_chart(range_test_result_figure(first.result, overlays=overlays),
                     key="runs.find_chart")
 

@@ -11,7 +11,7 @@ from lrlab.schedules import Schedule, dump_schedule, parse_schedule, to_pytorch
 from lrlab.schedules.io import parse_metric_series
 from lrlab.schedules.spec import KINDS, SCALING_RULES, WARMUP_SHAPES
 
-P = "d."  # session-state prefix of this page's widgets
+P = designer.FORM_PREFIX  # session-state prefix of this page's widgets
 SAVED = "designer.saved"  # list of {"name", "config"} kept for comparison
 state = st.session_state
 
@@ -29,8 +29,7 @@ def load_imported() -> None:
     try:
         schedule = parse_schedule(upload.getvalue().decode("utf-8", errors="replace"),
                                   source=upload.name)
-        for key, value in designer.form_from_config(schedule.to_dict()).items():
-            state[P + key] = value
+        designer.load_into_session(state, schedule.to_dict())
         state["designer.import_ok"] = upload.name
     except LrlabError as exc:
         state["designer.import_error"] = str(exc)

@@ -10,7 +10,6 @@ from lrlab.errors import LrlabError
 from lrlab.models import describe_for_dataset
 from lrlab.paths import run_dir
 from lrlab.plots import training_figure
-from lrlab.schedules import Schedule, parse_schedule
 
 state = st.session_state
 store = ui.store()
@@ -24,8 +23,6 @@ def model_line(model: str, dataset: str, variant: str, width: int | None) -> str
     return describe_for_dataset(model, dataset, variant=variant, width=width)
 
 
-SCHEDULE_SOURCES = ("Warmup + cosine (from the tricks)", "Schedule Designer (current form)",
-                    "LR Finder advice", "Upload a file")
 
 # Each widget is drawn from its option's declaration (lrlab.options). What to train sits outside
 # the form, so the model's size updates as it is chosen.
@@ -52,7 +49,8 @@ with st.form("training.form"):
         put[name] = ui.option_widget(c[i % 4], name, key)
 
     st.markdown("**Schedule**")
-    source = st.radio("Schedule from", SCHEDULE_SOURCES, key="training.schedule_source",
+    source = st.radio("Schedule from", list(designer.SCHEDULE_SOURCES),
+                      format_func=designer.SCHEDULE_SOURCES.get, key="training.schedule_source",
                       horizontal=True, label_visibility="collapsed")
     schedule_file = st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
                                      key="training.schedule_file")
@@ -74,29 +72,12 @@ with st.form("training.form"):
     submitted = st.form_submit_button("Start training", type="primary")
 
 
-def chosen_schedule() -> dict | None:
-    """The schedule config picked in the form, or None to let the tricks build one."""
-    if source == SCHEDULE_SOURCES[1]:
-        form = {**designer.default_form(),
-                **{k[2:]: v for k, v in state.items() if isinstance(k, str) and k.startswith("d.")}}
-        return Schedule.from_dict(designer.config_from_form(form)).to_dict()
-    if source == SCHEDULE_SOURCES[2]:
-        if "training.schedule" not in state:
-            raise LrlabError("schedule: no LR Finder advice chosen yet (open one from the "
-                             "LR Finder page first)")
-        return state["training.schedule"]
-    if source == SCHEDULE_SOURCES[3]:
-        if schedule_file is None:
-            raise LrlabError("schedule: upload a schedule file or pick another source")
-        text = schedule_file.getvalue().decode("utf-8", errors="replace")
-        return parse_schedule(text, source=schedule_file.name).to_dict()
-    return None
-
-
 if submitted:
     try:
+        upload = (None if schedule_file is None else
+                  (schedule_file.name, schedule_file.getvalue().decode("utf-8", errors="replace")))
         config = options.config_from_values(
-            {**put, "schedule": chosen_schedule(),
+            {**put, "schedule": designer.chosen_schedule(source, state, upload),
              "tricks.distillation": {"teacher": teacher} if teacher else None})
         job_id = ui.submit("train", config)
     except LrlabError as exc:

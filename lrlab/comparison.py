@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrlab.jobs.store import Job, format_time
+from lrlab.jobs.store import Job, Store, format_time
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -48,6 +48,23 @@ def config_diff(configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]
 
 
 _MISSING = object()
+
+
+# Jobs a person runs; the worker self-tests (`lrlab worker --check`) are plumbing.
+LISTED_KINDS_EXCLUDED = ("selftest",)
+
+
+def listed_jobs(store: Store, kind: str | None = None, limit: int = 300) -> list[Job]:
+    """The runs a person compares, newest first, with headline results only (no curves)."""
+    return store.list_jobs(limit, kind=kind, exclude_kinds=LISTED_KINDS_EXCLUDED, summary=True)
+
+
+def range_test_overlays(
+    jobs: Sequence[Job],
+) -> list[tuple[str, Sequence[float], Sequence[float]]]:
+    """(label, LRs, smoothed loss) of finished range tests, to draw over another test's curve."""
+    return [(run_label(j), j.result["lr"], j.result.get("smoothed") or j.result["loss"])
+            for j in jobs if j.kind == "find" and j.result and "lr" in j.result]
 
 
 def run_label(job: Job) -> str:

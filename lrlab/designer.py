@@ -8,17 +8,20 @@ cheaply however long the schedule is, and computes the summary figures shown bes
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lrlab.errors import LrlabError
-from lrlab.schedules import Schedule
+from lrlab.schedules import Schedule, parse_schedule
 from lrlab.schedules.spec import FORMAT, KINDS, Field
 
 PREVIEW_POINTS = 4000
+# The Designer keeps its form in the session under this prefix, so other pages can fill it (LR
+# Finder advice) or read it (Training) through the functions below.
+FORM_PREFIX = "d."
 
 STEPS_DIRECT = "Total steps"
 STEPS_FROM_EPOCHS = "Epochs × steps per epoch"
@@ -47,6 +50,49 @@ DEFAULT_FORM: dict[str, Any] = {
     "momentum.on": False,
     "momentum.value": 0.9,
 }
+
+
+def load_into_session(session: MutableMapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Fill the Designer's form in a session from a schedule config (advice, an import)."""
+    for key, value in form_from_config(config).items():
+        session[FORM_PREFIX + key] = value
+
+
+def schedule_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
+    """The schedule the Designer's form in this session describes (defaults where untouched)."""
+    form = {**default_form(), **{k[len(FORM_PREFIX):]: v for k, v in session.items()
+                                 if isinstance(k, str) and k.startswith(FORM_PREFIX)}}
+    return Schedule.from_dict(config_from_form(form)).to_dict()
+
+
+ADVICE_KEY = "training.schedule"  # the LR Finder advice last opened, kept for Training
+# Where a training run's schedule comes from, as the Training page offers it.
+SCHEDULE_SOURCES = {
+    "tricks": "Warmup + cosine (from the tricks)",
+    "designer": "Schedule Designer (current form)",
+    "advice": "LR Finder advice",
+    "file": "Upload a file",
+}
+
+
+def chosen_schedule(
+    source: str, session: Mapping[str, Any], upload: tuple[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The schedule a training run uses, by source; None lets the tricks build the paper's.
+    `upload` is (file name, text) for the "file" source."""
+    if source == "designer":
+        return schedule_from_session(session)
+    if source == "advice":
+        if ADVICE_KEY not in session:
+            raise LrlabError("schedule: no LR Finder advice chosen yet (open one from the "
+                             "LR Finder page first)")
+        return dict(session[ADVICE_KEY])
+    if source == "file":
+        if upload is None:
+            raise LrlabError("schedule: upload a schedule file or pick another source")
+        name, text = upload
+        return parse_schedule(text, source=name).to_dict()
+    return None
 
 
 def field_key(kind: str, field: Field) -> str:

@@ -14,7 +14,7 @@ import streamlit as st
 from lrlab import options
 from lrlab.jobs import runners
 from lrlab.jobs.local import WorkerStatus, ensure_local_worker
-from lrlab.jobs.store import Job, Store, resolve_db_url
+from lrlab.jobs.store import Job, Store, shared_store
 from lrlab.monitor import JobFollower, job_from_link, jobs_from_link
 from lrlab.paths import allowed_data_dirs, confine_path, host_paths
 from lrlab.serve import serves_others
@@ -26,14 +26,10 @@ STATUS_ICONS = {"queued": "🕒", "running": "⏳", "succeeded": "✅", "failed"
 WORKER_PANEL_REFRESH_S = 3.0
 
 
-@st.cache_resource(show_spinner=False)
-def _store(url: str) -> Store:
-    return Store(url)
-
-
 def store() -> Store:
-    """One Store per server process and database URL (LRLAB_DB, else the SQLite file)."""
-    return _store(resolve_db_url(None))
+    """The server's one Store for its database (LRLAB_DB, else the SQLite file), shared with the
+    worker supervisor."""
+    return shared_store(None)
 
 
 def worker_status() -> WorkerStatus:

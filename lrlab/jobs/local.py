@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrlab.errors import LrlabError
-from lrlab.jobs.store import Store, WorkerInfo, format_time, resolve_db_url
+from lrlab.jobs.store import Store, WorkerInfo, format_time, resolve_db_url, shared_store
 from lrlab.paths import lrlab_home
 
 _CHECK_TIMEOUT_S = 60.0
@@ -108,7 +108,7 @@ class LocalWorkerSupervisor:
         self.every_s = every_s
         self.min_uptime_s = min_uptime_s
         self.max_backoff_s = max_backoff_s
-        self.store = Store(url)
+        self.store = shared_store(url)
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
         self.started_at = 0.0
@@ -222,12 +222,10 @@ class LocalWorkerSupervisor:
             if self.process is not None:
                 _stop_worker(self.process)
                 self.process = None
-        self.store.close()
 
 
 _lock = threading.Lock()
 _supervisors: dict[str, LocalWorkerSupervisor] = {}
-_stores: dict[str, Store] = {}
 
 
 def live_workers(store: Store) -> list[WorkerInfo]:
@@ -245,9 +243,7 @@ def ensure_local_worker(db_url: str | None = None) -> WorkerStatus:
     """This server's worker status; starts the supervisor for the store on first call."""
     url = resolve_db_url(db_url)
     if not local_worker_wanted():
-        with _lock:
-            store = _stores.setdefault(url, Store(url))
-        return WorkerStatus(live_workers(store), None, None)
+        return WorkerStatus(live_workers(shared_store(url)), None, None)
     with _lock:
         supervisor = _supervisors.get(url)
         if supervisor is None:

@@ -29,6 +29,7 @@ import math
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -272,7 +273,32 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _job_from_row(row: sa.Row) -> Job:
+# What a list of jobs shows of each result (a table's headline columns): read from the stored
+# JSON by the database, so listing 300 jobs does not load 300 curves.
+HEADLINE_PATHS = (("summary", "best_val_top1"), ("summary", "final_val_top1"),
+                  ("suggestions", "consensus"), ("trust", "level"))
+
+
+def _headline_columns() -> list[Any]:
+    columns = []
+    for section, key in HEADLINE_PATHS:
+        value = jobs_table.c.result[section][key]
+        value = value.as_string() if key == "level" else value.as_float()
+        columns.append(value.label(f"headline__{section}__{key}"))
+    return columns
+
+
+def _headline_result(row: sa.Row) -> dict[str, Any] | None:
+    """The headline fields of a row read in summary mode, as a (partial) result mapping."""
+    found: dict[str, Any] = {}
+    for section, key in HEADLINE_PATHS:
+        value = getattr(row, f"headline__{section}__{key}")
+        if value is not None:
+            found.setdefault(section, {})[key] = value
+    return found or None
+
+
+def _job_from_row(row: sa.Row, *, summary: bool = False) -> Job:
     return Job(
         id=row.id,
         kind=row.kind,
@@ -282,7 +308,7 @@ def _job_from_row(row: sa.Row) -> Job:
         message=row.message,
         worker=row.worker,
         heartbeat=row.heartbeat,
-        result=row.result,
+        result=_headline_result(row) if summary else row.result,
         error=row.error,
         cancel_requested=bool(row.cancel_requested),
         last_seq=row.metric_seq,
@@ -579,12 +605,26 @@ class Store:
             return _job_from_row(self._get_row(conn, job_id))
 
     def list_jobs(
-        self, limit: int | None = 50, *, kind: str | None = None, status: str | None = None
+        self,
+        limit: int | None = 50,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        exclude_kinds: Sequence[str] = (),
+        summary: bool = False,
     ) -> list[Job]:
-        """Jobs newest first, optionally of one kind and/or status."""
-        query = sa.select(jobs_table).order_by(jobs_table.c.id.desc())
+        """Jobs newest first, optionally of one kind and/or status. With `summary`, each job's
+        result holds only its headline fields (HEADLINE_PATHS), for tables and pickers."""
+        if summary:
+            columns = [c for c in jobs_table.c if c.name != "result"] + _headline_columns()
+            query = sa.select(*columns)
+        else:
+            query = sa.select(jobs_table)
+        query = query.order_by(jobs_table.c.id.desc())
         if kind is not None:
             query = query.where(jobs_table.c.kind == kind)
+        if exclude_kinds:
+            query = query.where(jobs_table.c.kind.not_in(list(exclude_kinds)))
         if status is not None:
             if status not in STATUSES:
                 raise LrlabError(
@@ -594,7 +634,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
-            return [_job_from_row(row) for row in conn.execute(query)]
+            return [_job_from_row(row, summary=summary) for row in conn.execute(query)]
 
     def delete(self, job_id: int) -> None:
         """Remove a job and its metrics. A running job must be cancelled first."""
@@ -731,3 +771,17 @@ class Store:
                 )
                 for r in conn.execute(query)
             ]
+
+
+_shared: dict[str, Store] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_store(url: str | None = None) -> Store:
+    """This process's one Store for a database (it owns a connection pool): the app's pages and
+    its worker supervisor share it rather than each keeping a cache."""
+    resolved = resolve_db_url(url)
+    with _shared_lock:
+        if resolved not in _shared:
+            _shared[resolved] = Store(resolved)
+        return _shared[resolved]

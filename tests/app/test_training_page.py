@@ -62,7 +62,7 @@ def test_a_missing_data_folder_is_refused_before_anything_is_queued(store: Store
 
 def test_upload_source_without_a_file_is_refused(store: Store) -> None:
     at = _page()
-    at.radio(key="training.schedule_source").set_value("Upload a file")
+    at.radio(key="training.schedule_source").set_value("file")
     at = _submit(at)
     assert any("upload a schedule file" in e.value for e in at.error)
     assert store.list_jobs(None) == []
@@ -70,7 +70,7 @@ def test_upload_source_without_a_file_is_refused(store: Store) -> None:
 
 def test_designer_schedule_is_sent_with_the_job(store: Store) -> None:
     at = _page()
-    at.radio(key="training.schedule_source").set_value("Schedule Designer (current form)")
+    at.radio(key="training.schedule_source").set_value("designer")
     at = _submit(at)
     schedule = store.list_jobs(None)[0].config["schedule"]
     assert schedule["format"] == "lrlab.schedule/1" and schedule["total_steps"] > 0

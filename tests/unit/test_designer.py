@@ -163,3 +163,34 @@ def test_figure_refuses_epochs_without_steps_per_epoch() -> None:
     cos = Schedule.from_dict(designer.config_from_form(form(kind="cosine")))
     with pytest.raises(ValueError, match="steps_per_epoch"):
         schedule_figure([designer.preview(cos, "cos")], x_unit="epoch")
+
+
+def test_a_config_loaded_into_a_session_comes_back_as_the_same_schedule() -> None:
+    config = {"format": "lrlab.schedule/1", "base_lr": 0.4, "total_steps": 550,
+              "warmup": {"steps": 55, "start_factor": 0.1, "shape": "linear"},
+              "main": {"kind": "cosine", "min_lr": 0.001}}
+    session: dict = {"other.page": 1}
+    designer.load_into_session(session, config)
+    assert all(k.startswith(designer.FORM_PREFIX) for k in session if k != "other.page")
+    steps = np.arange(600)
+    got = Schedule.from_dict(designer.schedule_from_session(session)).lr(steps)
+    np.testing.assert_array_equal(got, Schedule.from_dict(config).lr(steps))
+    # an untouched session is the Designer's default schedule
+    assert designer.schedule_from_session({}) == Schedule.from_dict(
+        designer.config_from_form(designer.default_form())).to_dict()
+
+
+def test_a_training_runs_schedule_comes_from_the_source_chosen() -> None:
+    advice = {"format": "lrlab.schedule/1", "base_lr": 0.2, "total_steps": 100,
+              "main": {"kind": "onecycle"}}
+    assert designer.chosen_schedule("tricks", {}) is None
+    assert designer.chosen_schedule("advice", {designer.ADVICE_KEY: advice}) == advice
+    with pytest.raises(LrlabError, match="no LR Finder advice chosen yet"):
+        designer.chosen_schedule("advice", {})
+    text = "format: lrlab.schedule/1\nbase_lr: 1e-2\ntotal_steps: 10\nmain: {kind: constant}\n"
+    got = designer.chosen_schedule("file", {}, ("s.yaml", text))
+    assert got["base_lr"] == 0.01 and got["main"]["kind"] == "constant"
+    with pytest.raises(LrlabError, match="upload a schedule file"):
+        designer.chosen_schedule("file", {})
+    with pytest.raises(LrlabError, match=r"s\.yaml"):
+        designer.chosen_schedule("file", {}, ("s.yaml", "base_lr: [1, 2"))

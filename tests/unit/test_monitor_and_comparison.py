@@ -144,3 +144,27 @@ def test_summary_cards_show_dashes_for_a_run_without_epochs() -> None:
     empty = summary_cards({"best_val_top1": None, "final_val_top1": None,
                            "wall_time_s": 3.0, "images_per_s": None})
     assert [text for _, text in empty] == ["—", "—", "3 s", "—"]
+
+
+def test_listed_jobs_are_a_persons_runs_with_headlines_only(store: Store) -> None:
+    train = store.submit("train", {"model": "small_cnn"})
+    store.claim("w")
+    store.finish(train, "succeeded", result={"summary": {"best_val_top1": 0.97,
+                                                         "final_val_top1": 0.95},
+                                             "epochs": [{"val_top1": 0.95}] * 50})
+    find = store.submit("find", {"model": "small_cnn"})
+    store.claim("w")
+    store.finish(find, "succeeded", result={"lr": [1e-3, 1e-2, 1e-1], "loss": [2, 1, 3],
+                                            "suggestions": {"consensus": 0.01, "fastai": 0.02},
+                                            "trust": {"level": "medium", "verdict": "..."}})
+    store.submit("selftest", {})
+    listed = comparison.listed_jobs(store)
+    assert [j.id for j in listed] == [find, train]  # newest first, no self-test
+    assert listed[1].result == {"summary": {"best_val_top1": 0.97, "final_val_top1": 0.95}}
+    assert listed[0].result == {"suggestions": {"consensus": 0.01}, "trust": {"level": "medium"}}
+    assert comparison.headline(listed[0])["consensus LR"] == 0.01
+    assert [j.id for j in comparison.listed_jobs(store, "train")] == [train]
+    # the full record still holds the curve, and overlays read it
+    (label, lrs, losses), = comparison.range_test_overlays([store.get(find), store.get(train)])
+    assert label == f"#{find} find"  # no dataset in this config: no "on ..."
+    assert lrs == [1e-3, 1e-2, 1e-1] and losses == [2, 1, 3]
