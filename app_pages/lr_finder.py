@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import comparison, designer, monitor, options, ui
+from lrlab import comparison, designer, options, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.finder.curves import parse_curve
 from lrlab.finder.imported import analyze_imported
 from lrlab.finder.job import DEFAULTS as FIND_DEFAULTS
+from lrlab.jobs.store import Job
+from lrlab.monitor import JobFollower
 from lrlab.plots import range_test_figure, range_test_result_figure
 
 state = st.session_state
@@ -60,6 +62,18 @@ def show_result(result: dict, key: str, overlays=()) -> None:
                 st.switch_page("app_pages/schedule_designer.py")
 
 
+def draw_live_curve(job: Job, follower: JobFollower) -> None:
+    """The curve so far, drawn from the start (empty at first) on the sweep's LR span, so the
+    chart is ready when the first points come."""
+    if job.is_finished:
+        return  # the result below takes over
+    lrs, loss = follower.series("lr")[1], follower.series("loss")[1]
+    if not len(lrs):
+        st.caption("Waiting for the worker's first points…")
+    sweep = (job.config["start_lr"], job.config["end_lr"])
+    st.plotly_chart(range_test_figure(lrs, loss, lr_range=sweep), key="finder.live_chart")
+
+
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
 
 with run_tab:
@@ -100,29 +114,7 @@ with run_tab:
 
     job = ui.job_in_url("find")
     if job is not None:
-        follower = ui.follower(job.id)
-
-        @st.fragment(run_every=None if job.is_finished else monitor.LIVE_POLL_S)
-        def live() -> None:
-            current = follower.poll(store)
-            st.markdown(f"**Range test #{current.id}** — {ui.status_line(current.status)}")
-            st.progress(*monitor.progress_line(current))
-            if not current.is_finished:
-                if st.button("Cancel", key="finder.cancel"):
-                    store.request_cancel(current.id)
-                lrs, loss = follower.series("lr")[1], follower.series("loss")[1]
-                if not len(lrs):
-                    st.caption("Waiting for the worker's first points…")
-                # drawn from the start (empty at first), so the chart is ready when points come
-                sweep = (current.config["start_lr"], current.config["end_lr"])
-                st.plotly_chart(range_test_figure(lrs, loss, lr_range=sweep),
-                                key="finder.live_chart")
-            elif not state.get(f"finder.done.{current.id}"):
-                state[f"finder.done.{current.id}"] = True
-                st.rerun()  # the whole page: stop polling and show the result
-
-        live()
-        job = store.get(job.id)
+        job = ui.live_job(job, "Range test", "finder", draw_live_curve)
         if job.status == "succeeded" and job.result:
             earlier = [j for j in comparison.listed_jobs(store, "find", limit=50)
                        if j.id != job.id and j.status == "succeeded"]

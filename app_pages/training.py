@@ -7,12 +7,13 @@ import streamlit as st
 from lrlab import designer, monitor, options, ui
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
+from lrlab.jobs.store import Job
 from lrlab.models import describe_for_dataset
+from lrlab.monitor import JobFollower
 from lrlab.paths import run_dir
 from lrlab.plots import training_figure
 
 state = st.session_state
-store = ui.store()
 
 st.title("Training")
 st.caption("A short run with the tricks of He et al. (2019) to check an LR and schedule. "
@@ -85,28 +86,20 @@ if submitted:
     else:
         st.query_params["job"] = str(job_id)
 
+
+
+def draw_metrics(job: Job, follower: JobFollower) -> None:
+    if follower.step or follower.epoch:
+        st.plotly_chart(training_figure([(f"#{job.id}", follower.all_series())]),
+                        key="training.chart")
+    elif not job.is_finished:
+        st.caption("Waiting for the worker's first metrics…")
+
+
 job = ui.job_in_url("train")
 if job is not None:
+    job = ui.live_job(job, "Run", "training", draw_metrics)
     follower = ui.follower(job.id)
-
-    @st.fragment(run_every=None if job.is_finished else monitor.LIVE_POLL_S)
-    def live() -> None:
-        current = follower.poll(store)
-        st.subheader(f"Run #{current.id} — {ui.status_line(current.status)}")
-        st.progress(*monitor.progress_line(current))
-        if not current.is_finished and st.button("Cancel run", key="training.cancel"):
-            store.request_cancel(current.id)
-        if follower.step or follower.epoch:
-            st.plotly_chart(training_figure([(f"#{current.id}", follower.all_series())]),
-                            key="training.chart")
-        elif not current.is_finished:
-            st.caption("Waiting for the worker's first metrics…")
-        if current.is_finished and not state.get(f"training.done.{current.id}"):
-            state[f"training.done.{current.id}"] = True
-            st.rerun()
-
-    live()
-    job = store.get(job.id)
     if job.is_finished:
         if job.error:
             st.error(job.error)

@@ -7,6 +7,7 @@ without a browser.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -15,7 +16,7 @@ from lrlab import options
 from lrlab.jobs import runners
 from lrlab.jobs.local import WorkerStatus, ensure_local_worker
 from lrlab.jobs.store import Job, Store, shared_store
-from lrlab.monitor import JobFollower, job_from_link, jobs_from_link
+from lrlab.monitor import LIVE_POLL_S, JobFollower, job_from_link, jobs_from_link, progress_line
 from lrlab.paths import allowed_data_dirs, confine_path, host_paths
 from lrlab.serve import serves_others
 
@@ -95,6 +96,30 @@ def jobs_in_url(known: set[int], param: str = "jobs") -> list[int]:
     if problem:
         st.warning(problem)
     return ids
+
+
+def live_job(job: Job, title: str, key: str,
+             draw: Callable[[Job, JobFollower], None]) -> Job:
+    """A job's live view: its title and status, progress, a Cancel button, and what `draw` adds
+    (a chart), refreshed every LIVE_POLL_S until the job ends; then the page reruns once so it
+    can show the result. Returns the job as it is now."""
+    seen = follower(job.id)
+
+    @st.fragment(run_every=None if job.is_finished else LIVE_POLL_S)
+    def live() -> None:
+        current = seen.poll(store())
+        st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
+        st.progress(*progress_line(current))
+        if not current.is_finished and st.button("Cancel", key=f"{key}.cancel"):
+            store().request_cancel(current.id)
+        draw(current, seen)
+        done = f"{key}.done.{current.id}"
+        if current.is_finished and not st.session_state.get(done):
+            st.session_state[done] = True
+            st.rerun()  # the whole page: stop polling and show the result
+
+    live()
+    return store().get(job.id)
 
 
 def follower(job_id: int) -> JobFollower:

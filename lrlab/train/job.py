@@ -70,13 +70,10 @@ def train(
     """
     from lrlab.data import load_dataset, make_loader
     from lrlab.device import describe_device, resolve_device
-    from lrlab.models import build_model, model_summary
     from lrlab.optimizers import build_optimizer
-    from lrlab.paths import lrlab_home
     from lrlab.precision import resolve_precision
-    from lrlab.train.checkpoint import load_teacher, save_checkpoint
+    from lrlab.train.checkpoint import save_checkpoint
     from lrlab.train.loop import Stop, run_epochs
-    from lrlab.train.objective import Objective
 
     cfg = validate_config(config)
     if out_dir is not None:
@@ -92,73 +89,27 @@ def train(
     dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
                            val_fraction=cfg["val_fraction"], seed=cfg["seed"],
                            limit=cfg["limit"])
-    torch.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], num_classes=dataset.num_classes,
-                        in_channels=dataset.in_channels, image_size=dataset.image_size,
-                        variant=cfg["variant"], zero_gamma=cfg["tricks"]["zero_gamma"],
-                        width=cfg["width"])
-    size = model_summary(model, (dataset.in_channels, *dataset.image_size))
-    memory_format = torch.preserve_format
-    if cfg["channels_last"] and device.type == "cuda":
-        memory_format = torch.channels_last  # faster convolutions on tensor cores
-    model = model.to(device=device, memory_format=memory_format)
+    model, memory_format, size = _model(cfg, dataset, device)
     train_loader = make_loader(dataset, "train", cfg["batch_size"], device=device,
                                seed=cfg["seed"], augment=cfg["augment"])
     val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
     schedule = build_schedule(cfg, len(train_loader))
     optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
                                 no_bias_decay=cfg["tricks"]["no_bias_decay"])
-    scheduler = schedule.torch(optimizer)
-    distill = cfg["tricks"]["distillation"]
-    teacher = None
-    if distill is not None:
-        teacher = load_teacher(distill["teacher"], num_classes=dataset.num_classes,
-                               in_channels=dataset.in_channels,
-                               runs_dir=lrlab_home() / "runs").to(device)
-    objective = Objective(
-        num_classes=dataset.num_classes, label_smoothing=cfg["tricks"]["label_smoothing"],
-        mixup_alpha=cfg["tricks"]["mixup"], teacher=teacher,
-        temperature=distill["temperature"] if distill else 1.0,
-        distillation_weight=distill["weight"] if distill else 1.0, seed=cfg["seed"])
+    objective = _objective(cfg, dataset, device)
     network = torch.compile(model) if cfg["compile"] else model
-    data = {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels,
-            "image_size": list(dataset.image_size), "classes": dataset.classes,
-            "mean": list(dataset.mean), "std": list(dataset.std),
-            "train_examples": len(dataset.train), "val_examples": len(dataset.val)}
-
-    file_reporter = None
-    if out_dir is not None:
-        file_reporter = run_folder.MetricsFileReporter(out_dir / run_folder.METRICS, reporter)
     setup_s = time.perf_counter() - started
-    try:
-        loop = run_epochs(network, optimizer, scheduler, train_loader, val_loader, cfg["epochs"],
-                          objective=objective, reporter=file_reporter or reporter,
-                          grad_clip=cfg["grad_clip"], precision=precision,
-                          memory_format=memory_format)
-    finally:
-        if file_reporter is not None:
-            file_reporter.close()
 
-    top1 = [e["val_top1"] for e in loop.epochs]
-    best = max(range(len(top1)), key=top1.__getitem__) if top1 else None
-    last = loop.epochs[-1] if loop.epochs else {}
-    summary = {
-        "stop_reason": loop.stop_reason,
-        "epochs_done": len(loop.epochs),
-        "steps": loop.steps_done,
-        "best_val_top1": top1[best] if best is not None else None,
-        "best_epoch": best,
-        "final_val_top1": last.get("val_top1"),
-        "final_val_top5": last.get("val_top5"),
-        "final_val_loss": last.get("val_loss"),
-        "final_train_loss": last.get("train_loss"),
-        "setup_s": setup_s,
-        "train_time_s": loop.train_seconds,
-        "wall_time_s": time.perf_counter() - started,
-        "images_per_s": loop.train_images / loop.train_seconds if loop.train_seconds else None,
-        "params": size.params,
-        "macs": size.macs,
-    }
+    with run_folder.metrics_reporter(out_dir, reporter) as step_reporter:
+        loop = run_epochs(network, optimizer, schedule.torch(optimizer), train_loader,
+                          val_loader, cfg["epochs"], objective=objective,
+                          reporter=step_reporter, grad_clip=cfg["grad_clip"],
+                          precision=precision, memory_format=memory_format)
+
+    data = data_record(dataset)
+    summary = {**summarize(loop), "setup_s": setup_s, "train_time_s": loop.train_seconds,
+               "wall_time_s": time.perf_counter() - started, "params": size.params,
+               "macs": size.macs}
     result = {
         "format": FORMAT,
         "config": cfg,
@@ -184,6 +135,68 @@ def train(
     planned = cfg["epochs"] * len(train_loader)
     reporter.progress(min(1.0, loop.steps_done / planned) if planned else 1.0, loop.stop_reason)
     return result
+
+
+def _model(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> tuple[Any, ...]:
+    """The network (seeded, zero-γ as configured) on the device, its memory format, its size."""
+    from lrlab.models import build_model, model_summary
+
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg["model"], num_classes=dataset.num_classes,
+                        in_channels=dataset.in_channels, image_size=dataset.image_size,
+                        variant=cfg["variant"], zero_gamma=cfg["tricks"]["zero_gamma"],
+                        width=cfg["width"])
+    size = model_summary(model, (dataset.in_channels, *dataset.image_size))
+    memory_format = torch.preserve_format
+    if cfg["channels_last"] and device.type == "cuda":
+        memory_format = torch.channels_last  # faster convolutions on tensor cores
+    return model.to(device=device, memory_format=memory_format), memory_format, size
+
+
+def _objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> Any:
+    """The loss: label smoothing, mixup and distillation from a teacher, as configured."""
+    from lrlab.paths import lrlab_home
+    from lrlab.train.checkpoint import load_teacher
+    from lrlab.train.objective import Objective
+
+    distill = cfg["tricks"]["distillation"]
+    teacher = None
+    if distill is not None:
+        teacher = load_teacher(distill["teacher"], num_classes=dataset.num_classes,
+                               in_channels=dataset.in_channels,
+                               runs_dir=lrlab_home() / "runs").to(device)
+    return Objective(
+        num_classes=dataset.num_classes, label_smoothing=cfg["tricks"]["label_smoothing"],
+        mixup_alpha=cfg["tricks"]["mixup"], teacher=teacher,
+        temperature=distill["temperature"] if distill else 1.0,
+        distillation_weight=distill["weight"] if distill else 1.0, seed=cfg["seed"])
+
+
+def data_record(dataset: Any) -> dict[str, Any]:
+    """What a checkpoint needs to know of its data to be reused (classes, channels, norm)."""
+    return {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels,
+            "image_size": list(dataset.image_size), "classes": dataset.classes,
+            "mean": list(dataset.mean), "std": list(dataset.std),
+            "train_examples": len(dataset.train), "val_examples": len(dataset.val)}
+
+
+def summarize(loop: Any) -> dict[str, Any]:
+    """The headline of a finished (or stopped) loop: why it stopped, best and final accuracy."""
+    top1 = [e["val_top1"] for e in loop.epochs]
+    best = max(range(len(top1)), key=top1.__getitem__) if top1 else None
+    last = loop.epochs[-1] if loop.epochs else {}
+    return {
+        "stop_reason": loop.stop_reason,
+        "epochs_done": len(loop.epochs),
+        "steps": loop.steps_done,
+        "best_val_top1": top1[best] if best is not None else None,
+        "best_epoch": best,
+        "final_val_top1": last.get("val_top1"),
+        "final_val_top5": last.get("val_top5"),
+        "final_val_loss": last.get("val_loss"),
+        "final_train_loss": last.get("train_loss"),
+        "images_per_s": loop.train_images / loop.train_seconds if loop.train_seconds else None,
+    }
 
 
 def run_from_config(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,3 +78,17 @@ class MetricsFileReporter:
 
     def close(self) -> None:
         self._file.close()
+
+
+@contextmanager
+def metrics_reporter(out_dir: Path | None, inner: Reporter) -> Iterator[Reporter]:
+    """`inner`, teed to the run folder's metrics.jsonl when there is a folder; the file is
+    closed however the run ends, so a stopped run keeps what it measured."""
+    if out_dir is None:
+        yield inner
+        return
+    reporter = MetricsFileReporter(out_dir / METRICS, inner)
+    try:
+        yield reporter
+    finally:
+        reporter.close()
