@@ -100,10 +100,28 @@ def advise(
     start = analysis.descent_start_lr
     start = start if start is not None and start < peak else None
     top = analysis.minimum_lr
+    configs: dict[str, dict[str, Any]] = {
+        "onecycle": onecycle_advice(peak, start, top, total_steps),
+        "warmup_cosine": warmup_cosine_advice(peak, start, total_steps),
+        "cyclic": cyclic_advice(peak, start, top, total_steps),
+    }
+    if target_batch_size is not None and target_batch_size != batch_size:
+        for config in configs.values():
+            config["scaling"] = {
+                "rule": rule,
+                "reference_batch": batch_size,
+                "batch": target_batch_size,
+            }
+    return configs
 
+
+def onecycle_advice(peak: float, start: float | None, top: float | None,
+                    total_steps: int) -> dict[str, Any]:
+    """1cycle (Smith 2018): max_lr between the steepest descent and the minimum, starting where
+    the descent starts (div_factor), momentum cycling 0.95 -> 0.85."""
     bold = onecycle_max_lr(peak, top)
     div = min(bold / start, ONECYCLE_MAX_DIV) if start is not None else ONECYCLE_DEFAULT_DIV
-    onecycle = {
+    return {
         "format": FORMAT,
         "base_lr": _sig(bold),
         "total_steps": total_steps,
@@ -119,30 +137,37 @@ def advise(
             "max_momentum": 0.95,
         },
     }
-    warmup_steps = max(1, round(WARMUP_SHARE * total_steps))
-    warmup_cosine = {
+
+
+def warmup_cosine_advice(peak: float, start: float | None, total_steps: int) -> dict[str, Any]:
+    """Linear warmup from where the descent starts to the consensus, then cosine to zero."""
+    return {
         "format": FORMAT,
         "base_lr": _sig(peak),
         "total_steps": total_steps,
         "warmup": {
-            "steps": warmup_steps,
+            "steps": max(1, round(WARMUP_SHARE * total_steps)),
             "start_factor": _sig(start / peak) if start is not None else 0.0,
             "shape": "linear",
         },
         "hold_steps": 0,
         "main": {"kind": "cosine", "min_lr": 0.0},
     }
+
+
+def cyclic_advice(peak: float, start: float | None, top: float | None,
+                  total_steps: int) -> dict[str, Any]:
+    """CLR (Smith 2017) bounds: from where the loss starts falling to where it stops."""
     upper = top if top is not None and top > peak else peak
     lower = start if start is not None and start < upper else upper / CLR_FALLBACK_RATIO
-    step_up = max(1, total_steps // (2 * CLR_CYCLES))
-    cyclic = {
+    return {
         "format": FORMAT,
         "base_lr": _sig(upper),
         "total_steps": total_steps,
         "main": {
             "kind": "cyclic",
             "base_lr": _sig(lower),
-            "step_size_up": step_up,
+            "step_size_up": max(1, total_steps // (2 * CLR_CYCLES)),
             "step_size_down": None,
             "mode": "triangular",
             "gamma": 1.0,
@@ -151,16 +176,3 @@ def advise(
             "max_momentum": 0.9,
         },
     }
-    configs: dict[str, dict[str, Any]] = {
-        "onecycle": onecycle,
-        "warmup_cosine": warmup_cosine,
-        "cyclic": cyclic,
-    }
-    if target_batch_size is not None and target_batch_size != batch_size:
-        for config in configs.values():
-            config["scaling"] = {
-                "rule": rule,
-                "reference_batch": batch_size,
-                "batch": target_batch_size,
-            }
-    return configs

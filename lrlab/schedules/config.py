@@ -119,7 +119,6 @@ def normalize(config: Any) -> dict[str, Any]:
     total = _integer(config["total_steps"], "total_steps")
     if total < 1:
         raise ScheduleError(f"total_steps: expected >= 1, got {total}")
-
     main_in = _mapping(config["main"], "main")
     kind_name = main_in.get("kind")
     if kind_name not in KINDS:
@@ -127,46 +126,8 @@ def normalize(config: Any) -> dict[str, Any]:
     kind = KINDS[kind_name]
     _check_keys(main_in, ("kind", *(f.name for f in kind.fields)), "main")
 
-    scaling = None
-    if config.get("scaling") is not None:
-        s = _mapping(config["scaling"], "scaling")
-        _check_keys(s, ("rule", "reference_batch", "batch"), "scaling")
-        if s.get("rule") not in SCALING_RULES:
-            raise ScheduleError(f"scaling.rule: expected one of {', '.join(SCALING_RULES)}, "
-                                f"got {s.get('rule')!r}")
-        scaling = {"rule": s["rule"]}
-        for key in ("reference_batch", "batch"):
-            if key not in s:
-                raise ScheduleError(f"scaling.{key}: missing")
-            scaling[key] = _integer(s[key], f"scaling.{key}")
-            if scaling[key] < 1:
-                raise ScheduleError(f"scaling.{key}: expected >= 1, got {scaling[key]}")
-    eta = effective_base_lr(base_lr, scaling)
-
-    warmup = None
-    if config.get("warmup") is not None:
-        if kind.own_warmup:
-            raise ScheduleError(f"warmup: {kind_name} carries its own warmup; remove the "
-                                "warmup block")
-        w = _mapping(config["warmup"], "warmup")
-        _check_keys(w, ("steps", "start_factor", "shape"), "warmup")
-        if "steps" not in w:
-            raise ScheduleError("warmup.steps: missing")
-        warmup = {"steps": _integer(w["steps"], "warmup.steps"),
-                  "start_factor": _number(w.get("start_factor", 0.0), "warmup.start_factor"),
-                  "shape": w.get("shape", "linear")}
-        if warmup["steps"] < 1:
-            raise ScheduleError(f"warmup.steps: expected >= 1, got {warmup['steps']}")
-        if not 0.0 <= warmup["start_factor"] <= 1.0:
-            raise ScheduleError("warmup.start_factor: expected >= 0 and <= 1, got "
-                                f"{warmup['start_factor']:g}")
-        if warmup["shape"] not in WARMUP_SHAPES:
-            raise ScheduleError(f"warmup.shape: expected one of {', '.join(WARMUP_SHAPES)}, "
-                                f"got {warmup['shape']!r}")
-        if warmup["shape"] == "exponential" and warmup["start_factor"] == 0.0:
-            raise ScheduleError("warmup.start_factor: an exponential warmup needs > 0 "
-                                "(it multiplies its way up from start_factor)")
-
+    scaling = _scaling(config.get("scaling"))
+    warmup = _warmup(config.get("warmup"), kind)
     hold = _integer(config.get("hold_steps", 0), "hold_steps")
     if hold < 0:
         raise ScheduleError(f"hold_steps: expected >= 0, got {hold}")
@@ -176,25 +137,12 @@ def normalize(config: Any) -> dict[str, Any]:
     if warm_steps + hold >= total:
         raise ScheduleError(f"warmup.steps + hold_steps ({warm_steps} + {hold}) must be less "
                             f"than total_steps ({total}) so the main phase has a step")
-    T = total - warm_steps - hold
-
     main: dict[str, Any] = {"kind": kind_name}
     for f in kind.fields:
         main[f.name] = _field(f, main_in[f.name], f"main.{f.name}") if f.name in main_in \
             else f.default
-    _check_main(kind_name, main, eta, T)
-
-    momentum = None
-    if config.get("momentum") is not None:
-        m = _mapping(config["momentum"], "momentum")
-        _check_keys(m, ("value",), "momentum")
-        if kind.cycles_momentum and main["cycle_momentum"]:
-            raise ScheduleError(f"momentum: {kind_name} cycles momentum itself; set "
-                                "main.cycle_momentum to false or remove the momentum block")
-        value = _number(m.get("value"), "momentum.value")
-        if not 0.0 <= value < 1.0:
-            raise ScheduleError(f"momentum.value: expected >= 0 and < 1, got {value:g}")
-        momentum = {"value": value}
+    _check_main(kind_name, main, effective_base_lr(base_lr, scaling), total - warm_steps - hold)
+    momentum = _momentum(config.get("momentum"), kind, main)
 
     out: dict[str, Any] = {"format": FORMAT, "base_lr": base_lr, "total_steps": total}
     if warmup:
@@ -206,6 +154,68 @@ def normalize(config: Any) -> dict[str, Any]:
     if momentum:
         out["momentum"] = momentum
     return out
+
+
+def _scaling(value: Any) -> dict[str, Any] | None:
+    """The batch-scaling block: a rule and the two batches it scales between."""
+    if value is None:
+        return None
+    s = _mapping(value, "scaling")
+    _check_keys(s, ("rule", "reference_batch", "batch"), "scaling")
+    if s.get("rule") not in SCALING_RULES:
+        raise ScheduleError(f"scaling.rule: expected one of {', '.join(SCALING_RULES)}, "
+                            f"got {s.get('rule')!r}")
+    scaling = {"rule": s["rule"]}
+    for key in ("reference_batch", "batch"):
+        if key not in s:
+            raise ScheduleError(f"scaling.{key}: missing")
+        scaling[key] = _integer(s[key], f"scaling.{key}")
+        if scaling[key] < 1:
+            raise ScheduleError(f"scaling.{key}: expected >= 1, got {scaling[key]}")
+    return scaling
+
+
+def _warmup(value: Any, kind: Any) -> dict[str, Any] | None:
+    """The warmup block, refused for kinds that carry their own (onecycle, cyclic)."""
+    if value is None:
+        return None
+    if kind.own_warmup:
+        raise ScheduleError(f"warmup: {kind.name} carries its own warmup; remove the "
+                            "warmup block")
+    w = _mapping(value, "warmup")
+    _check_keys(w, ("steps", "start_factor", "shape"), "warmup")
+    if "steps" not in w:
+        raise ScheduleError("warmup.steps: missing")
+    warmup = {"steps": _integer(w["steps"], "warmup.steps"),
+              "start_factor": _number(w.get("start_factor", 0.0), "warmup.start_factor"),
+              "shape": w.get("shape", "linear")}
+    if warmup["steps"] < 1:
+        raise ScheduleError(f"warmup.steps: expected >= 1, got {warmup['steps']}")
+    if not 0.0 <= warmup["start_factor"] <= 1.0:
+        raise ScheduleError("warmup.start_factor: expected >= 0 and <= 1, got "
+                            f"{warmup['start_factor']:g}")
+    if warmup["shape"] not in WARMUP_SHAPES:
+        raise ScheduleError(f"warmup.shape: expected one of {', '.join(WARMUP_SHAPES)}, "
+                            f"got {warmup['shape']!r}")
+    if warmup["shape"] == "exponential" and warmup["start_factor"] == 0.0:
+        raise ScheduleError("warmup.start_factor: an exponential warmup needs > 0 "
+                            "(it multiplies its way up from start_factor)")
+    return warmup
+
+
+def _momentum(value: Any, kind: Any, main: Mapping[str, Any]) -> dict[str, float] | None:
+    """A constant momentum, refused where the kind cycles momentum itself."""
+    if value is None:
+        return None
+    m = _mapping(value, "momentum")
+    _check_keys(m, ("value",), "momentum")
+    if kind.cycles_momentum and main["cycle_momentum"]:
+        raise ScheduleError(f"momentum: {kind.name} cycles momentum itself; set "
+                            "main.cycle_momentum to false or remove the momentum block")
+    momentum = _number(m.get("value"), "momentum.value")
+    if not 0.0 <= momentum < 1.0:
+        raise ScheduleError(f"momentum.value: expected >= 0 and < 1, got {momentum:g}")
+    return {"value": momentum}
 
 
 def _check_main(kind: str, p: dict[str, Any], eta: float, T: int) -> None:

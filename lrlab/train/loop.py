@@ -93,6 +93,21 @@ def evaluate(
     }
 
 
+def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+            params: list[torch.Tensor], grad_clip: float | None) -> torch.Tensor:
+    """One optimizer update from a loss: backward (scaled for fp16), the true gradient norm,
+    the clip, the step. Returns the norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)  # true gradients for the norm and the clip
+    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    if grad_clip is not None:
+        torch.nn.utils.clip_grads_with_norm_(params, grad_clip, grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    return grad_norm
+
+
 def run_epochs(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -147,16 +162,8 @@ def run_epochs(
                                       f"(epoch {epoch + 1}, lr {lr:.3g})")
                 result.steps_done = step
                 return result
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)  # true gradients for the norm and the clip
-            grad_norm = torch.nn.utils.get_total_norm(
-                [p.grad for p in params if p.grad is not None])
-            if grad_clip is not None:
-                torch.nn.utils.clip_grads_with_norm_(params, grad_clip, grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            if feeds_metric:
+            grad_norm = _update(loss, optimizer, scaler, params, grad_clip)
+            if feeds_metric:  # the schedule advances on every update, a skipped fp16 one too
                 scheduler.step(loss_value)
             else:
                 scheduler.step()
