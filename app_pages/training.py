@@ -39,15 +39,11 @@ put["data_root"] = ui.option_widget(c[4], "data_root", "training.root",
 st.caption(model_line(put["model"], put["dataset"], put["variant"], put["width"]))
 
 with st.form("training.form"):
-    row = (("batch_size", "training.batch"), ("epochs", "training.epochs"),
-           ("seed", "training.seed"), ("precision", "training.precision"),
-           ("optimizer.name", "training.opt"), ("optimizer.lr", "training.lr"),
-           ("optimizer.momentum", "training.momentum"),
-           ("optimizer.weight_decay", "training.wd"))
-    for i, (name, key) in enumerate(row):
-        if i % 4 == 0:
-            c = st.columns(4)
-        put[name] = ui.option_widget(c[i % 4], name, key)
+    put.update(ui.option_grid((
+        ("batch_size", "training.batch"), ("epochs", "training.epochs"),
+        ("seed", "training.seed"), ("precision", "training.precision"),
+        ("optimizer.name", "training.opt"), ("optimizer.lr", "training.lr"),
+        ("optimizer.momentum", "training.momentum"), ("optimizer.weight_decay", "training.wd"))))
 
     st.markdown("**Schedule**")
     source = st.radio("Schedule from", list(designer.SCHEDULE_SOURCES),
@@ -57,19 +53,14 @@ with st.form("training.form"):
                                      key="training.schedule_file")
 
     st.markdown("**Tricks** (paper defaults)")
-    tricks = (("tricks.linear_scaling", "training.linear_scaling"),
-              ("tricks.warmup_epochs", "training.warmup"),
-              ("tricks.zero_gamma", "training.zero_gamma"),
-              ("tricks.no_bias_decay", "training.no_bias_decay"),
-              ("tricks.cosine", "training.cosine"),
-              ("tricks.label_smoothing", "training.label_smoothing"),
-              ("tricks.mixup", "training.mixup"))
-    for i, (name, key) in enumerate(tricks):
-        if i % 4 == 0:
-            c = st.columns(4)
-        put[name] = ui.option_widget(c[i % 4], name, key)
-    teacher = c[3].text_input("Distillation teacher (run folder or model file)",
-                              key="training.teacher")
+    put.update(ui.option_grid((
+        ("tricks.linear_scaling", "training.linear_scaling"),
+        ("tricks.warmup_epochs", "training.warmup"), ("tricks.zero_gamma", "training.zero_gamma"),
+        ("tricks.no_bias_decay", "training.no_bias_decay"), ("tricks.cosine", "training.cosine"),
+        ("tricks.label_smoothing", "training.label_smoothing"),
+        ("tricks.mixup", "training.mixup"))))
+    teacher = st.text_input("Distillation teacher (run folder, model file or job id)",
+                            key="training.teacher")
     submitted = st.form_submit_button("Start training", type="primary")
 
 

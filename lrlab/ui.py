@@ -7,7 +7,7 @@ without a browser.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -157,3 +157,13 @@ def option_widget(container: Any, name: str, key: str, **overrides: Any) -> Any:
     if field.format:
         kwargs["format"] = field.format
     return container.number_input(label, **{**kwargs, **overrides})
+
+
+def option_grid(fields: Sequence[tuple[str, str]], per_row: int = 4) -> dict[str, Any]:
+    """Widgets for (option, key) pairs laid out `per_row` to a row; {option: value}."""
+    values = {}
+    for i, (name, key) in enumerate(fields):
+        if i % per_row == 0:
+            row = st.columns(per_row)
+        values[name] = option_widget(row[i % per_row], name, key)
+    return values
