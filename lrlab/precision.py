@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from lrlab.errors import LrlabError
+from lrlab.options import PRECISIONS
 
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -49,8 +49,8 @@ class Precision:
 
 def resolve_precision(name: str, device: torch.device) -> Precision:
     """`auto` is fp16 on CUDA, else fp32 (bf16 on CPU is opt-in: it is slower on most CPUs)."""
-    if name not in PRECISION_CHOICES:
-        raise LrlabError(f"precision: expected one of {', '.join(PRECISION_CHOICES)}, got {name!r}")
+    if name not in PRECISIONS:
+        raise LrlabError(f"precision: expected one of {', '.join(PRECISIONS)}, got {name!r}")
     if name == "auto":
         name = "fp16" if device.type == "cuda" else "fp32"
     if name == "fp16" and device.type != "cuda":
