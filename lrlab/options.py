@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lrlab.errors import LrlabError
+from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S
 
 Kind = Literal["int", "float", "bool", "choice", "text"]
 
@@ -189,6 +190,18 @@ _FIELDS = [
     Field("advice_steps", "Advice length", "int", 1000, low=1,
           help="total steps of the advised schedules"),
     Field("device", "Device", "text", "auto", help="auto, cpu, cuda[:N] or mps"),
+    # -- the worker ---------------------------------------------------------------------------
+    Field("worker.poll", "Idle poll (s)", "float", 0.25, low=0.0, high=3600.0, low_open=True,
+          help="how often an idle worker looks for a job; an empty queue costs one indexed read"),
+    Field("worker.heartbeat_timeout", "Heartbeat timeout (s)", "float", HEARTBEAT_TIMEOUT_S,
+          low=0.0, high=86400.0, low_open=True, cli="heartbeat_timeout",
+          help="a running job silent this long is marked failed (its worker presumed dead)"),
+    Field("worker.cancel_grace", "Cancel grace (s)", "float", 10.0, low=0.0, high=3600.0,
+          low_open=True, cli="cancel_grace",
+          help="how long a cancelled job may take to stop before it is terminated"),
+    Field("worker.nice", "Niceness", "int", 0, low=0, high=19,
+          help="lower this worker's and its jobs' CPU priority by N (the app's own worker uses "
+               "10, so pages stay responsive while a job trains on the same CPU)"),
 ]
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELDS}
 
@@ -234,6 +247,17 @@ def apply_flags(config: dict[str, Any], args: argparse.Namespace,
         if value is not None:
             set_path(out, name, value)
     return out
+
+
+def flag_values(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:
+    """{field name: the flag's value, else the field's default}, each checked; a bad value is
+    refused naming the flag (for settings that are flags only, not part of a config)."""
+    values = {}
+    for name in names:
+        field = FIELDS[name]
+        given = getattr(args, field.dest)
+        values[name] = field.check(field.default if given is None else given, field.flag)
+    return values
 
 
 def set_path(config: dict[str, Any], name: str, value: Any) -> None:

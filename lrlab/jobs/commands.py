@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrlab import options
 from lrlab.console import note
 from lrlab.errors import LrlabError
-from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S, STATUSES
+from lrlab.jobs.lifecycle import STATUSES
 from lrlab.jobs.runners import KINDS, RUNNERS
 
 if TYPE_CHECKING:
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 # The store (SQLAlchemy) and yaml are imported inside the commands so `lrlab --help` stays fast.
 
 _DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, default ~/.lrlab)"
+
+
+# The worker's tuning flags, each declared once in lrlab.options.
+WORKER_FLAGS = ("worker.poll", "worker.heartbeat_timeout", "worker.cancel_grace", "worker.nice")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,31 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"
     )
     worker.add_argument("--once", action="store_true", help="run at most one job, then exit")
-    worker.add_argument(
-        "--poll", type=_positive, default=0.25, metavar="S",
-        help="idle polling period (s); each poll of an empty queue is one indexed read"
-    )
-    worker.add_argument(
-        "--heartbeat-timeout",
-        type=_positive,
-        default=HEARTBEAT_TIMEOUT_S,
-        metavar="S",
-        help="a running job silent this long is marked failed (its worker presumed dead)",
-    )
-    worker.add_argument(
-        "--cancel-grace",
-        type=_positive,
-        default=10.0,
-        metavar="S",
-        help="how long a cancelled job may take to stop before it is terminated",
-    )
+    options.add_flags(worker, WORKER_FLAGS)
     worker.add_argument(
         "--exit-with", type=int, metavar="PID", help="exit when process PID ends (used by the app)"
-    )
-    worker.add_argument(
-        "--nice", type=int, default=0, metavar="N",
-        help="lower this worker's and its jobs' CPU priority by N (the app's local worker uses "
-             "10, so pages stay responsive while a job trains on the same CPU)",
     )
     worker.add_argument(
         "--check",
@@ -111,16 +93,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not run jobs: queue a self-test and report whether a live worker runs it",
     )
     worker.set_defaults(func=_cmd_worker)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -296,16 +268,16 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     from lrlab.jobs.worker import Worker, WorkerOptions
 
-    if args.nice:
-        os.nice(args.nice)  # inherited by every job process this worker spawns
-    options = WorkerOptions(
+    settings = options.flag_values(args, WORKER_FLAGS)
+    if settings["worker.nice"]:
+        os.nice(settings["worker.nice"])  # inherited by every job process this worker spawns
+    Worker(WorkerOptions(
         db_url=args.db,
         device=args.device,
         once=args.once,
-        poll_s=args.poll,
-        heartbeat_timeout_s=args.heartbeat_timeout,
-        cancel_grace_s=args.cancel_grace,
+        poll_s=settings["worker.poll"],
+        heartbeat_timeout_s=settings["worker.heartbeat_timeout"],
+        cancel_grace_s=settings["worker.cancel_grace"],
         exit_with_pid=args.exit_with,
-    )
-    Worker(options).run()
+    )).run()
     return 0

@@ -34,7 +34,7 @@ SUPERVISE_EVERY_S = 1.0
 # otherwise crash again at once, forever.
 MIN_UPTIME_S = 15.0
 MAX_BACKOFF_S = 60.0
-LOCAL_WORKER_NICENESS = 10  # the app's own worker yields the CPU to the pages
+LOCAL_WORKER_NICENESS = 10  # the app's own worker yields the CPU to the pages (max 19)
 
 
 @dataclass(frozen=True)

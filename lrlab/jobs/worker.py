@@ -34,12 +34,12 @@ from typing import Any
 
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners
-from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S
 from lrlab.jobs.store import Job, Lease, Store, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
+from lrlab.options import FIELDS
 from lrlab.paths import run_dir
 
-CANCEL_GRACE_S = 10.0
+CANCEL_GRACE_S = FIELDS["worker.cancel_grace"].default
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ class WorkerOptions:
     db_url: str | None = None
     device: str = "auto"
     once: bool = False  # run at most one job, then exit (exit at once if the queue is empty)
-    # how often an idle worker looks for a job: an empty queue costs one indexed read
-    poll_s: float = 0.25
+    poll_s: float = FIELDS["worker.poll"].default
     heartbeat_s: float = 1.0
-    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S  # used to reap other workers' dead jobs
+    # used to reap other workers' dead jobs
+    heartbeat_timeout_s: float = FIELDS["worker.heartbeat_timeout"].default
     cancel_grace_s: float = CANCEL_GRACE_S
     exit_with_pid: int | None = None  # stop when this process ends (the app that started us)
 
