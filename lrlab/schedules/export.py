@@ -7,11 +7,13 @@ out. The tests execute the generated code and compare its LRs with lrlab's, step
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lrlab.schedules.config import ScheduleError
 from lrlab.schedules.io import dump_schedule
 from lrlab.schedules.schedule import Schedule
+from lrlab.schedules.spec import KINDS
 
 _HEADER = '''"""Learning-rate schedule exported by lrlab ({kind}, {total} steps).
 
@@ -48,17 +50,16 @@ _SET_MOMENTUM = '''        if "betas" in group:
             group["momentum"] = {value!r}'''
 
 # Main-phase closed forms as Python source: u is the main-phase step, T its length, eta the peak.
+# Kinds with a horizon (KindSpec.has_horizon) get u clamped to T first: they hold their last value.
 _MAIN = {
     "constant": "return eta",
     "step": "return eta * {gamma!r} ** (u // {step_size})",
     "multistep": "return eta * {gamma!r} ** sum(1 for m in {milestones!r} if m <= u)",
     "exponential": "return eta * {gamma!r} ** u",
     "power": "return eta / (1.0 + u / {s!r}) ** {c!r}",
-    "polynomial": ("u = min(u, T)\n"
-                   "return (eta - {min_lr!r}) * (1.0 - u / T) ** {power!r} + {min_lr!r}"),
-    "linear": "u = min(u, T)\nreturn eta * (1.0 + ({end_factor!r} - 1.0) * u / T)",
-    "cosine": ("u = min(u, T)\n"
-               "return {min_lr!r} + (eta - {min_lr!r}) * (1.0 + math.cos(math.pi * u / T)) / 2.0"),
+    "polynomial": "return (eta - {min_lr!r}) * (1.0 - u / T) ** {power!r} + {min_lr!r}",
+    "linear": "return eta * (1.0 + ({end_factor!r} - 1.0) * u / T)",
+    "cosine": "return {min_lr!r} + (eta - {min_lr!r}) * (1.0 + math.cos(math.pi * u / T)) / 2.0",
     "sgdr": ("cycle, start, length = 0, 0, {T_0}\n"
              "while u >= start + length:\n"
              "    start, length, cycle = start + length, length * {T_mult}, cycle + 1\n"
@@ -93,51 +94,52 @@ def _indent(code: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line for line in code.splitlines())
 
 
+def _onecycle_args(p: dict[str, Any], T: int) -> str:
+    return ("max_lr=[g['lr'] for g in optimizer.param_groups], "
+            f"total_steps={T}, pct_start={float(p['pct_start'])!r}, "
+            f"anneal_strategy={p['anneal_strategy']!r}, cycle_momentum={p['cycle_momentum']!r}, "
+            f"base_momentum={p['base_momentum']!r}, max_momentum={p['max_momentum']!r}, "
+            f"div_factor={p['div_factor']!r}, final_div_factor={p['final_div_factor']!r}, "
+            f"three_phase={p['three_phase']!r}")
+
+
+def _cyclic_args(p: dict[str, Any], T: int) -> str:
+    return (f"base_lr=[{p['base_lr']!r} * g['lr'] / BASE_LR for g in optimizer.param_groups], "
+            "max_lr=[g['lr'] for g in optimizer.param_groups], "
+            f"step_size_up={p['step_size_up']}, step_size_down={p['step_size_down']!r}, "
+            f"mode={p['mode']!r}, gamma={p['gamma']!r}, cycle_momentum={p['cycle_momentum']!r}, "
+            f"base_momentum={p['base_momentum']!r}, max_momentum={p['max_momentum']!r}")
+
+
+_PLATEAU_ARGS = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
+                 "min_lr", "eps")
+
+# The arguments of each kind's PyTorch twin (the class is KindSpec.torch_twin), from the kind's
+# parameters and the main phase's length; None where the twin is not exactly equal for them.
+_TWIN_ARGS: dict[str, Callable[[dict[str, Any], int], str | None]] = {
+    "constant": lambda p, T: "factor=1.0, total_iters=0",
+    "step": lambda p, T: f"step_size={p['step_size']}, gamma={p['gamma']!r}",
+    "multistep": lambda p, T: f"milestones={p['milestones']!r}, gamma={p['gamma']!r}",
+    "exponential": lambda p, T: f"gamma={p['gamma']!r}",
+    "polynomial": lambda p, T: (f"total_iters={T}, power={p['power']!r}"
+                                if p["min_lr"] == 0.0 else None),
+    "linear": lambda p, T: f"start_factor=1.0, end_factor={p['end_factor']!r}, total_iters={T}",
+    "cosine": lambda p, T: f"T_max={T}, eta_min={p['min_lr']!r}",
+    "sgdr": lambda p, T: (f"T_0={p['T_0']}, T_mult={p['T_mult']}, eta_min={p['min_lr']!r}"
+                          if p["decay"] == 1.0 else None),
+    "onecycle": _onecycle_args,
+    "cyclic": _cyclic_args,
+    "plateau": lambda p, T: ", ".join(f"{k}={p[k]!r}" for k in _PLATEAU_ARGS),
+}
+
+
 def _twin(s: Schedule) -> str | None:
     """The torch scheduler expression exactly equal to the main phase, if there is one."""
-    p, T = s.params, s.main_steps
-    kind = s.kind
-    if kind == "constant":
-        return "S.ConstantLR(optimizer, factor=1.0, total_iters=0)"
-    if kind == "step":
-        return f"S.StepLR(optimizer, step_size={p['step_size']}, gamma={p['gamma']!r})"
-    if kind == "multistep":
-        return f"S.MultiStepLR(optimizer, milestones={p['milestones']!r}, gamma={p['gamma']!r})"
-    if kind == "exponential":
-        return f"S.ExponentialLR(optimizer, gamma={p['gamma']!r})"
-    if kind == "polynomial" and p["min_lr"] == 0.0:
-        return f"S.PolynomialLR(optimizer, total_iters={T}, power={p['power']!r})"
-    if kind == "linear":
-        return (f"S.LinearLR(optimizer, start_factor=1.0, end_factor={p['end_factor']!r}, "
-                f"total_iters={T})")
-    if kind == "cosine":
-        return f"S.CosineAnnealingLR(optimizer, T_max={T}, eta_min={p['min_lr']!r})"
-    if kind == "sgdr" and p["decay"] == 1.0:
-        return (f"S.CosineAnnealingWarmRestarts(optimizer, T_0={p['T_0']}, T_mult={p['T_mult']}, "
-                f"eta_min={p['min_lr']!r})")
-    if kind == "onecycle":
-        return ("S.OneCycleLR(optimizer, max_lr=[g['lr'] for g in optimizer.param_groups], "
-                f"total_steps={T}, pct_start={float(p['pct_start'])!r}, "
-                f"anneal_strategy={p['anneal_strategy']!r}, "
-                f"cycle_momentum={p['cycle_momentum']!r}, "
-                f"base_momentum={p['base_momentum']!r}, max_momentum={p['max_momentum']!r}, "
-                f"div_factor={p['div_factor']!r}, final_div_factor={p['final_div_factor']!r}, "
-                f"three_phase={p['three_phase']!r})")
-    if kind == "cyclic":
-        return ("S.CyclicLR(optimizer, "
-                f"base_lr=[{p['base_lr']!r} * g['lr'] / BASE_LR for g in optimizer.param_groups], "
-                "max_lr=[g['lr'] for g in optimizer.param_groups], "
-                f"step_size_up={p['step_size_up']}, step_size_down={p['step_size_down']!r}, "
-                f"mode={p['mode']!r}, gamma={p['gamma']!r}, "
-                f"cycle_momentum={p['cycle_momentum']!r}, "
-                f"base_momentum={p['base_momentum']!r}, max_momentum={p['max_momentum']!r})")
-    if kind == "plateau":
-        return ("S.ReduceLROnPlateau(optimizer, "
-                + ", ".join(f"{k}={p[k]!r}" for k in ("mode", "factor", "patience", "threshold",
-                                                      "threshold_mode", "cooldown", "min_lr",
-                                                      "eps"))
-                + ")")
-    return None
+    twin = KINDS[s.kind].torch_twin
+    if twin is None:
+        return None
+    args = _TWIN_ARGS[s.kind](s.params, s.main_steps)
+    return None if args is None else f"S.{twin}(optimizer, {args})"
 
 
 def to_pytorch(schedule: Schedule) -> str:
@@ -185,6 +187,8 @@ def to_pytorch(schedule: Schedule) -> str:
             lines.append(f"    if t < {W + H}:")
             lines.append("        return eta")
         lines.append(f"    u = t - {W + H}")
+        if KINDS[s.kind].has_horizon:
+            lines.append("    u = min(u, T)  # past total_steps: hold the final value")
         lines.append(_indent(main, 4))
         body = (_indent("\n".join(lines), 4) + "\n\n"
                 "    return S.LambdaLR(optimizer, lambda t: lr_at(t) / BASE_LR)")

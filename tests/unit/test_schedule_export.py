@@ -106,3 +106,21 @@ def test_exported_code_imports_only_torch_and_math(kind: str) -> None:
                 if isinstance(node, ast.Import | ast.ImportFrom)
                 for alias in getattr(node, "names", [])}
     assert imported <= {"torch", "math"}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_exporter_uses_the_twin_the_spec_names(kind: str) -> None:
+    """The kind table is the one place that says which torch scheduler equals a kind."""
+    config = {"format": "lrlab.schedule/1", "base_lr": 0.1, "total_steps": 200,
+              "main": {"kind": kind}}
+    if kind == "multistep":
+        config["main"]["milestones"] = [50, 120]
+    if kind == "piecewise":
+        config["main"].update({"boundaries": [100], "values": [1.0, 0.1]})
+    code = to_pytorch(Schedule.from_dict(config))
+    twin = KINDS[kind].torch_twin
+    if twin is not None:
+        assert f"S.{twin}(optimizer, " in code
+    else:
+        assert "S.LambdaLR(optimizer, " in code
+        assert ("u = min(u, T)" in code) == KINDS[kind].has_horizon
