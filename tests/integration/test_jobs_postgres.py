@@ -1,20 +1,24 @@
-"""The same store and worker on PostgreSQL (SKIP LOCKED claims, strict JSON, RETURNING).
+"""The same store and worker on PostgreSQL (SKIP LOCKED claims, strict JSON, summary lists).
 
-Runs only when LRLAB_TEST_POSTGRES_URL names a reachable server, e.g.
-postgresql+psycopg://lrlab@127.0.0.1:55432/lrlab_test; the test drops and recreates lrlab's tables
-in that database. Skips cleanly otherwise.
+Runs when LRLAB_TEST_POSTGRES_URL names a reachable server, e.g.
+postgresql+psycopg://lrlab@127.0.0.1:55432/lrlab_test. CI starts a throwaway cluster for it
+(.ci/postgres); elsewhere the tests skip. They drop and recreate lrlab's tables, so they refuse a
+database whose name does not say it is for tests.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
+from sqlalchemy.engine import make_url
 
 from lrlab.errors import LrlabError
 from lrlab.jobs.store import MetricPoint, Store, metadata
@@ -27,6 +31,11 @@ URL = os.environ.get("LRLAB_TEST_POSTGRES_URL", "")
 def store() -> Iterator[Store]:
     if not URL:
         pytest.skip("LRLAB_TEST_POSTGRES_URL is not set")
+    database = make_url(URL).database or ""
+    if not (database.endswith("_test") or database.startswith("test_")):
+        pytest.fail(f"LRLAB_TEST_POSTGRES_URL names database {database!r}: the tests drop its "
+                    "tables, so it must be a test database (name ending in _test or starting "
+                    "with test_)")
     pytest.importorskip("psycopg")
     try:
         s = Store(URL)
@@ -86,3 +95,45 @@ def test_a_worker_runs_a_job_from_postgres(store: Store, tmp_path: Path) -> None
         wait_for(store.live_workers, "the worker to be listed")
     finally:
         assert worker.stop() == 0
+
+
+def test_three_workers_sharing_the_database_run_each_job_exactly_once(
+    store: Store, tmp_path: Path
+) -> None:
+    ids = [store.submit("selftest", {"steps": 2}) for _ in range(30)]
+    workers = [WorkerProcess(URL, tmp_path, tmp_path / f"w{i}.log") for i in range(3)]
+    try:
+        for job_id in ids:
+            assert wait_finished(store, job_id).status == "succeeded"
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0, 0]
+    starts = collections.Counter(
+        int(m) for w in workers for m in re.findall(r"job (\d+) \(selftest\): started", w.log())
+    )
+    assert sorted(starts) == ids and set(starts.values()) == {1}
+    assert all(len(store.metrics_since(i)) == 4 for i in ids)
+
+
+def test_lists_read_headlines_in_the_database_and_a_dead_worker_fails_its_job(
+    store: Store,
+) -> None:
+    train = store.submit("train", {"model": "small_cnn"})
+    store.claim("w1")
+    store.finish(train, "succeeded", result={"summary": {"best_val_top1": 0.97},
+                                             "epochs": [{"val_top1": 0.97}]})
+    find = store.submit("find", {"model": "small_cnn"})
+    store.claim("w1")
+    store.finish(find, "succeeded", result={"suggestions": {"consensus": 0.02},
+                                            "trust": {"level": "high"}, "lr": [1.0]})
+    selftest = store.submit("selftest", {})
+    listed = store.list_jobs(summary=True, exclude_kinds=("selftest",))
+    assert [(j.id, j.result) for j in listed] == [
+        (find, {"suggestions": {"consensus": 0.02}, "trust": {"level": "high"}}),
+        (train, {"summary": {"best_val_top1": 0.97}})]
+    worker = store.register_worker("CPU", host="h", pid=4242)
+    assert store.claim(worker).id == selftest
+    assert store.mark_worker_dead("h", 4242, "killed by SIGKILL") == [selftest]
+    assert store.get(selftest).status == "failed"
+    assert store.get(selftest).error == "killed by SIGKILL"
+    assert store.live_workers() == []
