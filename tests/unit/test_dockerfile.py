@@ -64,3 +64,21 @@ def test_compose_gpu_override_reserves_a_gpu_for_the_worker_only() -> None:
 
 def test_the_image_ships_the_streamlit_settings() -> None:
     assert "COPY .streamlit ./.streamlit" in DOCKERFILE.read_text()
+
+
+def test_compose_postgres_override_puts_app_and_worker_on_one_database() -> None:
+    compose = _compose("compose.postgres.yaml")
+    services = compose["services"]
+    db = services["db"]
+    assert db["image"].startswith("postgres:") and "ports" not in db  # not published
+    assert db["environment"]["POSTGRES_PASSWORD"].startswith("${LRLAB_DB_PASSWORD:?")
+    assert "pg_isready" in db["healthcheck"]["test"]
+    urls = {services[name]["environment"]["LRLAB_DB"] for name in ("app", "worker")}
+    assert urls == {"postgresql+psycopg://lrlab:${LRLAB_DB_PASSWORD:?set LRLAB_DB_PASSWORD}"
+                    "@db:5432/lrlab"}
+    for name in ("app", "worker"):
+        assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "lrlab-postgres" in compose["volumes"]
+    # the image can talk to PostgreSQL: its driver is an app requirement, not a dev one
+    requirements = (DOCKERFILE.parent / "requirements.txt").read_text()
+    assert "psycopg[binary]" in requirements
