@@ -20,6 +20,7 @@ store = ui.store()
 st.title("LR Finder")
 st.caption("Sweep the LR up over a short run, see where the loss falls fastest, and get a "
            "suggestion with a measure of how far to trust it.")
+job = ui.job_in_url("find")  # first, so a stale link's message is at the top of the page
 
 
 def open_in_designer(config: dict) -> None:
@@ -111,8 +112,8 @@ with run_tab:
             st.error(f"Not started: {exc}")
         else:
             st.query_params["job"] = str(job_id)
+            job = store.get(job_id)
 
-    job = ui.job_in_url("find")
     if job is not None:
         job = ui.live_job(job, "Range test", "finder", draw_live_curve)
         if job.status == "succeeded" and job.result:

@@ -18,6 +18,7 @@ state = st.session_state
 st.title("Training")
 st.caption("A short run with the tricks of He et al. (2019) to check an LR and schedule. "
            "Runs on the worker; charts update live and the run is kept on the Runs page.")
+job = ui.job_in_url("train")  # first, so a stale link's message is at the top of the page
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def model_line(model: str, dataset: str, variant: str, width: int | None) -> str:
@@ -76,6 +77,7 @@ if submitted:
         st.error(f"Not started: {exc}")
     else:
         st.query_params["job"] = str(job_id)
+        job = ui.store().get(job_id)
 
 
 
@@ -87,7 +89,6 @@ def draw_metrics(job: Job, follower: JobFollower) -> None:
         st.caption("Waiting for the worker's first metrics…")
 
 
-job = ui.job_in_url("train")
 if job is not None:
     job = ui.live_job(job, "Run", "training", draw_metrics)
     follower = ui.follower(job.id)

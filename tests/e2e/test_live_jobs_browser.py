@@ -147,8 +147,15 @@ def test_runs_page_opens_a_job_queued_from_the_cli(page, app_url: str, app_home:
 @pytest.mark.parametrize("page_path", ["finder", "training"])
 def test_a_stale_job_link_says_so_without_a_traceback(page, app_url: str, page_path: str) -> None:
     page.goto(f"{app_url}/{page_path}?job=999999")
-    page.get_by_test_id("stAlertContainer").filter(
-        has_text="job 999999 does not exist; it may have been deleted").wait_for()
-    page.wait_for_url(lambda url: "job=" not in url)  # the dead link is dropped
+    alert = page.get_by_test_id("stAlertContainer").filter(
+        has_text="job 999999 does not exist; it may have been deleted")
+    alert.wait_for()
+    page.wait_for_url(lambda url: "job=" not in url)  # the dead link is dropped...
+    page.wait_for_function("document.querySelector('[data-testid=stApp]')"
+                           ".getAttribute('data-test-script-state') === 'notRunning'")
+    alert.wait_for()  # ...and the sentence stays after the rerun, at the top, above the form
+    heading_box, alert_box = page.get_by_role("heading", level=1).bounding_box(), \
+        alert.bounding_box()
+    assert alert_box["y"] < 400 and alert_box["y"] > heading_box["y"]
     assert page.get_by_test_id("stException").count() == 0
     assert "Traceback" not in page.content()
