@@ -66,7 +66,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
                 if r.status == 200:
                     return
         except OSError:
-            time.sleep(0.5)
+            time.sleep(0.5)  # condition-wait
     raise RuntimeError(f"the app did not become healthy at {url} within {timeout:.0f} s")
 
 

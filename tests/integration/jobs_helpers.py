@@ -31,7 +31,7 @@ def wait_for(predicate: Callable[[], T], what: str, patience_s: float = PATIENCE
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"gave up after {patience_s:g} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(0.05)  # condition-wait
 
 
 def wait_finished(store: Store, job_id: int) -> Job:
