@@ -116,14 +116,17 @@ class LocalWorkerSupervisor:
         self.quick_deaths = 0  # consecutive deaths before min_uptime_s
         self.failure: str | None = None
         self.next_start = 0.0  # monotonic time before which no restart is tried
-        self._ever_started = False
         self._pids: set[int] = set()  # every worker this supervisor started
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start supervising (idempotent); the first check runs before this returns."""
+        """Start supervising (idempotent); the first check runs before this returns. Pages call
+        this on every refresh, so once the thread runs it costs nothing."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
         self.tick()
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -150,7 +153,7 @@ class LocalWorkerSupervisor:
                 return
             if any(not self._is_ours(w) for w in live_workers(self.store)):
                 return  # another worker serves this store
-            if self._ever_started:
+            if self._pids:  # started before: this is a restart
                 self.restarts += 1
             self._spawn()
 
@@ -194,7 +197,6 @@ class LocalWorkerSupervisor:
             )
         self._pids.add(self.process.pid)
         self.started_at = time.monotonic()
-        self._ever_started = True
         atexit.register(_stop_worker, self.process)
 
     def status(self) -> WorkerStatus:

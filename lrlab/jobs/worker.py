@@ -39,8 +39,6 @@ from lrlab.jobs.store_reporter import StoreReporter
 from lrlab.options import FIELDS
 from lrlab.paths import run_dir
 
-CANCEL_GRACE_S = FIELDS["worker.cancel_grace"].default
-
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -51,7 +49,7 @@ class WorkerOptions:
     heartbeat_s: float = 1.0
     # used to reap other workers' dead jobs
     heartbeat_timeout_s: float = FIELDS["worker.heartbeat_timeout"].default
-    cancel_grace_s: float = CANCEL_GRACE_S
+    cancel_grace_s: float = FIELDS["worker.cancel_grace"].default
     exit_with_pid: int | None = None  # stop when this process ends (the app that started us)
 
 
