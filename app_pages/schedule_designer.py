@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import designer
+from lrlab import designer, ui
 from lrlab.errors import LrlabError
 from lrlab.plots import schedule_figure
 from lrlab.schedules import Schedule, dump_schedule, parse_schedule, to_pytorch
 from lrlab.schedules.io import parse_metric_series
-from lrlab.schedules.spec import KINDS, SCALING_RULES, WARMUP_SHAPES
+from lrlab.schedules.spec import KINDS, SETTINGS
 
 P = designer.FORM_PREFIX  # session-state prefix of this page's widgets
 SAVED = "designer.saved"  # list of {"name", "config"} kept for comparison
@@ -35,8 +35,10 @@ def load_imported() -> None:
         state["designer.import_error"] = str(exc)
 
 
-def number(label: str, key: str, **kwargs) -> None:
-    st.number_input(label, key=P + key, **kwargs)
+def field(name: str) -> None:
+    """A setting's widget, drawn from its declaration (the schedule's or the length's)."""
+    declared = SETTINGS.get(name) or designer.LENGTH_FIELDS[name]
+    ui.field_widget(st, declared, P + name)
 
 
 st.title("Schedule Designer")
@@ -59,63 +61,40 @@ with controls:
                  help="The main phase's shape; warmup and hold come before it.")
     kind = KINDS[state[P + "kind"]]
     st.caption(kind.summary)
-    number("Base LR", "base_lr", min_value=1e-12, format="%g",
-           help="Peak LR of the main phase (max_lr for 1cycle, upper bound for CLR).")
+    field("base_lr")
 
     st.radio("Length", designer.STEPS_MODES, key=P + "steps_mode", horizontal=False)
     mode = state[P + "steps_mode"]
     if mode == designer.STEPS_DIRECT:
-        number("Total steps", "total_steps", min_value=1, step=100,
-               help="Optimizer updates in the whole run.")
+        field("total_steps")
     else:
-        number("Epochs", "epochs", min_value=1, step=1)
+        field("epochs")
         if mode == designer.STEPS_FROM_EPOCHS:
-            number("Steps per epoch", "steps_per_epoch", min_value=1, step=10)
+            field("steps_per_epoch")
         else:
-            number("Dataset size", "dataset_size", min_value=1, step=1000)
-            number("Batch size", "batch_size", min_value=1, step=32)
-            st.checkbox("Drop the last partial batch", key=P + "drop_last")
+            field("dataset_size")
+            field("batch_size")
+            field("drop_last")
 
     st.markdown(f"**{kind.title} parameters**")
-    for field in kind.fields:
-        key = designer.field_key(kind.name, field)
-        if field.type == "bool":
-            st.checkbox(field.name, key=P + key, help=field.help)
-        elif field.type == "choice":
-            st.selectbox(field.name, field.choices, key=P + key, help=field.help)
-        elif field.type in ("int_list", "float_list"):
-            st.text_input(field.name, key=P + key, help=field.help + " Comma-separated.")
-        else:
-            bounds = {}
-            if field.minimum is not None:
-                bounds["min_value"] = int(field.minimum) if field.type != "float" else field.minimum
-            if field.maximum is not None and not field.exclusive_maximum:
-                bounds["max_value"] = field.maximum
-            if field.type == "float":
-                number(field.name, key, format="%g", help=field.help, **bounds)
-            else:
-                number(field.name, key, step=1, help=field.help, **bounds)
+    for param in kind.fields:
+        ui.field_widget(st, param, P + designer.field_key(kind.name, param))
 
     if kind.own_warmup:
         st.caption(f"{kind.title} carries its own warmup and momentum.")
     else:
         with st.expander("Warmup and hold", expanded=bool(state[P + "warmup.on"])):
             st.checkbox("Warmup", key=P + "warmup.on")
-            number("Warmup steps", "warmup.steps", min_value=1, step=10)
-            number("Start factor", "warmup.start_factor", min_value=0.0, max_value=1.0,
-                   format="%g", help="Warmup starts at start_factor × base LR.")
-            st.selectbox("Warmup shape", WARMUP_SHAPES, key=P + "warmup.shape")
-            number("Hold steps", "hold_steps", min_value=0, step=10,
-                   help="Steps at the base LR between warmup and the main phase.")
+            for name in ("warmup.steps", "warmup.start_factor", "warmup.shape", "hold_steps"):
+                field(name)
         with st.expander("Momentum", expanded=bool(state[P + "momentum.on"])):
             st.checkbox("Constant momentum", key=P + "momentum.on")
-            number("Momentum", "momentum.value", min_value=0.0, max_value=1.0, format="%g")
+            field("momentum.value")
     with st.expander("Batch-size scaling", expanded=bool(state[P + "scaling.on"])):
         st.checkbox("Scale the base LR with the batch size", key=P + "scaling.on",
                     help="Linear rule (Goyal et al.) for SGD, square root for Adam-type.")
-        st.radio("Rule", SCALING_RULES, key=P + "scaling.rule", horizontal=True)
-        number("Reference batch", "scaling.reference_batch", min_value=1, step=32)
-        number("Batch", "scaling.batch", min_value=1, step=32)
+        for name in ("scaling.rule", "scaling.reference_batch", "scaling.batch"):
+            field(name)
 
     metrics = metric_file = None
     if kind.name == "plateau":

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from lrlab.errors import LrlabError
+from lrlab.options import Field
 from lrlab.schedules import Schedule, parse_schedule
-from lrlab.schedules.spec import FORMAT, KINDS, Field
+from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
 
 PREVIEW_POINTS = 4000
 # The Designer keeps its form in the session under this prefix, so other pages can fill it (LR
@@ -28,27 +29,25 @@ STEPS_FROM_EPOCHS = "Epochs × steps per epoch"
 STEPS_FROM_DATASET = "Epochs × dataset size / batch size"
 STEPS_MODES = (STEPS_DIRECT, STEPS_FROM_EPOCHS, STEPS_FROM_DATASET)
 
+# How the Designer sizes a schedule when its length is given in epochs.
+LENGTH_FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("epochs", "Epochs", "int", 10, low=1, step=1),
+        Field("steps_per_epoch", "Steps per epoch", "int", 100, low=1, step=10),
+        Field("dataset_size", "Dataset size", "int", 50_000, low=1, step=1000),
+        Field("batch_size", "Batch size", "int", 128, low=1, step=32),
+        Field("drop_last", "Drop the last partial batch", "bool", False),
+    )
+}
+
 DEFAULT_FORM: dict[str, Any] = {
-    "base_lr": 0.1,
     "kind": "cosine",
     "steps_mode": STEPS_DIRECT,
-    "total_steps": 1000,
-    "epochs": 10,
-    "steps_per_epoch": 100,
-    "dataset_size": 50_000,
-    "batch_size": 128,
-    "drop_last": False,
     "warmup.on": False,
-    "warmup.steps": 100,
-    "warmup.start_factor": 0.0,
-    "warmup.shape": "linear",
-    "hold_steps": 0,
     "scaling.on": False,
-    "scaling.rule": "linear",
-    "scaling.reference_batch": 256,
-    "scaling.batch": 1024,
     "momentum.on": False,
-    "momentum.value": 0.9,
+    **{name: f.default for name, f in {**SETTINGS, **LENGTH_FIELDS}.items()},
 }
 
 
@@ -111,10 +110,8 @@ def default_form() -> dict[str, Any]:
 
 def steps_per_epoch(dataset_size: int, batch_size: int, drop_last: bool = False) -> int:
     """Optimizer steps in one pass over the data (a last partial batch counts unless dropped)."""
-    if dataset_size < 1:
-        raise LrlabError(f"dataset_size: expected >= 1, got {dataset_size}")
-    if batch_size < 1:
-        raise LrlabError(f"batch_size: expected >= 1, got {batch_size}")
+    LENGTH_FIELDS["dataset_size"].check(dataset_size)
+    LENGTH_FIELDS["batch_size"].check(batch_size)
     steps = dataset_size // batch_size if drop_last else math.ceil(dataset_size / batch_size)
     if steps < 1:
         raise LrlabError(
@@ -161,22 +158,20 @@ def parse_number_list(text: str, field: str, *, integer: bool) -> list[int] | li
 
 
 def _to_widget(f: Field, value: Any) -> Any:
-    if f.type in ("int_list", "float_list"):
+    if f.kind in ("int_list", "float_list"):
         return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     return value
 
 
 def _from_widget(f: Field, kind: str, value: Any) -> Any:
-    if f.type == "int_list":
+    if f.kind == "int_list":
         return parse_number_list(str(value), f"main.{f.name}", integer=True)
-    if f.type == "float_list":
+    if f.kind == "float_list":
         return parse_number_list(str(value), f"main.{f.name}", integer=False)
-    if f.type == "int":
-        return int(value)
-    if f.type == "float":
+    if f.kind == "int":
+        return None if f.optional and value in (None, 0) else int(value)
+    if f.kind == "float":
         return float(value)
-    if f.type == "optional_int":
-        return None if value in (None, 0) else int(value)
     return value
 
 

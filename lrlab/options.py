@@ -13,13 +13,13 @@ import argparse
 import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from lrlab.errors import LrlabError
 from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S
 
-Kind = Literal["int", "float", "bool", "choice", "text"]
+Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -84,6 +84,11 @@ class Field:
             if value not in options:
                 raise LrlabError(f"{where}: expected one of {', '.join(options)}, got {value!r}")
             return value
+        if self.kind in ("int_list", "float_list"):
+            if not isinstance(value, list | tuple) or not value:
+                raise LrlabError(f"{where}: expected a non-empty list, got {value!r}")
+            item = replace(self, kind=self.kind.removesuffix("_list"), optional=False)
+            return [item.check(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if self.kind == "text":
             if not isinstance(value, str):
                 raise LrlabError(f"{where}: expected text, got {value!r}")
@@ -92,14 +97,14 @@ class Field:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or not self._within(value):
-                raise LrlabError(f"{where}: expected an integer {self._span()}, got {value!r}")
+                raise LrlabError(f"{where}: expected an integer{self._span()}, got {value!r}")
             return value
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise LrlabError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise LrlabError(f"{where}: expected a finite number, got {value!r}")
         if not self._within(value):
-            raise LrlabError(f"{where}: expected a number {self._span()}, got {value!r}")
+            raise LrlabError(f"{where}: expected a number{self._span()}, got {value!r}")
         return float(value)
 
     def _within(self, value: float) -> bool:
@@ -109,12 +114,17 @@ class Field:
                                                              and value == self.high))
 
     def _span(self) -> str:
+        """The allowed range as it follows "expected a number": " >= 1", " in (0, 1]" or ""."""
         def show(bound: float) -> str:
-            return str(int(bound)) if self.kind == "int" else f"{bound:g}"
+            return str(int(bound)) if self.kind.startswith("int") else f"{bound:g}"
 
+        if self.low is None and self.high is None:
+            return ""
+        if self.low is None:
+            return f" {'<' if self.high_open else '<='} {show(self.high)}"
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {show(self.low)}"
-        return (f"in {'(' if self.low_open else '['}{show(self.low)}, {show(self.high)}"
+            return f" {'>' if self.low_open else '>='} {show(self.low)}"
+        return (f" in {'(' if self.low_open else '['}{show(self.low)}, {show(self.high)}"
                 f"{')' if self.high_open else ']'}")
 
 

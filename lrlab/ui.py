@@ -138,24 +138,42 @@ def option_widget(container: Any, name: str, key: str, **overrides: Any) -> Any:
     """The widget for an option, drawn from its one declaration (label, default, limits, help,
     choices); `overrides` changes what a page needs otherwise (a range test's smaller batch)."""
     field = options.FIELDS[name]
+    return field_widget(container, field, key, default=overrides.pop("default", field.default),
+                        **overrides)
+
+
+_FROM_STATE = object()
+
+
+def field_widget(container: Any, field: options.Field, key: str, default: Any = _FROM_STATE,
+                 **overrides: Any) -> Any:
+    """The widget a declared field implies. Without `default` the value is the session's under
+    `key` (pages that fill their form from a config, like the Designer)."""
     label = overrides.pop("label", field.label)
-    default = overrides.pop("default", field.default)
     help_text = field.help or None
+    value = {} if default is _FROM_STATE else {"value": default}
     if field.kind == "choice":
         choices = list(field.options())
-        return container.selectbox(label, choices, index=choices.index(default), key=key,
-                                   help=help_text, **overrides)
+        index = {} if default is _FROM_STATE else {"index": choices.index(default)}
+        return container.selectbox(label, choices, key=key, help=help_text, **index, **overrides)
     if field.kind == "bool":
-        return container.toggle(label, default, key=key, help=help_text, **overrides)
+        return container.toggle(label, key=key, help=help_text, **value, **overrides)
+    if field.kind in ("int_list", "float_list"):
+        return container.text_input(label, key=key, help=f"{field.help} Comma-separated.",
+                                    **value, **overrides)
     if field.kind == "text":
-        return container.text_input(label, default or "", key=key, help=help_text, **overrides)
+        if value:
+            value["value"] = value["value"] or ""
+        return container.text_input(label, key=key, help=help_text, **value, **overrides)
     number = int if field.kind == "int" else float
-    low = None if field.low is None or field.low_open else number(field.low)
-    high = None if field.high is None or field.high_open else number(field.high)
-    kwargs = {"min_value": low, "max_value": high, "value": default, "key": key,
-              "help": help_text}
+    # An open bound has no widget equivalent: the box leaves it out and the check refuses it.
+    kwargs = {"min_value": None if field.low is None or field.low_open else number(field.low),
+              "max_value": None if field.high is None or field.high_open else number(field.high),
+              "key": key, "help": help_text, **value}
     if field.format:
         kwargs["format"] = field.format
+    if field.step is not None:
+        kwargs["step"] = number(field.step)
     return container.number_input(label, **{**kwargs, **overrides})
 
 

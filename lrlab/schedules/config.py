@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrlab.errors import LrlabError
-from lrlab.schedules.spec import FORMAT, KINDS, SCALING_RULES, WARMUP_SHAPES, Field
+from lrlab.options import Field
+from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
 
 
 class ScheduleError(LrlabError):
@@ -40,54 +41,18 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScheduleError(f"{where}: expected a number, got {_type_name(value)} {value!r}")
-    if not math.isfinite(value):
-        raise ScheduleError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _integer(value: Any, where: str) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ScheduleError(f"{where}: expected a whole number, got {_type_name(value)} {value!r}")
-    return value
-
-
-def _in_range(value: float, f: Field, where: str) -> None:
-    lo_bad = f.minimum is not None and (value <= f.minimum if f.exclusive_minimum
-                                        else value < f.minimum)
-    hi_bad = f.maximum is not None and (value >= f.maximum if f.exclusive_maximum
-                                        else value > f.maximum)
-    if lo_bad or hi_bad:
-        raise ScheduleError(f"{where}: expected {f.describe_range()}, got {value:g}")
+def _checked(name: str, value: Any) -> Any:
+    """A setting around the main phase, checked by its declaration in `spec.SETTINGS`."""
+    return _field(SETTINGS[name], value, name)
 
 
 def _field(f: Field, value: Any, where: str) -> Any:
-    if f.type == "bool":
-        if not isinstance(value, bool):
-            raise ScheduleError(f"{where}: expected true or false, got {_type_name(value)}")
-        return value
-    if f.type == "choice":
-        if value not in f.choices:
-            raise ScheduleError(f"{where}: expected {f.describe_range()}, got {value!r}")
-        return value
-    if f.type in ("int_list", "float_list"):
-        if not isinstance(value, list | tuple) or not value:
-            raise ScheduleError(f"{where}: expected a non-empty list, got {_type_name(value)}")
-        convert = _integer if f.type == "int_list" else _number
-        items = [convert(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        for i, item in enumerate(items):
-            _in_range(item, f, f"{where}[{i}]")
-        return items
-    if f.type == "optional_int" and value is None:
-        return None
-    converted = _integer(value, where) if f.type in ("int", "optional_int") else _number(value,
-                                                                                         where)
-    _in_range(converted, f, where)
-    return converted
+    try:
+        return f.check(value, where)
+    except ScheduleError:
+        raise
+    except LrlabError as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 def _strictly_increasing(values: list[int], where: str) -> None:
@@ -113,12 +78,8 @@ def normalize(config: Any) -> dict[str, Any]:
     for required in ("base_lr", "total_steps", "main"):
         if required not in config:
             raise ScheduleError(f"{required}: missing (required by {FORMAT})")
-    base_lr = _number(config["base_lr"], "base_lr")
-    if base_lr <= 0:
-        raise ScheduleError(f"base_lr: expected > 0, got {base_lr:g}")
-    total = _integer(config["total_steps"], "total_steps")
-    if total < 1:
-        raise ScheduleError(f"total_steps: expected >= 1, got {total}")
+    base_lr = _checked("base_lr", config["base_lr"])
+    total = _checked("total_steps", config["total_steps"])
     main_in = _mapping(config["main"], "main")
     kind_name = main_in.get("kind")
     if kind_name not in KINDS:
@@ -128,9 +89,7 @@ def normalize(config: Any) -> dict[str, Any]:
 
     scaling = _scaling(config.get("scaling"))
     warmup = _warmup(config.get("warmup"), kind)
-    hold = _integer(config.get("hold_steps", 0), "hold_steps")
-    if hold < 0:
-        raise ScheduleError(f"hold_steps: expected >= 0, got {hold}")
+    hold = _checked("hold_steps", config.get("hold_steps", SETTINGS["hold_steps"].default))
     if hold and kind.own_warmup:
         raise ScheduleError(f"hold_steps: {kind_name} carries its own warmup; set hold_steps to 0")
     warm_steps = warmup["steps"] if warmup else 0
@@ -161,18 +120,12 @@ def _scaling(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     s = _mapping(value, "scaling")
-    _check_keys(s, ("rule", "reference_batch", "batch"), "scaling")
-    if s.get("rule") not in SCALING_RULES:
-        raise ScheduleError(f"scaling.rule: expected one of {', '.join(SCALING_RULES)}, "
-                            f"got {s.get('rule')!r}")
-    scaling = {"rule": s["rule"]}
-    for key in ("reference_batch", "batch"):
+    keys = ("rule", "reference_batch", "batch")
+    _check_keys(s, keys, "scaling")
+    for key in keys:
         if key not in s:
             raise ScheduleError(f"scaling.{key}: missing")
-        scaling[key] = _integer(s[key], f"scaling.{key}")
-        if scaling[key] < 1:
-            raise ScheduleError(f"scaling.{key}: expected >= 1, got {scaling[key]}")
-    return scaling
+    return {key: _checked(f"scaling.{key}", s[key]) for key in keys}
 
 
 def _warmup(value: Any, kind: Any) -> dict[str, Any] | None:
@@ -186,17 +139,8 @@ def _warmup(value: Any, kind: Any) -> dict[str, Any] | None:
     _check_keys(w, ("steps", "start_factor", "shape"), "warmup")
     if "steps" not in w:
         raise ScheduleError("warmup.steps: missing")
-    warmup = {"steps": _integer(w["steps"], "warmup.steps"),
-              "start_factor": _number(w.get("start_factor", 0.0), "warmup.start_factor"),
-              "shape": w.get("shape", "linear")}
-    if warmup["steps"] < 1:
-        raise ScheduleError(f"warmup.steps: expected >= 1, got {warmup['steps']}")
-    if not 0.0 <= warmup["start_factor"] <= 1.0:
-        raise ScheduleError("warmup.start_factor: expected >= 0 and <= 1, got "
-                            f"{warmup['start_factor']:g}")
-    if warmup["shape"] not in WARMUP_SHAPES:
-        raise ScheduleError(f"warmup.shape: expected one of {', '.join(WARMUP_SHAPES)}, "
-                            f"got {warmup['shape']!r}")
+    warmup = {key: _checked(f"warmup.{key}", w.get(key, SETTINGS[f"warmup.{key}"].default))
+              for key in ("steps", "start_factor", "shape")}
     if warmup["shape"] == "exponential" and warmup["start_factor"] == 0.0:
         raise ScheduleError("warmup.start_factor: an exponential warmup needs > 0 "
                             "(it multiplies its way up from start_factor)")
@@ -212,10 +156,7 @@ def _momentum(value: Any, kind: Any, main: Mapping[str, Any]) -> dict[str, float
     if kind.cycles_momentum and main["cycle_momentum"]:
         raise ScheduleError(f"momentum: {kind.name} cycles momentum itself; set "
                             "main.cycle_momentum to false or remove the momentum block")
-    momentum = _number(m.get("value"), "momentum.value")
-    if not 0.0 <= momentum < 1.0:
-        raise ScheduleError(f"momentum.value: expected >= 0 and < 1, got {momentum:g}")
-    return {"value": momentum}
+    return {"value": _checked("momentum.value", m.get("value"))}
 
 
 def _check_main(kind: str, p: dict[str, Any], eta: float, T: int) -> None:

@@ -10,33 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lrlab.options import Field
+
 FORMAT = "lrlab.schedule/1"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One parameter of a kind: its type, default, allowed range and a line of help."""
-
-    name: str
-    type: str  # "int", "float", "bool", "choice", "int_list", "float_list", "optional_int"
-    default: Any
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False
-    exclusive_maximum: bool = False
-    choices: tuple[str, ...] = ()
-
-    def describe_range(self) -> str:
-        """Human wording of the allowed range, used in validation messages."""
-        if self.type == "choice":
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        lo = hi = ""
-        if self.minimum is not None:
-            lo = f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
-        if self.maximum is not None:
-            hi = f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}"
-        return " and ".join(p for p in (lo, hi) if p) or "any value"
 
 
 @dataclass(frozen=True)
@@ -62,18 +38,23 @@ class KindSpec:
         return {f.name: f.default for f in self.fields}
 
 
+def _param(name: str, kind: str, default: Any, help_: str, **limits: Any) -> Field:
+    """A kind's parameter: its name is also its label, as configs and the Designer show it."""
+    return Field(name, name, kind, default, help=help_, optional=default is None, **limits)
+
+
 def _gamma(default: float, help_: str) -> Field:
-    return Field("gamma", "float", default, help_, minimum=0.0, exclusive_minimum=True)
+    return _param("gamma", "float", default, help_, low=0.0, low_open=True)
 
 
-_MIN_LR = Field(
-    "min_lr", "float", 0.0, "LR reached at the end of the decay (absolute).", minimum=0.0
+_MIN_LR = _param(
+    "min_lr", "float", 0.0, "LR reached at the end of the decay (absolute).", low=0.0
 )
 
 _MOMENTUM_CYCLE = (
-    Field("cycle_momentum", "bool", True, "Cycle momentum inversely to the LR."),
-    Field("base_momentum", "float", 0.85, "Momentum at the LR peak.", minimum=0.0, maximum=1.0),
-    Field("max_momentum", "float", 0.95, "Momentum at the LR trough.", minimum=0.0, maximum=1.0),
+    _param("cycle_momentum", "bool", True, "Cycle momentum inversely to the LR."),
+    _param("base_momentum", "float", 0.85, "Momentum at the LR peak.", low=0.0, high=1.0),
+    _param("max_momentum", "float", 0.95, "Momentum at the LR trough.", low=0.0, high=1.0),
 )
 
 KINDS: dict[str, KindSpec] = {
@@ -92,7 +73,7 @@ KINDS: dict[str, KindSpec] = {
             "Step decay",
             "Multiply by gamma every step_size steps.",
             (
-                Field("step_size", "int", 100, "Steps between decays.", minimum=1),
+                _param("step_size", "int", 100, "Steps between decays.", low=1),
                 _gamma(0.1, "Factor applied at each decay."),
             ),
             has_horizon=False,
@@ -103,12 +84,12 @@ KINDS: dict[str, KindSpec] = {
             "Multi-step decay",
             "Multiply by gamma at each milestone.",
             (
-                Field(
+                _param(
                     "milestones",
                     "int_list",
                     [500, 750],
                     "Steps of the main phase at which the LR is multiplied by gamma (increasing).",
-                    minimum=1,
+                    low=1,
                 ),
                 _gamma(0.1, "Factor applied at each milestone."),
             ),
@@ -128,10 +109,10 @@ KINDS: dict[str, KindSpec] = {
             "Power decay",
             "base_lr / (1 + u/s)^c.",
             (
-                Field(
-                    "s", "float", 100.0, "Time scale in steps.", minimum=0.0, exclusive_minimum=True
+                _param(
+                    "s", "float", 100.0, "Time scale in steps.", low=0.0, low_open=True
                 ),
-                Field("c", "float", 0.5, "Exponent.", minimum=0.0, exclusive_minimum=True),
+                _param("c", "float", 0.5, "Exponent.", low=0.0, low_open=True),
             ),
             has_horizon=False,
         ),
@@ -140,13 +121,13 @@ KINDS: dict[str, KindSpec] = {
             "Polynomial decay",
             "(base_lr - min_lr)·(1 - u/T)^power + min_lr.",
             (
-                Field(
+                _param(
                     "power",
                     "float",
                     1.0,
                     "Exponent of the decay.",
-                    minimum=0.0,
-                    exclusive_minimum=True,
+                    low=0.0,
+                    low_open=True,
                 ),
                 _MIN_LR,
             ),
@@ -158,13 +139,13 @@ KINDS: dict[str, KindSpec] = {
             "Linear decay",
             "Linear from base_lr to end_factor·base_lr over the main phase.",
             (
-                Field(
+                _param(
                     "end_factor",
                     "float",
                     0.0,
                     "Fraction of base_lr reached at the end.",
-                    minimum=0.0,
-                    maximum=1.0,
+                    low=0.0,
+                    high=1.0,
                 ),
             ),
             has_horizon=True,
@@ -183,23 +164,23 @@ KINDS: dict[str, KindSpec] = {
             "Cosine with warm restarts (SGDR)",
             "Cosine cycles of T_0, T_0·T_mult, ... steps; each restart peaks at decay × the last.",
             (
-                Field("T_0", "int", 100, "Length of the first cycle in steps.", minimum=1),
-                Field(
+                _param("T_0", "int", 100, "Length of the first cycle in steps.", low=1),
+                _param(
                     "T_mult",
                     "int",
                     2,
                     "Each cycle is T_mult times longer than the last.",
-                    minimum=1,
+                    low=1,
                 ),
                 _MIN_LR,
-                Field(
+                _param(
                     "decay",
                     "float",
                     1.0,
                     "Peak factor per restart (1 = no decay).",
-                    minimum=0.0,
-                    maximum=1.0,
-                    exclusive_minimum=True,
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
                 ),
             ),
             has_horizon=False,
@@ -210,34 +191,34 @@ KINDS: dict[str, KindSpec] = {
             "1cycle",
             "Warm up to base_lr (= max_lr), then anneal far below the start.",
             (
-                Field(
+                _param(
                     "pct_start",
                     "float",
                     0.3,
                     "Fraction of the steps spent increasing the LR.",
-                    minimum=0.0,
-                    maximum=1.0,
-                    exclusive_minimum=True,
-                    exclusive_maximum=True,
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
+                    high_open=True,
                 ),
-                Field(
-                    "div_factor", "float", 25.0, "Initial LR = max_lr / div_factor.", minimum=1.0
+                _param(
+                    "div_factor", "float", 25.0, "Initial LR = max_lr / div_factor.", low=1.0
                 ),
-                Field(
+                _param(
                     "final_div_factor",
                     "float",
                     1e4,
                     "Final LR = initial LR / final_div_factor.",
-                    minimum=1.0,
+                    low=1.0,
                 ),
-                Field(
+                _param(
                     "anneal_strategy",
                     "choice",
                     "cos",
                     "Shape of each phase.",
                     choices=("cos", "linear"),
                 ),
-                Field(
+                _param(
                     "three_phase",
                     "bool",
                     False,
@@ -255,60 +236,60 @@ KINDS: dict[str, KindSpec] = {
             "Cyclical LR (CLR)",
             "Triangular cycles between base_lr (lower bound, here) and the top-level base_lr.",
             (
-                Field(
+                _param(
                     "base_lr",
                     "float",
                     1e-4,
                     "Lower bound of the cycle (absolute).",
-                    minimum=0.0,
-                    exclusive_minimum=True,
+                    low=0.0,
+                    low_open=True,
                 ),
-                Field(
+                _param(
                     "step_size_up",
                     "int",
                     2000,
                     "Steps in the increasing half of a cycle.",
-                    minimum=1,
+                    low=1,
                 ),
-                Field(
+                _param(
                     "step_size_down",
-                    "optional_int",
+                    "int",
                     None,
                     "Steps in the decreasing half (empty = step_size_up).",
-                    minimum=1,
+                    low=1,
                 ),
-                Field(
+                _param(
                     "mode",
                     "choice",
                     "triangular",
                     "Amplitude policy.",
                     choices=("triangular", "triangular2", "exp_range"),
                 ),
-                Field(
+                _param(
                     "gamma",
                     "float",
                     1.0,
                     "exp_range: amplitude factor per step.",
-                    minimum=0.0,
-                    maximum=1.0,
-                    exclusive_minimum=True,
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
                 ),
-                Field("cycle_momentum", "bool", True, "Cycle momentum inversely to the LR."),
-                Field(
+                _param("cycle_momentum", "bool", True, "Cycle momentum inversely to the LR."),
+                _param(
                     "base_momentum",
                     "float",
                     0.8,
                     "Momentum at the LR peak.",
-                    minimum=0.0,
-                    maximum=1.0,
+                    low=0.0,
+                    high=1.0,
                 ),
-                Field(
+                _param(
                     "max_momentum",
                     "float",
                     0.9,
                     "Momentum at the LR trough.",
-                    minimum=0.0,
-                    maximum=1.0,
+                    low=0.0,
+                    high=1.0,
                 ),
             ),
             has_horizon=False,
@@ -322,21 +303,21 @@ KINDS: dict[str, KindSpec] = {
             "Knots (0, values[0]), (boundaries[i], values[i+1]) as factors of base_lr; "
             "held after the last knot.",
             (
-                Field(
+                _param(
                     "boundaries",
                     "int_list",
                     [300, 600],
                     "Steps of the main phase where a new value starts (increasing).",
-                    minimum=1,
+                    low=1,
                 ),
-                Field(
+                _param(
                     "values",
                     "float_list",
                     [1.0, 0.1, 0.01],
                     "Factors of base_lr at 0 and at each boundary (one more than boundaries).",
-                    minimum=0.0,
+                    low=0.0,
                 ),
-                Field(
+                _param(
                     "interpolation",
                     "choice",
                     "constant",
@@ -351,13 +332,13 @@ KINDS: dict[str, KindSpec] = {
             "Inverse square root",
             "base_lr / sqrt(1 + u/timescale).",
             (
-                Field(
+                _param(
                     "timescale",
                     "float",
                     100.0,
                     "Steps over which the LR halves its square.",
-                    minimum=0.0,
-                    exclusive_minimum=True,
+                    low=0.0,
+                    low_open=True,
                 ),
             ),
             has_horizon=False,
@@ -367,8 +348,8 @@ KINDS: dict[str, KindSpec] = {
             "Warmup-stable-decay",
             "Stable at base_lr, then decay to min_lr over the last decay_steps steps.",
             (
-                Field("decay_steps", "int", 200, "Length of the final decay.", minimum=0),
-                Field(
+                _param("decay_steps", "int", 200, "Length of the final decay.", low=0),
+                _param(
                     "decay_shape",
                     "choice",
                     "linear",
@@ -384,44 +365,44 @@ KINDS: dict[str, KindSpec] = {
             "Reduce on plateau",
             "Multiply by factor when the metric stops improving (needs a metric series).",
             (
-                Field(
+                _param(
                     "mode",
                     "choice",
                     "min",
                     "Whether lower or higher metric is better.",
                     choices=("min", "max"),
                 ),
-                Field(
+                _param(
                     "factor",
                     "float",
                     0.1,
                     "Factor applied at each reduction.",
-                    minimum=0.0,
-                    maximum=1.0,
-                    exclusive_minimum=True,
-                    exclusive_maximum=True,
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
+                    high_open=True,
                 ),
-                Field(
-                    "patience", "int", 10, "Steps without improvement before reducing.", minimum=0
+                _param(
+                    "patience", "int", 10, "Steps without improvement before reducing.", low=0
                 ),
-                Field(
+                _param(
                     "threshold",
                     "float",
                     1e-4,
                     "Minimum change that counts as improvement.",
-                    minimum=0.0,
+                    low=0.0,
                 ),
-                Field(
+                _param(
                     "threshold_mode",
                     "choice",
                     "rel",
                     "Relative or absolute threshold.",
                     choices=("rel", "abs"),
                 ),
-                Field("cooldown", "int", 0, "Steps to wait after a reduction.", minimum=0),
+                _param("cooldown", "int", 0, "Steps to wait after a reduction.", low=0),
                 _MIN_LR,
-                Field(
-                    "eps", "float", 1e-8, "Reductions smaller than this are skipped.", minimum=0.0
+                _param(
+                    "eps", "float", 1e-8, "Reductions smaller than this are skipped.", low=0.0
                 ),
             ),
             has_horizon=False,
@@ -432,3 +413,25 @@ KINDS: dict[str, KindSpec] = {
 
 WARMUP_SHAPES = ("linear", "exponential", "constant")
 SCALING_RULES = ("linear", "sqrt")
+
+# The fields around the main phase, by their path in the config.
+SETTINGS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("base_lr", "Base LR", "float", 0.1, low=0.0, low_open=True, format="%g",
+              help="Peak LR of the main phase (max_lr for 1cycle, upper bound for CLR)."),
+        Field("total_steps", "Total steps", "int", 1000, low=1, step=100,
+              help="Optimizer updates in the whole run."),
+        Field("hold_steps", "Hold steps", "int", 0, low=0, step=10,
+              help="Steps at the base LR between warmup and the main phase."),
+        Field("warmup.steps", "Warmup steps", "int", 100, low=1, step=10),
+        Field("warmup.start_factor", "Start factor", "float", 0.0, low=0.0, high=1.0,
+              format="%g", help="Warmup starts at start_factor × base LR."),
+        Field("warmup.shape", "Warmup shape", "choice", "linear", choices=WARMUP_SHAPES),
+        Field("momentum.value", "Momentum", "float", 0.9, low=0.0, high=1.0, high_open=True,
+              format="%g"),
+        Field("scaling.rule", "Rule", "choice", "linear", choices=SCALING_RULES),
+        Field("scaling.reference_batch", "Reference batch", "int", 256, low=1, step=32),
+        Field("scaling.batch", "Batch", "int", 1024, low=1, step=32),
+    )
+}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from app_helpers import run_page
 
-from lrlab import options
+from lrlab import designer, options
 from lrlab.data import DATASETS
+from lrlab.schedules.spec import KINDS, SETTINGS
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,36 @@ def test_page_widgets_are_built_from_the_registry(
         if field.high is not None and not field.high_open:
             assert proto.has_max and proto.max == field.high, key
         assert proto.help == field.help, key
+
+
+def test_designer_widgets_are_built_from_the_schedule_declarations(lrlab_home: Path) -> None:
+    """Each kind's parameters and the settings around them: one declaration, read by the
+    validator (`schedules.config`) and by these widgets."""
+    at = run_page("schedule_designer.py")
+    P = designer.FORM_PREFIX
+    checked = 0
+    for kind in KINDS.values():
+        at.selectbox(key=P + "kind").set_value(kind.name).run()
+        assert not at.exception, kind.name
+        declared = {P + designer.field_key(kind.name, f): f for f in kind.fields}
+        if not kind.own_warmup:
+            declared |= {P + name: SETTINGS[name] for name in
+                         ("warmup.steps", "warmup.start_factor", "hold_steps", "momentum.value")}
+        for key, field in declared.items():
+            if field.kind in ("int", "float"):
+                proto = at.number_input(key=key).proto
+                assert proto.label == field.label, key
+                assert proto.has_min == (field.low is not None and not field.low_open), key
+                if proto.has_min:
+                    assert proto.min == field.low, key
+                assert proto.has_max == (field.high is not None and not field.high_open), key
+                if proto.has_max:
+                    assert proto.max == field.high, key
+            elif field.kind == "choice":
+                assert tuple(at.selectbox(key=key).options) == field.options(), key
+            elif field.kind == "bool":
+                assert at.toggle(key=key).label == field.label, key
+            else:
+                assert at.text_input(key=key).label == field.label, key
+            checked += 1
+    assert checked > 60

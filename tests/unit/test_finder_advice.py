@@ -37,13 +37,13 @@ def check_against_spec(config: dict[str, Any]) -> None:
         if name == "kind":
             continue
         field = kind.field(name)
-        if field.type == "choice":
+        if field.kind == "choice":
             assert value in field.choices
-        elif value is not None and field.type in ("int", "float", "optional_int"):
-            if field.minimum is not None:
-                assert value > field.minimum if field.exclusive_minimum else value >= field.minimum
-            if field.maximum is not None:
-                assert value < field.maximum if field.exclusive_maximum else value <= field.maximum
+        elif value is not None and field.kind in ("int", "float"):
+            if field.low is not None:
+                assert value > field.low if field.low_open else value >= field.low
+            if field.high is not None:
+                assert value < field.high if field.high_open else value <= field.high
     if "warmup" in config:
         assert not kind.own_warmup
         assert config["warmup"]["shape"] in WARMUP_SHAPES

@@ -56,7 +56,7 @@ def test_validation_is_idempotent() -> None:
         ({"format": "lrlab.train/2"}, "format: expected 'lrlab.train/1'"),
         ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of sgd, adam, adamw"),
         ({"optimizer": {"lr": 0}}, "optimizer.lr: expected a number in (0, 100]"),
-        ({"optimizer": {"lr": float("nan")}}, "optimizer.lr: expected a number"),
+        ({"optimizer": {"lr": float("nan")}}, "optimizer.lr: expected a finite number, got nan"),
         ({"optimizer": {"lr": "1e-3"}}, "optimizer.lr: expected a number, got '1e-3'"),
         ({"optimizer": {"name": "adam", "nesterov": True}}, "optimizer.nesterov: needs SGD"),
         ({"optimizer": {"betas": [0.9, 0.999]}}, "optimizer.betas: only Adam and AdamW"),
