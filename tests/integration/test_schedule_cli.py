@@ -72,7 +72,7 @@ def test_export_writes_each_form(config_file: Path, tmp_path: Path, to: str) -> 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "no such file"),
     ("{ broken", "not valid JSON or YAML"),
-    (json.dumps({**CONFIG, "base_lr": -1}), "base_lr: expected > 0"),
+    (json.dumps({**CONFIG, "base_lr": -1}), "base_lr: expected a number > 0, got -1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content, message: str) -> None:
     path = tmp_path / "bad.json"
