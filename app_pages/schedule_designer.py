@@ -7,9 +7,12 @@ import streamlit as st
 from lrlab import designer, ui
 from lrlab.errors import LrlabError
 from lrlab.plots import schedule_figure
-from lrlab.schedules import Schedule, dump_schedule, parse_schedule, to_pytorch
+from lrlab.schedules import Schedule
+from lrlab.schedules.foreign import parse_any
 from lrlab.schedules.io import parse_metric_series
 from lrlab.schedules.spec import KINDS, SETTINGS
+from lrlab.schedules.targets import FORMS, TARGETS, export
+from lrlab.schedules.targets.exactness import APPROXIMATE, EXACT
 
 P = designer.FORM_PREFIX  # session-state prefix of this page's widgets
 SAVED = "designer.saved"  # list of {"name", "config"} kept for comparison
@@ -27,8 +30,10 @@ def load_imported() -> None:
     if upload is None:
         return
     try:
-        schedule = parse_schedule(upload.getvalue().decode("utf-8", errors="replace"),
-                                  source=upload.name)
+        form = {**designer.default_form(),
+                **{k[len(P):]: v for k, v in state.items() if k.startswith(P)}}
+        schedule = parse_any(upload.getvalue().decode("utf-8", errors="replace"), upload.name,
+                             total_steps=designer.form_total_steps(form))
         designer.load_into_session(state, schedule.to_dict())
         state["designer.import_ok"] = upload.name
     except LrlabError as exc:
@@ -48,9 +53,14 @@ st.caption("Pick a kind, tune it, and watch LR and momentum per step. Keep sever
 controls, output = st.columns([1, 2], gap="large")
 
 with controls:
-    with st.expander("Import a config (JSON or YAML)"):
-        st.file_uploader("Schedule file", type=["json", "yaml", "yml"], key=P + "import",
-                         on_change=load_imported)
+    with st.expander("Import a schedule (lrlab, Hugging Face, timm or Keras)"):
+        st.file_uploader("Schedule file", type=["json", "yaml", "yml", "py"], key=P + "import",
+                         on_change=load_imported,
+                         help="An lrlab.schedule/1 file; TrainingArguments fields; timm "
+                              "create_scheduler_v2 arguments; a Keras schedule's get_config() "
+                              "JSON; or the Python lrlab's exports write (read for literal "
+                              "values only). Schedules without a length of their own take the "
+                              "form's total steps.")
         if "designer.import_error" in state:
             st.error(f"Could not import: {state['designer.import_error']}")
         elif "designer.import_ok" in state:
@@ -167,15 +177,26 @@ with output:
     if schedule is not None:
         st.subheader("Export")
         stem = (name or kind.name).replace(" ", "_")
-        buttons = st.columns(3)
-        buttons[0].download_button("Download JSON", dump_schedule(schedule, "json"),
-                                   file_name=f"{stem}.json", mime="application/json",
-                                   key="designer.dl_json", on_click="ignore")
-        buttons[1].download_button("Download YAML", dump_schedule(schedule, "yaml"),
-                                   file_name=f"{stem}.yaml", mime="application/yaml",
-                                   key="designer.dl_yaml", on_click="ignore")
-        code = to_pytorch(schedule)
-        buttons[2].download_button("Download PyTorch code", code, file_name=f"{stem}.py",
-                                   mime="text/x-python", key="designer.dl_py", on_click="ignore")
-        with st.expander("PyTorch code"):
-            st.code(code, language="python")
+        choose = st.columns([2, 1])
+        target = choose[0].selectbox("Export to", list(TARGETS), key="designer.export_to",
+                                     format_func=lambda t: TARGETS[t].title)
+        form = choose[1].radio("Form", FORMS, horizontal=True, key="designer.export_form",
+                               help="auto: the framework's own schedule when it is exact, "
+                                    "else its table form fed lrlab's values")
+        try:
+            result = export(schedule, target, form)
+        except LrlabError as exc:
+            st.error(f"Cannot export to {TARGETS[target].title}: {exc}")
+        else:
+            verdict = {EXACT: st.success, APPROXIMATE: st.warning}.get(
+                result.exactness.label, st.info)
+            verdict(result.exactness.sentence())
+            if result.momentum:
+                st.caption(f"Momentum: {result.momentum}")
+            st.download_button(f"Download {TARGETS[target].title}", result.text,
+                               file_name=f"{stem}_{result.filename}", mime=result.mime,
+                               key="designer.download", on_click="ignore")
+            with st.expander("Show the export"):
+                language = {"text/x-python": "python", "application/json": "json",
+                            "application/yaml": "yaml"}.get(result.mime)
+                st.code(result.text, language=language)

@@ -1,4 +1,5 @@
-"""`lrlab schedule values|export`: a schedule's per-step values, or the schedule in another form."""
+"""`lrlab schedule values|export|import`: a schedule's per-step values, the schedule in another
+framework's form, or another framework's schedule read back."""
 
 from __future__ import annotations
 
@@ -21,11 +22,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="plateau only: the metric series, one number per line")
     values.set_defaults(func=_values)
 
-    export = sub.add_parser("export", help="write the schedule as JSON, YAML or PyTorch code")
+    from lrlab.schedules.foreign import SOURCES
+    from lrlab.schedules.targets import FORMS, TARGETS
+
+    export = sub.add_parser("export", help="write the schedule in a framework's own form, "
+                                           "with how exact it is")
     export.add_argument("config", type=Path, help="lrlab.schedule/1 file (JSON or YAML)")
-    export.add_argument("--to", choices=("json", "yaml", "pytorch"), required=True)
+    export.add_argument("--to", choices=tuple(TARGETS), required=True,
+                        help="; ".join(f"{t.name}: {t.title}" for t in TARGETS.values()))
+    export.add_argument("--form", choices=FORMS, default="auto",
+                        help="auto: the framework's own schedule when exact, else its table "
+                             "form; native or table to insist on one")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(func=_export)
+
+    table = sub.add_parser("targets", help="print which kinds each framework takes exactly")
+    table.add_argument("--warmup", action="store_true",
+                       help="with a linear warmup from 0.1 x the peak (100 of 1000 steps)")
+    table.set_defaults(func=_targets)
+
+    read = sub.add_parser("import", help="read a Hugging Face, timm or Keras schedule back as "
+                                         "lrlab.schedule/1")
+    read.add_argument("file", type=Path, help="JSON, YAML, or the Python lrlab's exports write")
+    read.add_argument("--from", dest="source", choices=SOURCES, default=None,
+                      help="the framework (default: detected from the keys)")
+    read.add_argument("--steps", type=int, default=None,
+                      help="the run's length, for schedules that have none of their own")
+    read.add_argument("--format", choices=("json", "yaml"), default="yaml")
+    read.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    read.set_defaults(func=_import)
 
 
 def _values(args: argparse.Namespace) -> int:
@@ -68,13 +93,47 @@ def _values(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    from lrlab.schedules import dump_schedule, load_schedule, to_pytorch
-
-    schedule = load_schedule(args.config)
-    text = to_pytorch(schedule) if args.to == "pytorch" else dump_schedule(schedule, args.to)
-    if args.out is None:
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
         sys.stdout.write(text)
     else:
-        args.out.write_text(text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from lrlab.console import note
+    from lrlab.schedules import load_schedule
+    from lrlab.schedules.targets import export
+
+    result = export(load_schedule(args.config), args.to, args.form)
+    _write(result.text, args.out)
+    note(f"{args.to}: {result.exactness.sentence()}")
+    if result.momentum:
+        note(f"momentum: {result.momentum}")
+    return 0
+
+
+def _targets(args: argparse.Namespace) -> int:
+    from lrlab.schedules.targets import support_table
+
+    sys.stdout.write(support_table(warmup=args.warmup))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from lrlab.schedules import Schedule, ScheduleError, dump_schedule
+    from lrlab.schedules.foreign import parse_foreign
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScheduleError(f"{args.file}: cannot read ({exc.strerror or exc})") from None
+    if args.steps is not None and args.steps < 1:
+        raise ScheduleError(f"--steps: expected >= 1, got {args.steps}")
+    config = parse_foreign(text, args.source, args.steps, name=str(args.file))
+    try:
+        schedule = Schedule.from_dict(config)
+    except ScheduleError as exc:
+        raise ScheduleError(f"{args.file}: read as {config['main']['kind']}, but {exc}") from None
+    _write(dump_schedule(schedule, args.format), args.out)
     return 0

@@ -8,6 +8,8 @@ import pytest
 from app_helpers import PAGES
 from streamlit.testing.v1 import AppTest
 
+from lrlab.schedules.targets import TARGETS
+
 PAGE = str(PAGES / "schedule_designer.py")
 
 
@@ -98,6 +100,27 @@ def test_kept_schedules_overlay(at: AppTest, figure) -> None:
     assert len(rows) == 2
 
 
-def test_export_offers_json_yaml_and_pytorch_code(at: AppTest) -> None:
-    assert len(at.get("download_button")) == 3
-    assert any("def build_scheduler" in c.value for c in at.code)
+def test_export_offers_every_target_with_its_measured_label(at: AppTest) -> None:
+    """The default (cosine, 1000 steps) has a built-in form everywhere but ignite (curved) and
+    csv (a table by nature); each shows its label before the download."""
+    table = {"ignite", "csv"}
+    for target in TARGETS:
+        at.selectbox(key="designer.export_to").set_value(target).run()
+        assert not at.exception, target
+        assert not at.error, (target, [e.value for e in at.error])
+        assert len(at.get("download_button")) == 1, target
+        shown = at.info if target in table else at.success
+        assert len(shown) == 1, target
+        assert shown[0].value.startswith("via table" if target in table else "exact"), target
+    at.selectbox(key="designer.export_to").set_value("hf").run()
+    assert "lr_scheduler_type='cosine'" in at.code[-1].value
+
+
+def test_export_says_why_a_target_cannot_take_a_schedule(at: AppTest) -> None:
+    at.selectbox(key="d.kind").set_value("plateau").run()
+    at.selectbox(key="designer.export_to").set_value("keras").run()
+    assert not at.exception
+    assert "plateau schedule follows a validation metric" in at.error[0].value
+    assert not at.get("download_button")
+    at.selectbox(key="designer.export_to").set_value("pytorch").run()
+    assert not at.error and len(at.get("download_button")) == 1

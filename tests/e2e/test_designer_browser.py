@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lrlab.schedules import Schedule
+from lrlab.schedules.foreign import parse_foreign
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,7 @@ def test_build_warmup_cosine_and_download_its_config(page, app_url: str, tmp_pat
     _set(page, rerun, "Warmup steps", "150")
 
     with page.expect_download() as info:
-        page.get_by_role("button", name="Download JSON").click()
+        page.get_by_role("button", name="Download lrlab JSON").click()
     target = tmp_path / "schedule.json"
     info.value.save_as(target)
 
@@ -47,4 +48,25 @@ def test_build_warmup_cosine_and_download_its_config(page, app_url: str, tmp_pat
     lr = Schedule.from_dict(config).lr(np.arange(2000))
     assert lr[150] == pytest.approx(0.4) and lr[0] == 0.0
 
+    # The same schedule for Hugging Face and Keras: labelled before download, and read back.
+    for title, source, expect in (("Hugging Face transformers", "hf", "lr_scheduler_type="),
+                                  ("Keras 3", "keras", '"class_name": "CosineDecay"')):
+        _choose(page, rerun, "Export to", title)
+        verdict = page.get_by_test_id("stAlertContentSuccess").filter(has_text="exact: equal")
+        verdict.wait_for()
+        with page.expect_download() as info:
+            page.get_by_role("button", name=f"Download {title}").click()
+        saved = tmp_path / info.value.suggested_filename
+        info.value.save_as(saved)
+        text = saved.read_text()
+        assert expect in text and "lrlab measured it exact" in text
+        back = Schedule.from_dict(parse_foreign(text, source, name=saved.name))
+        np.testing.assert_allclose(back.lr(np.arange(2000)), lr, rtol=1e-12)
+
     page.screenshot(path=str(tmp_path / "designer.png"), full_page=True)
+
+
+def _choose(page, rerun, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by its label."""
+    page.get_by_role("combobox", name=label).click()
+    rerun(page, lambda: page.get_by_role("option", name=option, exact=True).click())

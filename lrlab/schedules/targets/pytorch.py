@@ -196,3 +196,34 @@ def to_pytorch(schedule: Schedule) -> str:
             '    """Call scheduler.step() once after every optimizer.step()."""\n'
             "    _scale_groups(optimizer)\n"
             "    S = torch.optim.lr_scheduler\n" + body + "\n")
+
+
+def run_exported(code: str, steps: int, metrics: list[float] | None = None) -> list[float]:
+    """The LR PyTorch gives each of `steps` updates when the exported `code` drives it."""
+    import torch
+
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<lrlab export>", "exec"), namespace)  # our own generated code
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0, momentum=0.9)
+    scheduler = namespace["build_scheduler"](optimizer)
+    lrs = []
+    for t in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step() if metrics is None else scheduler.step(metrics[t])
+    return lrs
+
+
+def export_native(schedule: Schedule, target: str) -> Any:
+    """The `pytorch` target: the code, measured by running it in PyTorch."""
+    from lrlab.schedules.targets import Export
+    from lrlab.schedules.targets.exactness import EXACT, Exactness, measure
+
+    code = to_pytorch(schedule)
+    if schedule.kind == "plateau":
+        exactness = Exactness(EXACT, 0.0, 0, "Follows the metric you pass to scheduler.step(); "
+                              "PyTorch's ReduceLROnPlateau is lrlab's plateau rule.")
+    else:
+        exactness = measure(schedule, run_exported(code, schedule.total_steps))
+    return Export(target, code, "schedule.py", "text/x-python", exactness,
+                  momentum="carried" if schedule.momentum([0]) is not None else "")
