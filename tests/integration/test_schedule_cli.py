@@ -82,3 +82,46 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content, message: str)
     assert result.returncode == 2
     assert result.stderr.startswith("lrlab: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_export_to_a_framework_says_how_exact_and_import_reads_it_back(tmp_path: Path) -> None:
+    config = tmp_path / "cosine.yaml"
+    config.write_text("format: lrlab.schedule/1\nbase_lr: 0.3\ntotal_steps: 500\n"
+                      "warmup: {steps: 50}\nmain: {kind: cosine, min_lr: 0.003}\n")
+    out = tmp_path / "args.py"
+    result = lrlab("schedule", "export", str(config), "--to", "hf", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("lrlab: hf: exact: equal to lrlab at every step")
+    assert "lr_scheduler_type='cosine_with_min_lr'" in out.read_text()
+    back = lrlab("schedule", "import", str(out), "--format", "json")
+    assert back.returncode == 0, back.stderr
+    steps = np.arange(500)
+    np.testing.assert_allclose(Schedule.from_dict(json.loads(back.stdout)).lr(steps),
+                               Schedule.from_dict({"format": "lrlab.schedule/1",
+                                                   "base_lr": 0.3, "total_steps": 500,
+                                                   "warmup": {"steps": 50},
+                                                   "main": {"kind": "cosine",
+                                                            "min_lr": 0.003}}).lr(steps),
+                               rtol=1e-12)
+
+
+def test_export_form_native_refuses_or_labels_the_deviation(config_file: Path) -> None:
+    native = lrlab("schedule", "export", str(config_file), "--to", "optax", "--form", "native")
+    assert native.returncode == 0 and "optax: approximate: up to" in native.stderr
+    refused = lrlab("schedule", "export", str(config_file), "--to", "hf", "--form", "native")
+    assert refused.returncode == 2
+    assert "has no built-in schedule equal to lrlab's onecycle" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_import_of_a_keras_schedule_without_a_length_asks_for_steps(tmp_path: Path) -> None:
+    path = tmp_path / "keras.json"
+    path.write_text(json.dumps({"class_name": "ExponentialDecay", "config": {
+        "initial_learning_rate": 0.1, "decay_steps": 100, "decay_rate": 0.5,
+        "staircase": True}}))
+    missing = lrlab("schedule", "import", str(path))
+    assert missing.returncode == 2 and "give the run's length (--steps)" in missing.stderr
+    done = lrlab("schedule", "import", str(path), "--steps", "300", "--format", "json")
+    config = json.loads(done.stdout)
+    assert config["main"] == {"kind": "step", "step_size": 100, "gamma": 0.5}
+    assert config["total_steps"] == 300

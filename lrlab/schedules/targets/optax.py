@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from lrlab.schedules.kinds import sgdr_cycles
 from lrlab.schedules.schedule import Schedule
 from lrlab.schedules.targets import Export
@@ -42,7 +44,7 @@ def _main(s: Schedule) -> Part | None:
         return "polynomial_schedule", {"init_value": eta, "end_value": end,
                                        "power": p.get("power", 1.0), "transition_steps": T}
     if s.kind == "sgdr":
-        cycles = int(sgdr_cycles(_array([T - 1]), p["T_0"], p["T_mult"])[0][0]) + 1
+        cycles = int(sgdr_cycles(np.asarray([T - 1]), p["T_0"], p["T_mult"])[0][0]) + 1
         kwargs = []
         for k in range(cycles):
             peak = p["min_lr"] + (eta - p["min_lr"]) * p["decay"] ** k
@@ -54,12 +56,6 @@ def _main(s: Schedule) -> Part | None:
             "transition_steps": T, "peak_value": eta, "pct_start": p["pct_start"],
             "div_factor": p["div_factor"], "final_div_factor": p["final_div_factor"]}
     return None
-
-
-def _array(values: list[int]) -> Any:
-    import numpy as np
-
-    return np.asarray(values)
 
 
 def native(s: Schedule) -> tuple[list[Part], list[int]] | None:

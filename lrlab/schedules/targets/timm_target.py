@@ -13,6 +13,8 @@ import bisect
 import math
 from typing import Any
 
+import numpy as np
+
 from lrlab.schedules.kinds import sgdr_cycles
 from lrlab.schedules.schedule import Schedule
 from lrlab.schedules.targets import Export
@@ -40,8 +42,7 @@ def native(s: Schedule) -> dict[str, Any] | None:
         return {"sched": "cosine", "num_epochs": T, "min_lr": p["min_lr"], "cycle_limit": 1,
                 "cycle_mul": 1.0, "cycle_decay": 1.0, **kw}
     if s.kind == "sgdr":
-        cycles = int(sgdr_cycles(__import__("numpy").asarray([T - 1]), p["T_0"],
-                                 p["T_mult"])[0][0]) + 1
+        cycles = int(sgdr_cycles(np.asarray([T - 1]), p["T_0"], p["T_mult"])[0][0]) + 1
         return {"sched": "cosine", "num_epochs": p["T_0"], "min_lr": p["min_lr"],
                 "cycle_mul": float(p["T_mult"]), "cycle_decay": p["decay"],
                 "cycle_limit": cycles, **kw}
