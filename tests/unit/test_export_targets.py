@@ -380,3 +380,21 @@ def test_readme_tables_are_the_computed_ones() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert support_table() in readme
     assert support_table(warmup=True) in readme
+
+
+def test_the_designer_import_box_reads_every_format() -> None:
+    """parse_any: lrlab's own file, an export's Python, or a JSON config sized by the form."""
+    from lrlab.schedules.foreign import parse_any
+    from lrlab.schedules.io import dump_schedule
+
+    schedule = Schedule.from_dict(CASES["cosine, warmup from 0"])
+    steps = np.arange(N)
+    for text in (dump_schedule(schedule, "yaml"), export(schedule, "hf").text,
+                 export(schedule, "keras").text, export(schedule, "timm").text):
+        np.testing.assert_allclose(parse_any(text, "upload", N).lr(steps), schedule.lr(steps),
+                                   rtol=1e-12)
+    keras_step = ('{"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1,'
+                  ' "decay_steps": 10, "decay_rate": 0.5, "staircase": true}}')
+    assert parse_any(keras_step, "k.json", total_steps=77).total_steps == 77
+    with pytest.raises(ScheduleError, match="bad.yaml: not valid JSON or YAML"):
+        parse_any("{ nope", "bad.yaml")
