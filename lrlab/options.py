@@ -21,7 +21,7 @@ from lrlab.jobs.lifecycle import HEARTBEAT_TIMEOUT_S
 
 Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list"]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 VARIANTS = ("A", "B", "C", "D")
 SWEEP_MODES = ("exp", "linear")
@@ -151,13 +151,15 @@ _FIELDS = [
     Field("precision", "Precision", "choice", "auto", choices=PRECISIONS,
           help="auto: fp16 with loss scaling on CUDA, fp32 on CPU; bf16 on request"),
     # -- the optimizer -----------------------------------------------------------------------
-    Field("optimizer.name", "Optimizer", "choice", "sgd", choices=OPTIMIZERS, cli="optimizer"),
+    Field("optimizer.name", "Optimizer", "choice", "sgd", choices=OPTIMIZERS, cli="optimizer",
+          help="sgdw: SGD with decoupled weight decay (Loshchilov & Hutter)"),
     Field("optimizer.lr", "LR (at the reference batch)", "float", 0.1, low=0.0, high=100.0,
           low_open=True, format="%g", help="with linear scaling, the LR at batch 256"),
     Field("optimizer.momentum", "Momentum / β1", "float", 0.9, low=0.0, high=1.0,
           high_open=True, help="SGD momentum or Adam's β1"),
     Field("optimizer.weight_decay", "Weight decay", "float", 5e-4, low=0.0, high=10.0,
-          format="%g"),
+          format="%g", help="SGD and Adam: L2 in the gradient; AdamW: lr·λ per update; SGDW: "
+                            "λ × the schedule's multiplier per update (Loshchilov & Hutter)"),
     Field("optimizer.nesterov", "Nesterov", "bool", False, help="SGD with momentum only"),
     # -- training ----------------------------------------------------------------------------
     Field("epochs", "Epochs", "int", 5, low=1),

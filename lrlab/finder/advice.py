@@ -31,7 +31,7 @@ from lrlab.errors import LrlabError
 from lrlab.finder.analysis import Analysis
 from lrlab.schedules.spec import FORMAT
 
-SGD_LIKE = ("sgd", "sgd_nesterov", "nesterov", "momentum", "lars", "asgd")
+SGD_LIKE = ("sgd", "sgdw", "sgd_nesterov", "nesterov", "momentum", "lars", "asgd")
 ADAM_LIKE = ("adam", "adamw", "nadam", "radam", "adamax", "lamb", "adagrad", "adadelta", "rmsprop")
 WARMUP_SHARE = 0.05
 CLR_CYCLES = 4

@@ -59,14 +59,14 @@ def _optimizer(value: Any) -> dict[str, Any]:
     opt = {**OPTIMIZER_DEFAULTS, **_mapping(value or {}, "optimizer")}
     _check_keys(opt, OPTIMIZER_DEFAULTS, "optimizer")
     opt = options.check(opt, ("name", "lr", "momentum", "weight_decay", "nesterov"), "optimizer")
-    if opt["nesterov"] and (opt["name"] != "sgd" or opt["momentum"] == 0):
+    if opt["nesterov"] and (opt["name"] not in ("sgd", "sgdw") or opt["momentum"] == 0):
         raise LrlabError("optimizer.nesterov: needs SGD with momentum > 0")
     if opt["betas"] is not None:
         betas = opt["betas"]
         if (not isinstance(betas, (list, tuple)) or len(betas) != 2
                 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise LrlabError(f"optimizer.betas: expected two numbers in [0, 1), got {betas!r}")
-        if opt["name"] == "sgd":
+        if opt["name"] in ("sgd", "sgdw"):
             raise LrlabError("optimizer.betas: only Adam and AdamW have betas; SGD uses momentum")
         opt["betas"] = [float(b) for b in betas]
     return opt

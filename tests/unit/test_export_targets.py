@@ -396,5 +396,5 @@ def test_the_designer_import_box_reads_every_format() -> None:
     keras_step = ('{"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1,'
                   ' "decay_steps": 10, "decay_rate": 0.5, "staircase": true}}')
     assert parse_any(keras_step, "k.json", total_steps=77).total_steps == 77
-    with pytest.raises(ScheduleError, match="bad.yaml: not valid JSON or YAML"):
+    with pytest.raises(ScheduleError, match=r"bad\.yaml: not valid JSON or YAML"):
         parse_any("{ nope", "bad.yaml")

@@ -54,7 +54,7 @@ def test_validation_is_idempotent() -> None:
         ({"precision": "fp8"}, "precision: expected one of"),
         ({"learning_rate": 0.1}, "unknown field(s) learning_rate"),
         ({"format": "lrlab.train/2"}, "format: expected 'lrlab.train/1'"),
-        ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of sgd, adam, adamw"),
+        ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of sgd, sgdw, adam, adamw"),
         ({"optimizer": {"lr": 0}}, "optimizer.lr: expected a number in (0, 100]"),
         ({"optimizer": {"lr": float("nan")}}, "optimizer.lr: expected a finite number, got nan"),
         ({"optimizer": {"lr": "1e-3"}}, "optimizer.lr: expected a number, got '1e-3'"),
