@@ -6,7 +6,8 @@ import streamlit as st
 
 from lrlab import designer, ui
 from lrlab.errors import LrlabError
-from lrlab.plots import schedule_figure
+from lrlab.noise_scale import DECAY_RULES
+from lrlab.plots import noise_figure, schedule_figure
 from lrlab.schedules import Schedule
 from lrlab.schedules.foreign import parse_any
 from lrlab.schedules.io import parse_metric_series
@@ -173,6 +174,27 @@ with output:
                 "total_steps": st.column_config.NumberColumn("total steps"),
             },
         )
+        with st.expander("Noise scale, momentum window and weight decay"):
+            st.caption("Smith & Le: the noise scale g = η/(1−m)·(N/B−1) is what a k× larger "
+                       "batch with a k× larger LR keeps: schedules with the same g train alike. "
+                       "A schedule with a batch-scaling block is taken at its own batch. "
+                       "Momentum averages about T = −1/ln m updates. The decay per update "
+                       "shows how weight decay couples to the schedule: "
+                       f"{'; '.join(f'{k}: {v}' for k, v in DECAY_RULES.items())}.")
+            row = st.columns(len(designer.NOISE_FIELDS))
+            for cell, (key, declared) in zip(row, designer.NOISE_FIELDS.items(), strict=True):
+                ui.field_widget(cell, declared, P + key)
+            curves = [designer.noise_curves(p, form) for p in previews]
+            st.plotly_chart(noise_figure(previews, curves, steps_per_epoch=per_epoch,
+                                         x_unit=x_unit if per_epoch else "step"),
+                            key="designer.noise_chart")
+            st.dataframe(
+                [{"schedule": p.name, "g at the peak": float(c.noise.max()),
+                  "mean g": float(c.noise.mean()), "final g": float(c.noise[-1])}
+                 for p, c in zip(previews, curves, strict=True)],
+                hide_index=True,
+                column_config={k: st.column_config.NumberColumn(k, format="%.4g")
+                               for k in ("g at the peak", "mean g", "final g")})
 
     if schedule is not None:
         st.subheader("Export")
@@ -180,11 +202,11 @@ with output:
         choose = st.columns([2, 1])
         target = choose[0].selectbox("Export to", list(TARGETS), key="designer.export_to",
                                      format_func=lambda t: TARGETS[t].title)
-        form = choose[1].radio("Form", FORMS, horizontal=True, key="designer.export_form",
+        export_form = choose[1].radio("Form", FORMS, horizontal=True, key="designer.export_form",
                                help="auto: the framework's own schedule when it is exact, "
                                     "else its table form fed lrlab's values")
         try:
-            result = export(schedule, target, form)
+            result = export(schedule, target, export_form)
         except LrlabError as exc:
             st.error(f"Cannot export to {TARGETS[target].title}: {exc}")
         else:

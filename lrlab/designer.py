@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.errors import LrlabError
+from lrlab.noise_scale import DECAY_RULES, averaging_window, decay_per_step, noise_scale
 from lrlab.options import Field
 from lrlab.schedules import Schedule, parse_schedule
 from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
@@ -41,13 +42,28 @@ LENGTH_FIELDS: dict[str, Field] = {
     )
 }
 
+# The noise-scale panel: the run the schedules are for, and the optimizer's decay.
+NOISE_FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("noise.dataset_size", "Training examples N", "int", 50_000, low=1, step=1000),
+        Field("noise.batch_size", "Batch B", "int", 128, low=1, step=32),
+        Field("noise.momentum", "Momentum m", "float", 0.9, low=0.0, high=1.0, high_open=True,
+              help="used where the schedule sets none"),
+        Field("noise.optimizer", "Optimizer", "choice", "sgd", choices=tuple(DECAY_RULES),
+              help="how weight decay enters each update"),
+        Field("noise.weight_decay", "Weight decay λ", "float", 5e-4, low=0.0, high=10.0,
+              format="%g"),
+    )
+}
+
 DEFAULT_FORM: dict[str, Any] = {
     "kind": "cosine",
     "steps_mode": STEPS_DIRECT,
     "warmup.on": False,
     "scaling.on": False,
     "momentum.on": False,
-    **{name: f.default for name, f in {**SETTINGS, **LENGTH_FIELDS}.items()},
+    **{name: f.default for name, f in {**SETTINGS, **LENGTH_FIELDS, **NOISE_FIELDS}.items()},
 }
 
 
@@ -282,6 +298,8 @@ class Preview:
     lr: np.ndarray
     momentum: np.ndarray | None
     summary: dict[str, float]
+    base_lr: float = 1.0  # the effective base LR: ηₜ = lr / base_lr
+    batch: int | None = None  # the batch its scaling block is for, if it has one
 
 
 def preview(schedule: Schedule, name: str, *, metrics: Sequence[float] | None = None,
@@ -297,6 +315,8 @@ def preview(schedule: Schedule, name: str, *, metrics: Sequence[float] | None = 
         lr=lr[keep],
         momentum=None if momentum is None else momentum[keep],
         summary=summarize(schedule, lr),
+        base_lr=schedule.effective_base_lr,
+        batch=(schedule.config.get("scaling") or {}).get("batch"),
     )
 
 
@@ -315,6 +335,30 @@ def summarize(schedule: Schedule, lr: np.ndarray) -> dict[str, float]:
         "mean_lr": float(np.mean(lr)),
         "total_steps": int(schedule.total_steps),
     }
+
+
+@dataclass(frozen=True)
+class NoiseCurves:
+    """Per plotted step of one schedule: noise scale, momentum window and decay per update."""
+
+    noise: np.ndarray
+    window: np.ndarray
+    decay: np.ndarray
+
+
+def noise_curves(p: Preview, form: Mapping[str, Any]) -> NoiseCurves:
+    """The noise-scale panel's curves for one schedule, with the panel's N, B, m, optimizer
+    and λ from `form`; momentum from the schedule where it sets one, and the batch from its
+    scaling block where it has one (so a scaled schedule is compared at its own batch)."""
+    momentum = p.momentum if p.momentum is not None else np.full(
+        p.lr.shape, float(form["noise.momentum"]))
+    return NoiseCurves(
+        noise=noise_scale(p.lr, int(form["noise.dataset_size"]),
+                          p.batch or int(form["noise.batch_size"]), momentum),
+        window=averaging_window(momentum),
+        decay=decay_per_step(p.lr, form["noise.optimizer"], float(form["noise.weight_decay"]),
+                             p.base_lr),
+    )
 
 
 def unique_name(name: str, taken: Sequence[str]) -> str:

@@ -124,3 +124,20 @@ def test_export_says_why_a_target_cannot_take_a_schedule(at: AppTest) -> None:
     assert not at.get("download_button")
     at.selectbox(key="designer.export_to").set_value("pytorch").run()
     assert not at.error and len(at.get("download_button")) == 1
+
+
+def test_noise_panel_shows_two_schedules_are_equivalent(at: AppTest) -> None:
+    """Kept: base LR 0.1 at the panel's batch 128. Current: the same LR scaled linearly to
+    batch 512 (effective 0.4). Their noise scales agree to the −1 term of N/B − 1."""
+    at.button[0].click().run()  # keep the default cosine (0.1, 1000 steps)
+    at.checkbox(key="d.scaling.on").check().run()
+    at.number_input(key="d.scaling.reference_batch").set_value(128).run()
+    at.number_input(key="d.scaling.batch").set_value(512).run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    rows = {r["schedule"]: r for r in table.to_dict("records")}
+    kept, current = rows["cosine"], rows["current"]
+    # g = η/(1 − 0.9)·(N/B − 1) at the peak: 0.1/0.1·(50000/128 − 1) and 0.4/0.1·(50000/512 − 1)
+    assert kept["g at the peak"] == pytest.approx(50_000 / 128 - 1)
+    assert current["g at the peak"] == pytest.approx(4 * (50_000 / 512 - 1))
+    assert abs(current["mean g"] / kept["mean g"] - 1) < 0.01
