@@ -169,6 +169,7 @@ TRAINING_PANELS = (
     ("loss", "step", "training loss"),
     ("lr", "step", "learning rate"),
     ("momentum", "step", "momentum"),
+    ("weight_decay", "step", "weight decay / update"),
     ("val_top1", "epoch", "validation top-1"),
     ("images_per_s", "step", "images / s"),
     ("val_loss", "epoch", "validation loss"),
@@ -184,8 +185,8 @@ def training_figure(
     and a comparison of finished ones.
     """
     titles = [title for _, _, title in TRAINING_PANELS]
-    fig = make_subplots(rows=2, cols=3, subplot_titles=titles, vertical_spacing=0.14,
-                        horizontal_spacing=0.07)
+    fig = make_subplots(rows=2, cols=4, subplot_titles=titles, vertical_spacing=0.14,
+                        horizontal_spacing=0.06)
     for r, (name, series) in enumerate(runs):
         color = PALETTE[r % len(PALETTE)]
         for p, (key, scope, title) in enumerate(TRAINING_PANELS):
@@ -196,9 +197,9 @@ def training_figure(
                 x=index, y=values, mode="lines+markers" if scope == "epoch" else "lines",
                 name=name, legendgroup=name, showlegend=p == 0, line={"color": color},
                 hovertemplate=f"{scope} %{{x}}<br>{title} %{{y:.4g}}<extra>{name}</extra>"),
-                row=p // 3 + 1, col=p % 3 + 1)
+                row=p // 4 + 1, col=p % 4 + 1)
     for p, (_, scope, _) in enumerate(TRAINING_PANELS):
-        fig.update_xaxes(title_text=scope, row=p // 3 + 1, col=p % 3 + 1)
+        fig.update_xaxes(title_text=scope, row=p // 4 + 1, col=p % 4 + 1)
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0})
     return fig

@@ -13,6 +13,7 @@ from enum import StrEnum
 import torch
 from torch import nn
 
+from lrlab.optimizers import SGDW
 from lrlab.precision import Precision
 from lrlab.reporting import NullReporter, Reporter
 
@@ -59,6 +60,16 @@ def current_momentum(optimizer: torch.optim.Optimizer) -> float:
     if "betas" in group:
         return float(group["betas"][0])
     return float(group.get("momentum", 0.0))
+
+
+def current_decay(optimizer: torch.optim.Optimizer) -> float:
+    """The share of each decayed weight this update's weight decay removes: λ·ηₜ for SGDW,
+    lr·λ for L2 (SGD, Adam) and AdamW. The run page draws it beside the LR."""
+    group = max(optimizer.param_groups, key=lambda g: g.get("weight_decay", 0.0))
+    decay = float(group.get("weight_decay", 0.0))
+    if isinstance(optimizer, SGDW):
+        return SGDW.decay_multiplier(group) * decay
+    return float(group["lr"]) * decay
 
 
 @torch.no_grad()
@@ -153,6 +164,7 @@ def run_epochs(
             t0 = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             momentum = current_momentum(optimizer)
+            decay = current_decay(optimizer)
             with precision.autocast():
                 loss, hits = objective(model, x.contiguous(memory_format=memory_format), y)
             loss_value = loss.item()
@@ -178,6 +190,7 @@ def run_epochs(
                     "loss": loss_value,
                     "lr": lr,
                     "momentum": momentum,
+                    "weight_decay": decay,
                     "grad_norm": float(grad_norm),
                     "images_per_s": y.shape[0] / max(elapsed, 1e-9),
                 },

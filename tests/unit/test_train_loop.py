@@ -52,3 +52,20 @@ def test_non_finite_loss_names_the_step() -> None:
     result = run_epochs(model, opt, sched, batches, batches, 3)
     assert "non-finite loss" in result.stop_reason
     assert f"at step {result.steps_done} " in result.stop_reason
+
+
+def test_the_decay_each_update_applies_is_recorded_beside_the_lr() -> None:
+    """SGD's L2 and AdamW remove lr·λ per update; SGDW removes λ·ηₜ (ηₜ = lr / base)."""
+    from lrlab.optimizers import SGDW
+
+    for make, expected in (
+        (lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=1e-3),
+         lambda t: 0.1 / (1 + t) * 1e-3),
+        (lambda p: SGDW(p, lr=0.1, weight_decay=1e-3), lambda t: 1e-3 / (1 + t)),
+    ):
+        model, _, _, batches = _setup()
+        opt = make(model.parameters())
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1 + t))
+        rep = MemoryReporter()
+        run_epochs(model, opt, sched, batches, batches, 2, reporter=rep)
+        assert rep.series("weight_decay") == pytest.approx([expected(t) for t in range(8)])
