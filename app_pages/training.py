@@ -29,13 +29,14 @@ def model_line(model: str, dataset: str, variant: str, width: int | None) -> str
 # Each widget is drawn from its option's declaration (lrlab.options). What to train sits outside
 # the form, so the model's size updates as it is chosen.
 put = {}
-c = st.columns([3, 2, 2, 3, 4])
+c = st.columns([3, 2, 2, 2, 3, 4])
 put["model"] = ui.option_widget(c[0], "model", "training.model")
 put["variant"] = ui.option_widget(c[1], "variant", "training.variant")
-put["width"] = ui.option_widget(c[2], "width", "training.width", placeholder="default")
-put["dataset"] = ui.option_widget(c[3], "dataset", "training.dataset",
+put["norm"] = ui.option_widget(c[2], "norm", "training.norm")
+put["width"] = ui.option_widget(c[3], "width", "training.width", placeholder="default")
+put["dataset"] = ui.option_widget(c[4], "dataset", "training.dataset",
                                   format_func=lambda name: DATASETS[name].title)
-put["data_root"] = ui.option_widget(c[4], "data_root", "training.root",
+put["data_root"] = ui.option_widget(c[5], "data_root", "training.root",
                                     label="Data folder (sets that need one)")
 st.caption(model_line(put["model"], put["dataset"], put["variant"], put["width"]))
 

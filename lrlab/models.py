@@ -13,6 +13,12 @@ Variants follow He et al. 2019 ("Bag of Tricks for Image Classification with CNN
 
 Images of at most 64 px get a CIFAR-style stem (3x3 stride 1, no max-pool) so 8-32 px inputs keep
 their spatial resolution; larger images get the ImageNet stem (stride 2 conv + 3x3/2 max-pool).
+
+`norm="none"` trains the ResNets without BatchNorm, initialised by Fixup (Zhang, Dauphin & Ma
+2019): every normalisation becomes a scalar bias, each residual branch gets scalar biases before
+its convolutions and activations and a scalar multiplier, its last conv and the classifier start
+at zero, and its other convs are He-initialised and scaled by L^(-1/(2m-2)) (L branches of m
+layers). Each residual block then starts as the identity.
 """
 
 from __future__ import annotations
@@ -24,15 +30,28 @@ import torch
 from torch import nn
 
 from lrlab.errors import LrlabError
-from lrlab.options import VARIANTS
+from lrlab.options import NORMS, VARIANTS
 
 SMALL_IMAGE_MAX = 64
 
 _STAGE_CHANNELS = (1, 2, 4, 8)
 
 
-def _bn(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels)
+class ScalarBias(nn.Module):
+    """One learnable number added to the input: what Fixup puts where a BatchNorm was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bias
+
+
+def _norm(channels: int, norm: str = "batch") -> nn.Module:
+    return nn.BatchNorm2d(channels) if norm == "batch" else ScalarBias()
+
+
 
 
 class BasicBlock(nn.Module):
@@ -43,9 +62,9 @@ class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int, variant: str) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = _bn(planes)
+        self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = _bn(planes)
+        self.bn2 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(in_planes, planes, stride, variant)
 
@@ -70,11 +89,11 @@ class Bottleneck(nn.Module):
         stride_1x1, stride_3x3 = (stride, 1) if variant == "A" else (1, stride)
         out_planes = planes * self.expansion
         self.conv1 = nn.Conv2d(in_planes, planes, 1, stride=stride_1x1, bias=False)
-        self.bn1 = _bn(planes)
+        self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride_3x3, padding=1, bias=False)
-        self.bn2 = _bn(planes)
+        self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, out_planes, 1, bias=False)
-        self.bn3 = _bn(out_planes)
+        self.bn3 = nn.BatchNorm2d(out_planes)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(in_planes, out_planes, stride, variant)
 
@@ -90,45 +109,107 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-def _shortcut(in_planes: int, out_planes: int, stride: int, variant: str) -> nn.Module | None:
+class FixupBasicBlock(nn.Module):
+    """BasicBlock without BatchNorm (Fixup): x + b1a -> conv1 -> + b1b -> ReLU -> + b2a ->
+    conv2 -> x scale + b2b, added to the shortcut of x + b1a."""
+
+    expansion = 1
+    layers = 2  # m, the weight layers of the branch
+
+    def __init__(self, in_planes: int, planes: int, stride: int, variant: str) -> None:
+        super().__init__()
+        self.bias1a, self.bias1b, self.bias2a, self.bias2b = (ScalarBias() for _ in range(4))
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.scale = nn.Parameter(torch.ones(1))
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_planes, planes, stride, variant, "none")
+
+    @property
+    def branch_convs(self) -> tuple[nn.Conv2d, ...]:
+        return self.conv1, self.conv2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bias1a(x)
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bias1b(self.conv1(x)))
+        out = self.bias2b(self.conv2(self.bias2a(out)) * self.scale)
+        return self.relu(out + identity)
+
+
+class FixupBottleneck(nn.Module):
+    """Bottleneck without BatchNorm (Fixup), strides placed as in Bottleneck."""
+
+    expansion = 4
+    layers = 3
+
+    def __init__(self, in_planes: int, planes: int, stride: int, variant: str) -> None:
+        super().__init__()
+        stride_1x1, stride_3x3 = (stride, 1) if variant == "A" else (1, stride)
+        out_planes = planes * self.expansion
+        self.bias1a, self.bias1b, self.bias2a, self.bias2b, self.bias3a, self.bias3b = (
+            ScalarBias() for _ in range(6))
+        self.conv1 = nn.Conv2d(in_planes, planes, 1, stride=stride_1x1, bias=False)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride_3x3, padding=1, bias=False)
+        self.conv3 = nn.Conv2d(planes, out_planes, 1, bias=False)
+        self.scale = nn.Parameter(torch.ones(1))
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_planes, out_planes, stride, variant, "none")
+
+    @property
+    def branch_convs(self) -> tuple[nn.Conv2d, ...]:
+        return self.conv1, self.conv2, self.conv3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bias1a(x)
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bias1b(self.conv1(x)))
+        out = self.relu(self.bias2b(self.conv2(self.bias2a(out))))
+        out = self.bias3b(self.conv3(self.bias3a(out)) * self.scale)
+        return self.relu(out + identity)
+
+
+def _shortcut(in_planes: int, out_planes: int, stride: int, variant: str,
+              norm: str = "batch") -> nn.Module | None:
     if stride == 1 and in_planes == out_planes:
         return None
     if variant == "D" and stride != 1:
         return nn.Sequential(
             nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False),
             nn.Conv2d(in_planes, out_planes, 1, stride=1, bias=False),
-            _bn(out_planes),
+            _norm(out_planes, norm),
         )
     return nn.Sequential(
-        nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), _bn(out_planes)
+        nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), _norm(out_planes, norm)
     )
 
 
-def _stem(in_channels: int, width: int, variant: str, small: bool) -> nn.Sequential:
+def _stem(in_channels: int, width: int, variant: str, small: bool,
+          norm: str = "batch") -> nn.Sequential:
     first_stride = 1 if small else 2
     if variant in ("C", "D"):
         half = max(width // 2, 1)
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, half, 3, stride=first_stride, padding=1, bias=False),
-            _bn(half),
+            _norm(half, norm),
             nn.ReLU(inplace=True),
             nn.Conv2d(half, half, 3, stride=1, padding=1, bias=False),
-            _bn(half),
+            _norm(half, norm),
             nn.ReLU(inplace=True),
             nn.Conv2d(half, width, 3, stride=1, padding=1, bias=False),
-            _bn(width),
+            _norm(width, norm),
             nn.ReLU(inplace=True),
         ]
     elif small:
         layers = [
             nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False),
-            _bn(width),
+            _norm(width, norm),
             nn.ReLU(inplace=True),
         ]
     else:
         layers = [
             nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False),
-            _bn(width),
+            _norm(width, norm),
             nn.ReLU(inplace=True),
         ]
     if not small:
@@ -149,10 +230,13 @@ class ResNet(nn.Module):
         small_input: bool,
         variant: str,
         width: int,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         self.variant = variant
-        self.stem = _stem(in_channels, width, variant, small_input)
+        if norm == "none":
+            block = FixupBasicBlock if block is BasicBlock else FixupBottleneck
+        self.stem = _stem(in_channels, width, variant, small_input, norm)
         in_planes = width
         stages: list[nn.Module] = []
         for index, (blocks, factor) in enumerate(zip(layers, _STAGE_CHANNELS, strict=True)):
@@ -165,6 +249,7 @@ class ResNet(nn.Module):
             stages.append(nn.Sequential(*stage))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc_bias = ScalarBias() if norm == "none" else nn.Identity()
         self.fc = nn.Linear(in_planes, num_classes)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
@@ -172,14 +257,32 @@ class ResNet(nn.Module):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        if norm == "none":
+            self._fixup_init()
 
-    def blocks(self) -> list[BasicBlock | Bottleneck]:
-        return [m for m in self.modules() if isinstance(m, (BasicBlock, Bottleneck))]
+    def _fixup_init(self) -> None:
+        """Fixup's rule: branch convs He-initialised × L^(-1/(2m-2)), each branch's last conv
+        and the classifier at zero, so every block starts as the identity."""
+        blocks = self.blocks()
+        m = blocks[0].layers
+        factor = len(blocks) ** (-1.0 / (2 * m - 2))
+        with torch.no_grad():
+            for block in blocks:
+                *scaled, last = block.branch_convs
+                for conv in scaled:
+                    conv.weight.mul_(factor)
+                nn.init.zeros_(last.weight)
+            nn.init.zeros_(self.fc.weight)
+            nn.init.zeros_(self.fc.bias)
+
+    def blocks(self) -> list[nn.Module]:
+        kinds = (BasicBlock, Bottleneck, FixupBasicBlock, FixupBottleneck)
+        return [m for m in self.modules() if isinstance(m, kinds)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        return self.fc(self.fc_bias(torch.flatten(self.avgpool(x), 1)))
 
 
 class SmallCNN(nn.Module):
@@ -189,14 +292,14 @@ class SmallCNN(nn.Module):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
-            _bn(width),
+            nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
             nn.Conv2d(width, 2 * width, 3, padding=1, bias=False),
-            _bn(2 * width),
+            nn.BatchNorm2d(2 * width),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2, ceil_mode=True),
             nn.Conv2d(2 * width, 4 * width, 3, padding=1, bias=False),
-            _bn(4 * width),
+            nn.BatchNorm2d(4 * width),
             nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool2d(1),
         )
@@ -213,7 +316,8 @@ def _resnet(
     block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, int, int, int]
 ) -> Builder:
     def build(
-        *, num_classes: int, in_channels: int, image_size: int, variant: str, width: int | None
+        *, num_classes: int, in_channels: int, image_size: int, variant: str, width: int | None,
+        norm: str = "batch",
     ) -> nn.Module:
         return ResNet(
             block,
@@ -223,6 +327,7 @@ def _resnet(
             small_input=image_size <= SMALL_IMAGE_MAX,
             variant=variant,
             width=width or 64,
+            norm=norm,
         )
 
     return build
@@ -270,8 +375,10 @@ def build_model(
     variant: str = "A",
     zero_gamma: bool = False,
     width: int | None = None,
+    norm: str = "batch",
 ) -> nn.Module:
-    """Build a registered model; `variant` and `zero_gamma` apply to the ResNets only.
+    """Build a registered model; `variant`, `zero_gamma` and `norm` apply to the ResNets only
+    (`norm="none"`: Fixup, whose blocks start as the identity, so zero-γ has nothing to do).
 
     `image_size` (an int, or a dataset's (H, W)) picks the stem: at most 64 px gets the
     small-image stem. `width` is the base channel count: the ResNets' first stage (default 64;
@@ -292,14 +399,20 @@ def build_model(
         raise LrlabError(f"image_size: expected a positive size, got {image_size}")
     if width is not None and width < 2:
         raise LrlabError(f"width: expected at least 2 base channels, got {width}")
+    if norm not in NORMS:
+        raise LrlabError(f"norm: expected one of {', '.join(NORMS)}, got {norm!r}")
+    if norm != "batch" and not name.startswith("resnet"):
+        raise LrlabError(f"norm: {norm!r} (Fixup) is for the ResNets; {name} keeps BatchNorm")
+    extra = {"norm": norm} if name.startswith("resnet") else {}
     model = MODELS[name](
         num_classes=num_classes,
         in_channels=in_channels,
         image_size=image_size,
         variant=variant,
         width=width,
+        **extra,
     )
-    if zero_gamma and isinstance(model, ResNet):
+    if zero_gamma and isinstance(model, ResNet) and norm == "batch":
         # Each block then starts as an identity map, which makes the early updates of deep nets
         # behave like those of a shallower one (Goyal et al. 2017; He et al. 2019, 3.1).
         for block in model.blocks():

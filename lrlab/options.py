@@ -24,6 +24,7 @@ Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 VARIANTS = ("A", "B", "C", "D")
+NORMS = ("batch", "none")
 SWEEP_MODES = ("exp", "linear")
 
 
@@ -134,6 +135,8 @@ _FIELDS = [
           help="small_cnn, ResNet-18/34/50 or MobileNetV2"),
     Field("variant", "ResNet variant", "choice", "D", choices=VARIANTS,
           help="He et al. 2019, Fig. 2 (ResNets only)"),
+    Field("norm", "Normalisation", "choice", "batch", choices=NORMS,
+          help="none: no BatchNorm, Fixup's initialisation (Zhang et al. 2019); ResNets only"),
     Field("width", "Width", "int", None, low=2, optional=True,
           help="base channel count; unset keeps the model's default (64 for ResNets, 32 for "
                "small_cnn). Narrow nets train fast on CPU"),

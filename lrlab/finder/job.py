@@ -27,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
                             "batches_per_point", "accumulation_steps", "advice_steps")),
     "batch_size": 64,
     "precision": "fp32",
+    # The network as training builds it; variant A is what range tests used before these
+    # fields existed, so older configs test the same network.
+    "variant": "A",
+    **options.defaults("", ("norm", "width")),
     "optimizer": options.defaults("optimizer", ("name", "momentum", "weight_decay")),
 }
 
@@ -47,7 +51,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     out = options.check(out, ("batch_size", "seeds", "batches_per_point", "accumulation_steps",
                               "val_batches", "advice_steps", "val_every", "seed", "limit",
                               "start_lr", "end_lr", "num_points", "mode", "precision",
-                              "data_root"))
+                              "data_root", "variant", "norm", "width"))
     if not out["end_lr"] > out["start_lr"]:
         raise LrlabError(f"end_lr: expected a number above start_lr={out['start_lr']:g}, "
                          f"got {out['end_lr']!r}")
@@ -57,6 +61,9 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     out.update(options.check({k: out.get(k) for k in ("model", "dataset")},
                              ("model", "dataset")))
     check_data_root(out["dataset"], out["data_root"])
+    if out["norm"] != "batch" and not out["model"].startswith("resnet"):
+        raise LrlabError(f"norm: {out['norm']!r} (Fixup) is for the ResNets; "
+                         f"{out['model']} keeps BatchNorm")
     return out
 
 
@@ -92,7 +99,8 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
                            limit=cfg["limit"])
     torch.manual_seed(cfg["seed"])
     model = build_model(cfg["model"], num_classes=dataset.num_classes,
-                        in_channels=dataset.in_channels, image_size=dataset.image_size).to(device)
+                        in_channels=dataset.in_channels, image_size=dataset.image_size,
+                        variant=cfg["variant"], norm=cfg["norm"], width=cfg["width"]).to(device)
     optimizer = build_optimizer(model, cfg["optimizer"], cfg["start_lr"], no_bias_decay=False)
     val_batches = None
     if cfg["val_every"]:

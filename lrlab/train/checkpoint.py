@@ -66,7 +66,8 @@ def model_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
     config, data = payload["config"], payload["data"]
     model = build_model(config["model"], num_classes=data["num_classes"],
                         in_channels=data["in_channels"], image_size=tuple(data["image_size"]),
-                        variant=config["variant"], width=config["width"])
+                        variant=config["variant"], width=config["width"],
+                        norm=config.get("norm", "batch"))  # runs from before norm existed
     model.load_state_dict(payload["model"])
     return model
 

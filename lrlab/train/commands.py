@@ -17,7 +17,7 @@ from lrlab.errors import LrlabError
 
 # The training flags, each declared once in lrlab.options; the tricks that are on by default are
 # switched off with --off.
-TRAIN_FLAGS = ("model", "variant", "width", "dataset", "data_root", "download", "limit",
+TRAIN_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "download", "limit",
                "batch_size", "epochs", "seed", "precision", "device", "grad_clip", "compile",
                "optimizer.name", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay",
                "optimizer.nesterov", "tricks.warmup_epochs", "tricks.label_smoothing",

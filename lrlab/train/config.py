@@ -30,7 +30,7 @@ OPTIMIZER_DEFAULTS: dict[str, Any] = {
 }
 DEFAULTS: dict[str, Any] = {
     "format": FORMAT,
-    **options.defaults("", ("model", "variant", "width", "dataset", "data_root", "download",
+    **options.defaults("", ("model", "variant", "norm", "width", "dataset", "data_root", "download",
                             "limit", "val_fraction", "augment", "batch_size", "epochs", "seed",
                             "precision")),
     "device": "auto",
@@ -104,7 +104,10 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError(f"format: expected {FORMAT!r}, got {cfg['format']!r}")
     cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
                               "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
-                              "precision", "variant", "data_root"))
+                              "precision", "variant", "norm", "data_root"))
+    if cfg["norm"] != "batch" and not str(cfg["model"]).startswith("resnet"):
+        raise LrlabError(f"norm: {cfg['norm']!r} (Fixup) is for the ResNets; "
+                         f"{cfg['model']} keeps BatchNorm")
     if not isinstance(cfg["device"], str):
         raise LrlabError(f"device: expected auto, cpu, cuda[:N] or mps, got {cfg['device']!r}")
     cfg["optimizer"] = _optimizer(cfg["optimizer"])

@@ -145,7 +145,7 @@ def _model(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> tuple[
     model = build_model(cfg["model"], num_classes=dataset.num_classes,
                         in_channels=dataset.in_channels, image_size=dataset.image_size,
                         variant=cfg["variant"], zero_gamma=cfg["tricks"]["zero_gamma"],
-                        width=cfg["width"])
+                        width=cfg["width"], norm=cfg["norm"])
     size = model_summary(model, (dataset.in_channels, *dataset.image_size))
     memory_format = torch.preserve_format
     if cfg["channels_last"] and device.type == "cuda":
