@@ -262,11 +262,17 @@ class ResNet(nn.Module):
 
     def _fixup_init(self) -> None:
         """Fixup's rule: branch convs He-initialised × L^(-1/(2m-2)), each branch's last conv
-        and the classifier at zero, so every block starts as the identity."""
+        and the classifier at zero, so every block starts as the identity. He's fan-in form:
+        with no normalisation to rescale them, activations must keep their size going forward
+        (the fan-out form shrinks them wherever channels widen, and the classifier, which
+        starts at zero, then learns from features near zero)."""
         blocks = self.blocks()
         m = blocks[0].layers
         factor = len(blocks) ** (-1.0 / (2 * m - 2))
         with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
             for block in blocks:
                 *scaled, last = block.branch_convs
                 for conv in scaled:
