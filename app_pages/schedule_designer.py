@@ -184,10 +184,25 @@ with output:
             row = st.columns(len(designer.NOISE_FIELDS))
             for cell, (key, declared) in zip(row, designer.NOISE_FIELDS.items(), strict=True):
                 ui.field_widget(cell, declared, P + key)
+            decays = schedule is not None and kind.name in ("step", "multistep")
+            if decays and st.button("Equivalent batch schedule", key="designer.batch_plan",
+                                    help="Smith et al. 2018: increase the batch instead of "
+                                         "decaying the LR, with the same noise scale; kept "
+                                         "for comparison"):
+                try:
+                    plan, line = designer.batch_plan_of(schedule, form)
+                except LrlabError as exc:
+                    st.error(f"No batch plan: {exc}")
+                else:
+                    state[SAVED].append({"name": designer.unique_name(
+                        f"batch plan of {name or kind.name}", saved_names),
+                        "config": plan.to_dict(), "metrics": None})
+                    state["designer.batch_plan_line"] = line
+                    st.rerun()
+            if "designer.batch_plan_line" in state:
+                st.caption(state["designer.batch_plan_line"])
             curves = [designer.noise_curves(p, form) for p in previews]
-            st.plotly_chart(noise_figure(previews, curves, steps_per_epoch=per_epoch,
-                                         x_unit=x_unit if per_epoch else "step"),
-                            key="designer.noise_chart")
+            st.plotly_chart(noise_figure(previews, curves), key="designer.noise_chart")
             st.dataframe(
                 [{"schedule": p.name, "g at the peak": float(c.noise.max()),
                   "mean g": float(c.noise.mean()), "final g": float(c.noise[-1])}

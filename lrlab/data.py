@@ -591,9 +591,48 @@ class _EpochLoader:
         self.seed = seed
         self.epoch = 0
         self._n = n
+        self.batch_plan: Callable[[int], int] | None = None
+        self.updates = 0  # batches handed out over all epochs: the batch plan's clock
+
+    def follow_plan(self, batch_at: Callable[[int], int], updates_done: int = 0) -> None:
+        """Give update u a batch of batch_at(u) from now on (a batch-size schedule)."""
+        self.batch_plan = batch_at
+        self.updates = updates_done
+
+    def _spans(self) -> list[tuple[int, int]]:
+        """(start, stop) in the epoch's order of each batch of the next epoch."""
+        n = self._n
+        if self.batch_plan is None:
+            return [(i * self.batch_size, min(n, (i + 1) * self.batch_size))
+                    for i in range(len(self))]
+        spans: list[tuple[int, int]] = []
+        start, update = 0, self.updates
+        while start < n:
+            size = self.batch_plan(update)
+            if self.drop_last and start + size > n and spans:
+                break
+            spans.append((start, min(n, start + size)))
+            start, update = start + size, update + 1
+        return spans
+
+    def planned_updates(self, epochs: int) -> int:
+        """Batches in the next `epochs` epochs (they vary under a batch plan)."""
+        if self.batch_plan is None:
+            return len(self) * epochs
+        done, total = self.updates, 0
+        try:
+            for _ in range(epochs):
+                count = len(self._spans())
+                self.updates += count
+                total += count
+        finally:
+            self.updates = done
+        return total
 
     def __len__(self) -> int:
         n = self._n
+        if self.batch_plan is not None:
+            return len(self._spans())
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     @property
@@ -638,10 +677,12 @@ class BatchLoader(_EpochLoader):
         self._transform = _BatchTransform(mean, std, device, augment)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        spans = self._spans()
         generator, order = self._next_epoch()
         order = order.to(self.device)
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        for start, stop in spans:
+            index = order[start:stop]
+            self.updates += 1
             yield self._transform(self.x[index], generator), self.y[index]
 
 
@@ -683,15 +724,18 @@ class FileLoader(_EpochLoader):
         self._transform = _BatchTransform(mean, std, device, augment)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        spans = self._spans()
         generator, order = self._next_epoch()
         cuda = self.device.type == "cuda"
+        indices = order.tolist()
         batches = torch.utils.data.DataLoader(
-            self._images, batch_size=self.batch_size, sampler=order.tolist(),
-            drop_last=self.drop_last, num_workers=self.num_workers,
+            self._images, batch_sampler=[indices[a:b] for a, b in spans],
+            num_workers=self.num_workers,
             pin_memory=cuda,  # page-locked batches copy to the GPU asynchronously
             persistent_workers=False)
         for x, y in batches:
             x = x.to(self.device, non_blocking=cuda)
+            self.updates += 1
             yield self._transform(x, generator), y.to(self.device, non_blocking=cuda)
 
 

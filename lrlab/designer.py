@@ -18,6 +18,7 @@ from lrlab.errors import LrlabError
 from lrlab.noise_scale import DECAY_RULES, averaging_window, decay_per_step, noise_scale
 from lrlab.options import Field
 from lrlab.schedules import Schedule, parse_schedule
+from lrlab.schedules.batch_plan import equivalent_batch_plan
 from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
 
 PREVIEW_POINTS = 4000
@@ -300,6 +301,8 @@ class Preview:
     summary: dict[str, float]
     base_lr: float = 1.0  # the effective base LR: ηₜ = lr / base_lr
     batch: int | None = None  # the batch its scaling block is for, if it has one
+    batch_factor: np.ndarray | None = None  # its batch plan's factor at each plotted step
+    batches_before: np.ndarray | None = None  # Σ of the factor over the steps before each one
 
 
 def preview(schedule: Schedule, name: str, *, metrics: Sequence[float] | None = None,
@@ -308,6 +311,8 @@ def preview(schedule: Schedule, name: str, *, metrics: Sequence[float] | None = 
     steps = np.arange(schedule.total_steps)
     lr = schedule.lr(steps, metrics=None if metrics is None else np.asarray(metrics))
     momentum = schedule.momentum(steps)
+    factor = schedule.batch_factor(steps)
+    before = np.concatenate([[0.0], np.cumsum(factor)[:-1]])
     keep = extreme_preserving_indices(lr, max_points)
     return Preview(
         name=name,
@@ -317,6 +322,8 @@ def preview(schedule: Schedule, name: str, *, metrics: Sequence[float] | None = 
         summary=summarize(schedule, lr),
         base_lr=schedule.effective_base_lr,
         batch=(schedule.config.get("scaling") or {}).get("batch"),
+        batch_factor=factor[keep],
+        batches_before=before[keep],
     )
 
 
@@ -339,8 +346,10 @@ def summarize(schedule: Schedule, lr: np.ndarray) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class NoiseCurves:
-    """Per plotted step of one schedule: noise scale, momentum window and decay per update."""
+    """Per plotted step of one schedule: the epochs of data seen before it (its x), noise scale,
+    momentum window and decay per update."""
 
+    epochs: np.ndarray
     noise: np.ndarray
     window: np.ndarray
     decay: np.ndarray
@@ -352,13 +361,30 @@ def noise_curves(p: Preview, form: Mapping[str, Any]) -> NoiseCurves:
     scaling block where it has one (so a scaled schedule is compared at its own batch)."""
     momentum = p.momentum if p.momentum is not None else np.full(
         p.lr.shape, float(form["noise.momentum"]))
+    n = int(form["noise.dataset_size"])
+    batch = p.batch or int(form["noise.batch_size"])
+    factor = p.batch_factor if p.batch_factor is not None else np.ones(p.lr.shape)
+    before = p.batches_before if p.batches_before is not None else p.steps.astype(float)
     return NoiseCurves(
-        noise=noise_scale(p.lr, int(form["noise.dataset_size"]),
-                          p.batch or int(form["noise.batch_size"]), momentum),
+        epochs=batch * before / n,
+        noise=noise_scale(p.lr, n, np.maximum(1, np.round(batch * factor)), momentum),
         window=averaging_window(momentum),
         decay=decay_per_step(p.lr, form["noise.optimizer"], float(form["noise.weight_decay"]),
                              p.base_lr),
     )
+
+
+def batch_plan_of(schedule: Schedule, form: Mapping[str, Any],
+                  max_batch: int | None = None) -> tuple[Schedule, str]:
+    """The Designer's "equivalent batch schedule": a step or multistep decay as batch increases
+    with the same noise scale, for the noise panel's N and B; and a line on the updates saved."""
+    n, batch = int(form["noise.dataset_size"]), int(form["noise.batch_size"])
+    plan = equivalent_batch_plan(schedule, n, batch, max_batch)
+    sizes = sorted({plan.batch_size(t, batch) for t in range(plan.total_steps)})
+    saved = 1 - plan.total_steps / schedule.total_steps
+    return plan, (f"{schedule.total_steps} updates at batch {batch} with LR decay, or "
+                  f"{plan.total_steps} updates with batches {', '.join(map(str, sizes))} and "
+                  f"the same noise scale ({saved:.0%} fewer updates)")
 
 
 def unique_name(name: str, taken: Sequence[str]) -> str:

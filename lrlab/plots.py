@@ -170,6 +170,7 @@ TRAINING_PANELS = (
     ("lr", "step", "learning rate"),
     ("momentum", "step", "momentum"),
     ("weight_decay", "step", "weight decay / update"),
+    ("batch", "step", "batch size"),
     ("val_top1", "epoch", "validation top-1"),
     ("images_per_s", "step", "images / s"),
     ("val_loss", "epoch", "validation loss"),
@@ -231,30 +232,29 @@ def _nan_for_none(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def noise_figure(previews: Sequence[Preview], curves: Sequence[object], *,
-                 steps_per_epoch: int | None = None, x_unit: str = "step") -> go.Figure:
-    """Noise scale (log), momentum's averaging window and the decay per update, per schedule:
-    the rows of the Designer's noise panel (`curves` are designer.NoiseCurves)."""
+def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Figure:
+    """Noise scale (log), momentum's averaging window and the decay per update, per schedule,
+    against the epochs of data seen, so runs with different batches line up: the rows of the
+    Designer's noise panel (`curves` are designer.NoiseCurves)."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05,
                         row_heights=[0.45, 0.25, 0.3])
     rows = (("noise", "noise scale g", 1), ("window", "momentum window T", 2),
             ("decay", "decay per update", 3))
     for i, (p, c) in enumerate(zip(previews, curves, strict=True)):
         color = PALETTE[i % len(PALETTE)]
-        x = p.steps / steps_per_epoch if x_unit == "epoch" else p.steps
-        custom = _hover_data(p.steps, steps_per_epoch)
         for attr, label, row in rows:
             fig.add_trace(
-                go.Scatter(x=x, y=getattr(c, attr), name=p.name, mode="lines",
+                go.Scatter(x=c.epochs, y=getattr(c, attr), name=p.name, mode="lines",
                            line={"color": color, "width": 2 if row == 1 else 1.5},
-                           legendgroup=p.name, showlegend=row == 1, customdata=custom,
-                           hovertemplate=_hover_template(label, steps_per_epoch, p.name)),
+                           legendgroup=p.name, showlegend=row == 1, customdata=p.steps,
+                           hovertemplate=(f"step %{{customdata:d}} · epoch %{{x:.3f}}<br>"
+                                          f"{label} %{{y:.6g}}<extra>{p.name}</extra>")),
                 row=row, col=1)
     fig.update_yaxes(title_text="g = η/(1−m)·(N/B−1)", type="log", exponentformat="power",
                      row=1, col=1)
     fig.update_yaxes(title_text="T = −1/ln m", row=2, col=1)
     fig.update_yaxes(title_text="decay / update", exponentformat="power", row=3, col=1)
-    fig.update_xaxes(title_text="epoch" if x_unit == "epoch" else "step", row=3, col=1)
+    fig.update_xaxes(title_text="epochs of data seen (examples / N)", row=3, col=1)
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       hovermode="x unified" if len(previews) > 1 else "closest",
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})

@@ -36,6 +36,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(func=_export)
 
+    noise = sub.add_parser("noise", help="print step,lr,batch,momentum,noise_scale (Smith & Le's "
+                                         "g = lr/(1-m)·(N/B-1)) for every step")
+    noise.add_argument("config", type=Path, help="lrlab.schedule/1 or /2 file")
+    _run_shape(noise)
+    noise.add_argument("--momentum", type=float, default=0.9,
+                       help="where the schedule sets none (default 0.9)")
+    noise.set_defaults(func=_noise)
+
+    plan = sub.add_parser("batch-plan", help="turn a step/multistep LR decay into batch increases "
+                                             "with the same noise scale (Smith et al. 2018)")
+    plan.add_argument("config", type=Path, help="lrlab.schedule/1 file with a step or multistep "
+                                                "main phase")
+    _run_shape(plan)
+    plan.add_argument("--max-batch", type=int, default=None,
+                      help="the largest batch (default: half the dataset)")
+    plan.add_argument("--format", choices=("json", "yaml"), default="yaml")
+    plan.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    plan.set_defaults(func=_batch_plan)
+
     table = sub.add_parser("targets", help="print which kinds each framework takes exactly")
     table.add_argument("--warmup", action="store_true",
                        help="with a linear warmup from 0.1 x the peak (100 of 1000 steps)")
@@ -110,6 +129,58 @@ def _export(args: argparse.Namespace) -> int:
     note(f"{args.to}: {result.exactness.sentence()}")
     if result.momentum:
         note(f"momentum: {result.momentum}")
+    return 0
+
+
+def _run_shape(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset-size", type=int, required=True,
+                        help="N, the training examples")
+    parser.add_argument("--batch", type=int, required=True, help="B, the run's batch")
+
+
+def _check_shape(args: argparse.Namespace) -> None:
+    from lrlab.schedules import ScheduleError
+
+    if args.dataset_size < 2:
+        raise ScheduleError(f"--dataset-size: expected >= 2, got {args.dataset_size}")
+    if not 1 <= args.batch < args.dataset_size:
+        raise ScheduleError(f"--batch: expected 1 <= batch < --dataset-size, got {args.batch}")
+
+
+def _noise(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from lrlab.noise_scale import noise_scale
+    from lrlab.schedules import ScheduleError, load_schedule
+
+    _check_shape(args)
+    if not 0 <= args.momentum < 1:
+        raise ScheduleError(f"--momentum: expected a number in [0, 1), got {args.momentum}")
+    schedule = load_schedule(args.config)
+    steps = np.arange(schedule.total_steps)
+    lr = schedule.lr(steps)
+    momentum = schedule.momentum(steps)
+    momentum = np.full(lr.shape, args.momentum) if momentum is None else momentum
+    batch = np.maximum(1, np.round(args.batch * schedule.batch_factor(steps))).astype(int)
+    g = noise_scale(lr, args.dataset_size, batch, momentum)
+    sys.stdout.write("step,lr,batch,momentum,noise_scale\n")
+    sys.stdout.writelines(f"{t},{v!r},{b},{m!r},{n!r}\n" for t, v, b, m, n in
+                          zip(steps.tolist(), lr.tolist(), batch.tolist(), momentum.tolist(),
+                              g.tolist(), strict=True))
+    return 0
+
+
+def _batch_plan(args: argparse.Namespace) -> int:
+    from lrlab.console import note
+    from lrlab.designer import batch_plan_of
+    from lrlab.schedules import dump_schedule, load_schedule
+
+    _check_shape(args)
+    schedule = load_schedule(args.config)
+    form = {"noise.dataset_size": args.dataset_size, "noise.batch_size": args.batch}
+    plan, line = batch_plan_of(schedule, form, max_batch=args.max_batch)
+    _write(dump_schedule(plan, args.format), args.out)
+    note(line)
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from lrlab.errors import LrlabError
 from lrlab.options import Field
-from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
+from lrlab.schedules.spec import FORMAT, FORMAT_V2, FORMATS, KINDS, SETTINGS
 
 
 class ScheduleError(LrlabError):
@@ -21,7 +21,7 @@ class ScheduleError(LrlabError):
 
 
 TOP_FIELDS = ("format", "base_lr", "total_steps", "warmup", "hold_steps", "main", "scaling",
-              "momentum")
+              "momentum", "batch")
 
 
 def _type_name(value: Any) -> str:
@@ -73,8 +73,9 @@ def normalize(config: Any) -> dict[str, Any]:
     """Check a config and return it complete (defaults filled) in canonical order."""
     config = _mapping(config, "schedule")
     _check_keys(config, TOP_FIELDS, "")
-    if config.get("format") != FORMAT:
-        raise ScheduleError(f"format: expected {FORMAT!r}, got {config.get('format')!r}")
+    if config.get("format") not in FORMATS:
+        raise ScheduleError(f"format: expected {FORMAT!r} (or {FORMAT_V2!r} with a batch plan), "
+                            f"got {config.get('format')!r}")
     for required in ("base_lr", "total_steps", "main"):
         if required not in config:
             raise ScheduleError(f"{required}: missing (required by {FORMAT})")
@@ -102,8 +103,12 @@ def normalize(config: Any) -> dict[str, Any]:
             else f.default
     _check_main(kind_name, main, effective_base_lr(base_lr, scaling), total - warm_steps - hold)
     momentum = _momentum(config.get("momentum"), kind, main)
+    batch = _batch(config.get("batch"), total)
+    if batch and config["format"] != FORMAT_V2:
+        raise ScheduleError(f"batch: a batch-size plan needs format {FORMAT_V2!r}")
 
-    out: dict[str, Any] = {"format": FORMAT, "base_lr": base_lr, "total_steps": total}
+    out: dict[str, Any] = {"format": FORMAT_V2 if batch else FORMAT, "base_lr": base_lr,
+                           "total_steps": total}
     if warmup:
         out["warmup"] = warmup
     out["hold_steps"] = hold
@@ -112,6 +117,8 @@ def normalize(config: Any) -> dict[str, Any]:
         out["scaling"] = scaling
     if momentum:
         out["momentum"] = momentum
+    if batch:
+        out["batch"] = batch
     return out
 
 
@@ -126,6 +133,34 @@ def _scaling(value: Any) -> dict[str, Any] | None:
         if key not in s:
             raise ScheduleError(f"scaling.{key}: missing")
     return {key: _checked(f"scaling.{key}", s[key]) for key in keys}
+
+
+def _batch(value: Any, total: int) -> dict[str, Any] | None:
+    """The batch-size plan: the run's batch × factors[i] from step milestones[i] on. A constant
+    plan is no plan (normalised away)."""
+    if value is None:
+        return None
+    b = _mapping(value, "batch")
+    _check_keys(b, ("kind", "milestones", "factors"), "batch")
+    if b.get("kind") not in ("constant", "steps"):
+        raise ScheduleError(f"batch.kind: expected one of constant, steps, got {b.get('kind')!r}")
+    if b["kind"] == "constant":
+        if set(b) - {"kind"}:
+            raise ScheduleError("batch: a constant plan takes no milestones or factors")
+        return None
+    for key in ("milestones", "factors"):
+        if key not in b:
+            raise ScheduleError(f"batch.{key}: missing")
+    milestones = _checked("batch.milestones", b["milestones"])
+    factors = _checked("batch.factors", b["factors"])
+    _strictly_increasing(milestones, "batch.milestones")
+    if len(factors) != len(milestones):
+        raise ScheduleError(f"batch.factors: expected one per milestone ({len(milestones)}), "
+                            f"got {len(factors)}")
+    if milestones[-1] >= total:
+        raise ScheduleError(f"batch.milestones: {milestones[-1]} is not before total_steps "
+                            f"({total})")
+    return {"kind": "steps", "milestones": milestones, "factors": factors}
 
 
 def _warmup(value: Any, kind: Any) -> dict[str, Any] | None:

@@ -126,6 +126,19 @@ class Schedule:
             return None
         return formula(t, self.main_steps, self.params)
 
+    def batch_factor(self, steps: ArrayLike) -> np.ndarray:
+        """The batch-size plan's factor at each step (1 where the schedule has no plan)."""
+        t = _steps(steps)
+        plan = self.config.get("batch")
+        if not plan:
+            return np.ones(t.shape, dtype=np.float64)
+        factors = np.asarray([1.0, *plan["factors"]], dtype=np.float64)
+        return factors[np.searchsorted(np.asarray(plan["milestones"]), t, side="right")]
+
+    def batch_size(self, step: int, batch: int) -> int:
+        """The batch the plan gives update `step` of a run whose batch is `batch`."""
+        return max(1, round(batch * float(self.batch_factor([step])[0])))
+
     def torch(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         """A PyTorch scheduler applying this schedule; call `step()` once per optimizer update."""
         from lrlab.schedules.torch_adapter import ScheduleLR

@@ -13,6 +13,10 @@ from typing import Any
 from lrlab.options import Field
 
 FORMAT = "lrlab.schedule/1"
+# /2 is /1 plus an optional batch-size plan; a schedule without one is still written as /1, so
+# every reader of /1 reads it, and a /1 reader refuses a plan it cannot follow by its format.
+FORMAT_V2 = "lrlab.schedule/2"
+FORMATS = (FORMAT, FORMAT_V2)
 
 
 @dataclass(frozen=True)
@@ -343,5 +347,9 @@ SETTINGS: dict[str, Field] = {
         Field("scaling.rule", "Rule", "choice", "linear", choices=SCALING_RULES),
         Field("scaling.reference_batch", "Reference batch", "int", 256, low=1, step=32),
         Field("scaling.batch", "Batch", "int", 1024, low=1, step=32),
+        Field("batch.milestones", "Batch milestones", "int_list", [500], low=1,
+              help="Steps from which the batch changes (increasing)."),
+        Field("batch.factors", "Batch factors", "float_list", [2.0], low=0.0, low_open=True,
+              help="From each milestone on, the batch is the run's batch × this factor."),
     )
 }

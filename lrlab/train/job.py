@@ -94,6 +94,8 @@ def train(
                                seed=cfg["seed"], augment=cfg["augment"])
     val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
     schedule = build_schedule(cfg, len(train_loader))
+    if schedule.config.get("batch"):  # a batch-size plan: the loader follows it update by update
+        train_loader.follow_plan(lambda update: schedule.batch_size(update, cfg["batch_size"]))
     optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
                                 no_bias_decay=cfg["tricks"]["no_bias_decay"])
     objective = _objective(cfg, dataset, device)

@@ -146,7 +146,8 @@ def run_epochs(
     params = [p for g in optimizer.param_groups for p in g["params"]]
     result = LoopResult()
     steps_per_epoch = len(train_batches) if isinstance(train_batches, Sized) else 0
-    total = steps_per_epoch * epochs
+    planned = getattr(train_batches, "planned_updates", None)  # batch plans vary per epoch
+    total = planned(epochs) if planned else steps_per_epoch * epochs
     step = 0
     loop_start = time.perf_counter()
     for epoch in range(epochs):
@@ -191,6 +192,7 @@ def run_epochs(
                     "lr": lr,
                     "momentum": momentum,
                     "weight_decay": decay,
+                    "batch": float(y.shape[0]),
                     "grad_norm": float(grad_norm),
                     "images_per_s": y.shape[0] / max(elapsed, 1e-9),
                 },

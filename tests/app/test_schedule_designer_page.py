@@ -141,3 +141,18 @@ def test_noise_panel_shows_two_schedules_are_equivalent(at: AppTest) -> None:
     assert kept["g at the peak"] == pytest.approx(50_000 / 128 - 1)
     assert current["g at the peak"] == pytest.approx(4 * (50_000 / 512 - 1))
     assert abs(current["mean g"] / kept["mean g"] - 1) < 0.01
+
+
+def test_equivalent_batch_schedule_is_kept_with_the_same_noise(at: AppTest) -> None:
+    at.selectbox(key="d.kind").set_value("multistep").run()
+    at.number_input(key="d.noise.dataset_size").set_value(50_000).run()
+    at.number_input(key="d.noise.batch_size").set_value(128).run()
+    at.button(key="designer.batch_plan").click().run()
+    assert not at.exception and not at.error
+    assert any("with batches 128, 1251, 10212 and the same noise scale" in c.value
+               for c in at.caption)
+    rows = {r["schedule"]: r for r in at.dataframe[-1].value.to_dict("records")}
+    plan = next(r for name, r in rows.items() if name.startswith("batch plan of"))
+    # Same noise at the start (no decay yet) and, by construction, after each change.
+    assert plan["g at the peak"] == pytest.approx(rows["current"]["g at the peak"])
+    assert plan["final g"] == pytest.approx(rows["current"]["final g"], rel=1e-9)

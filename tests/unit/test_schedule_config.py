@@ -52,7 +52,23 @@ BAD = [
     (cfg({"kind": "piecewise", "boundaries": [100], "values": [1.0]}),
      r"main.values: expected 2 values"),
     ({k: v for k, v in cfg().items() if k != "format"}, r"format: expected 'lrlab.schedule/1'"),
-    (cfg(format="lrlab.schedule/2"), r"format: expected 'lrlab.schedule/1'"),
+    (cfg(format="lrlab.schedule/3"), r"format: expected 'lrlab.schedule/1' \(or"),
+    (cfg(batch={"kind": "steps", "milestones": [500], "factors": [2.0]}),
+     r"batch: a batch-size plan needs format 'lrlab.schedule/2'"),
+    (cfg(format="lrlab.schedule/2", batch={"kind": "steps", "milestones": [500, 400],
+                                          "factors": [2.0, 4.0]}),
+     r"batch.milestones: expected strictly increasing"),
+    (cfg(format="lrlab.schedule/2", batch={"kind": "steps", "milestones": [500],
+                                          "factors": [2.0, 4.0]}),
+     r"batch.factors: expected one per milestone \(1\), got 2"),
+    (cfg(format="lrlab.schedule/2", batch={"kind": "steps", "milestones": [1000],
+                                          "factors": [2.0]}),
+     r"batch.milestones: 1000 is not before total_steps"),
+    (cfg(format="lrlab.schedule/2", batch={"kind": "steps", "milestones": [10],
+                                          "factors": [0.0]}),
+     r"batch.factors\[0\]: expected a number > 0"),
+    (cfg(format="lrlab.schedule/2", batch={"kind": "growing"}),
+     r"batch.kind: expected one of constant, steps"),
     (cfg({"kind": "onecycle"}, warmup={"steps": 10}), r"warmup: onecycle carries its own"),
     (cfg({"kind": "cyclic", "base_lr": 0.01}, warmup={"steps": 10}), r"warmup: cyclic carries"),
     (cfg(warmup={"steps": 10, "start_factor": 0.0, "shape": "exponential"}),
@@ -154,3 +170,18 @@ def test_plateau_needs_enough_metrics() -> None:
     schedule = Schedule.from_dict(cfg({"kind": "plateau"}))
     with pytest.raises(ScheduleError, match=r"metrics: plateau needs one metric per step"):
         schedule.lr(np.arange(10), metrics=[1.0, 2.0])
+
+
+def test_a_batch_plan_is_format_2_and_no_plan_stays_format_1() -> None:
+    plan = {"kind": "steps", "milestones": [300, 600], "factors": [2.0, 8.0]}
+    with_plan = Schedule.from_dict(cfg(format="lrlab.schedule/2", batch=plan))
+    assert with_plan.to_dict()["format"] == "lrlab.schedule/2"
+    assert with_plan.to_dict()["batch"] == plan
+    np.testing.assert_array_equal(with_plan.batch_factor([0, 299, 300, 599, 600, 999]),
+                                  [1, 1, 2, 2, 8, 8])
+    assert [with_plan.batch_size(t, 48) for t in (0, 300, 999)] == [48, 96, 384]
+    constant = Schedule.from_dict(cfg(format="lrlab.schedule/2", batch={"kind": "constant"}))
+    assert constant.to_dict()["format"] == "lrlab.schedule/1" and "batch" not in constant.config
+    old = Schedule.from_dict(cfg())
+    assert old.to_dict()["format"] == "lrlab.schedule/1"
+    np.testing.assert_array_equal(old.batch_factor([0, 999]), [1.0, 1.0])

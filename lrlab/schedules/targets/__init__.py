@@ -76,6 +76,19 @@ def export(schedule: Schedule, target: str, form: str = "auto") -> Export:
             f"which {spec.title} has no place for; export it to pytorch or lightning "
             "(ReduceLROnPlateau), or pick a schedule of fixed shape")
     module = importlib.import_module(f"lrlab.schedules.targets.{spec.module}")
+    result = _choose(schedule, target, form, spec, module)
+    plan = schedule.config.get("batch")
+    if plan and spec.module != "lrlab_file":
+        carried = ", ".join(f"×{f:g} from step {m}" for m, f in
+                            zip(plan["milestones"], plan["factors"], strict=True))
+        note = (f"The batch plan is not carried ({spec.title} schedules the LR only): change "
+                f"the loader's batch yourself, {carried}. {result.exactness.note}").strip()
+        result = replace(result, exactness=replace(result.exactness, note=note))
+    return result
+
+
+def _choose(schedule: Schedule, target: str, form: str, spec: Target, module: Any) -> Export:
+    """The native or the table form, as `export`'s docstring says."""
     native_form = getattr(module, "export_native", None)
     table_form = getattr(module, "export_table", None)
     if form == "table" and table_form is None:
