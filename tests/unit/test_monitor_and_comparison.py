@@ -113,7 +113,7 @@ def test_training_figure_puts_each_metric_in_its_panel() -> None:
     loss_traces = [t for t in fig.data if t.xaxis == "x"]
     assert [t.name for t in loss_traces] == ["run a", "run b"]
     assert all(t.showlegend for t in loss_traces), "one legend entry per run, in the first panel"
-    val_traces = [t for t in fig.data if t.xaxis == "x5"]
+    val_traces = [t for t in fig.data if t.xaxis == "x6"]
     assert len(val_traces) == 2 and not any(t.showlegend for t in val_traces)
 
 
