@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from lrlab import designer, ui
@@ -12,7 +14,7 @@ from lrlab.schedules import Schedule
 from lrlab.schedules.foreign import parse_any
 from lrlab.schedules.io import parse_metric_series
 from lrlab.schedules.spec import KINDS, SETTINGS
-from lrlab.schedules.targets import FORMS, TARGETS, export
+from lrlab.schedules.targets import FORMS, TARGETS, Export, export
 from lrlab.schedules.targets.exactness import APPROXIMATE, EXACT
 
 P = designer.FORM_PREFIX  # session-state prefix of this page's widgets
@@ -39,6 +41,13 @@ def load_imported() -> None:
         state["designer.import_ok"] = upload.name
     except LrlabError as exc:
         state["designer.import_error"] = str(exc)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_export(config_json: str, target: str, form: str) -> Export:
+    """An export is measured by running the target's schedule over the whole run (seconds for a
+    100k-step PyTorch export): once per schedule, target and form, not on every rerun."""
+    return export(Schedule.from_dict(json.loads(config_json)), target, form)
 
 
 def field(name: str) -> None:
@@ -221,7 +230,8 @@ with output:
                                help="auto: the framework's own schedule when it is exact, "
                                     "else its table form fed lrlab's values")
         try:
-            result = export(schedule, target, export_form)
+            with st.spinner(f"Measuring the {TARGETS[target].title} export at every step..."):
+                result = cached_export(json.dumps(schedule.to_dict()), target, export_form)
         except LrlabError as exc:
             st.error(f"Cannot export to {TARGETS[target].title}: {exc}")
         else:
