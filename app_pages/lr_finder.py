@@ -131,7 +131,8 @@ with upload_tab:
         "Curve file: torch-lr-finder history, fastai recorder, Lightning results, an lrlab "
         "result, or any CSV/JSON with lr and loss columns",
         type=["csv", "json", "txt"], key="finder.upload")
-    c = st.columns(3)
+    c = st.columns(4)
+    up_source = ui.option_widget(c[3], "source", "finder.up_source")
     up_optimizer = ui.option_widget(c[0], "optimizer.name", "finder.up_opt",
                                     label="Optimizer used")
     up_batch = c[1].number_input("Batch size used", 1, 65536, 128, key="finder.up_batch")
@@ -141,9 +142,10 @@ with upload_tab:
         try:
             curve = parse_curve(upload.getvalue().decode("utf-8", errors="replace"), upload.name)
             result = analyze_imported(curve, optimizer=up_optimizer, batch_size=int(up_batch),
-                                      total_steps=int(up_steps))
+                                      total_steps=int(up_steps), source=up_source)
         except LrlabError as exc:
             st.error(f"Could not analyse {upload.name}: {exc}")
         else:
-            st.caption(f"{len(curve.lrs)} points read from {curve.source}.")
+            st.caption(f"{len(curve.lrs)} points read from {curve.source}: "
+                       f"{result['import']['note']}.")
             show_result(result, "finder.upload")

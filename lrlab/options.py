@@ -25,6 +25,8 @@ OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 VARIANTS = ("A", "B", "C", "D")
 NORMS = ("batch", "none")
+# Who wrote an imported range-test curve (lrlab.finder.smoothing.TOOL_SMOOTHING has their EMAs).
+CURVE_SOURCES = ("auto", "raw", "torch-lr-finder", "lightning", "fastai")
 SWEEP_MODES = ("exp", "linear")
 
 
@@ -205,6 +207,16 @@ _FIELDS = [
     Field("advice_steps", "Advice length", "int", 1000, low=1,
           help="total steps of the advised schedules"),
     Field("device", "Device", "text", "auto", help="auto, cpu, cuda[:N] or mps"),
+    # -- an imported curve ---------------------------------------------------------------------
+    Field("source", "Written by", "choice", "auto", choices=CURVE_SOURCES,
+          help="the tool that wrote the curve: its EMA-smoothed losses are inverted to the raw "
+               "ones. auto recognises fastai's recorder and lrlab's files and reads lr/loss "
+               "columns as raw (torch-lr-finder's history and Lightning's results look alike: "
+               "name them)"),
+    Field("smoothing_factor", "EMA factor", "float", None, low=0.0, high=1.0, low_open=True,
+          high_open=True, optional=True,
+          help="the tool's EMA factor if not its default (torch-lr-finder's smooth_f 0.05; "
+               "Lightning's and fastai's beta 0.98)"),
     # -- the worker ---------------------------------------------------------------------------
     Field("worker.poll", "Idle poll (s)", "float", 0.25, low=0.0, high=3600.0, low_open=True,
           help="how often an idle worker looks for a job; an empty queue costs one indexed read"),

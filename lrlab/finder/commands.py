@@ -22,6 +22,9 @@ FIND_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "limi
               "val_every")
 
 
+IMPORT_FLAGS = ("source", "smoothing_factor")  # how `lrlab analyze` reads another tool's curve
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     find = subparsers.add_parser(
         "find", help="run an LR range test and suggest an LR",
@@ -39,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="the optimizer the curve was measured with (for the scaling rule)")
     analyze.add_argument("--batch-size", type=int, default=None,
                          help="batch the curve was measured with (for schedule advice)")
+    options.add_flags(analyze, IMPORT_FLAGS)
     analyze.add_argument("--out", default=None, help="write the analysis as JSON")
     analyze.set_defaults(func=_analyze)
 
@@ -64,8 +68,11 @@ def _analyze(args: argparse.Namespace) -> int:
     from lrlab.finder.curves import load_curve
     from lrlab.finder.imported import analyze_imported
 
+    reading = options.flag_values(args, IMPORT_FLAGS)
     result = analyze_imported(load_curve(args.curve), optimizer=args.optimizer,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, source=reading["source"],
+                              factor=reading["smoothing_factor"])
+    note(result["import"]["note"])
     print(_summary(result))
     if args.out:
         _write(args.out, result)

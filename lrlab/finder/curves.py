@@ -44,6 +44,7 @@ class Curve:
     lrs: np.ndarray
     losses: np.ndarray
     source: str
+    tool: str | None = None  # who wrote it, where the file's shape tells (see curve_from_mapping)
 
 
 def validate_curve(lrs: Any, losses: Any, *, where: str = "curve") -> tuple[np.ndarray, np.ndarray]:
@@ -126,10 +127,15 @@ def curve_from_mapping(obj: Any, *, where: str = "curve", source: str | None = N
         [_number(v) for v in _as_list(columns[loss_key], where, loss_key)],
         where=where,
     )
+    fmt = obj.get("format") if isinstance(obj, Mapping) else None
     if source is None:
-        fmt = obj.get("format") if isinstance(obj, Mapping) else None
         source = fmt if fmt == RANGE_TEST_FORMAT else f"columns {lr_key!r}/{loss_key!r}"
-    return Curve(lrs, losses, source)
+    # lrlab's own files hold raw losses; "lrs"/"losses" are the names of fastai's Recorder
+    # attributes (smoothed). torch-lr-finder's history and Lightning's results share
+    # "lr"/"loss", so those the user must name (--source).
+    tool = "raw" if fmt == RANGE_TEST_FORMAT else (
+        "fastai" if (lr_key, loss_key) == ("lrs", "losses") else None)
+    return Curve(lrs, losses, source, tool)
 
 
 def _as_list(value: Any, where: str, key: str) -> list[Any]:
@@ -167,7 +173,7 @@ def parse_curve(text: str, name: str) -> Curve:
     try:
         if obj is not None:
             curve = curve_from_mapping(obj, where=name)
-            return Curve(curve.lrs, curve.losses, f"{label} ({curve.source})")
+            return Curve(curve.lrs, curve.losses, f"{label} ({curve.source})", curve.tool)
         rows = list(csv.DictReader(text.splitlines()))
         if not rows:
             raise LrlabError(f"{name}: not JSON, and no CSV rows below a header")

@@ -65,6 +65,36 @@ def torch_lr_finder_smooth(losses: ArrayLike, smooth_f: float = 0.05) -> np.ndar
     return out
 
 
+# What each tool stores as its curve's losses: its EMA's factor (torch-lr-finder's smooth_f;
+# Lightning's and fastai's beta). "raw" stores the losses as measured.
+TOOL_SMOOTHING = {"raw": None, "torch-lr-finder": 0.05, "lightning": 0.98, "fastai": 0.98}
+
+
+def recover_raw(smoothed: ArrayLike, tool: str, factor: float | None = None) -> np.ndarray:
+    """The raw losses behind a tool's stored curve: each EMA above inverted exactly (to float
+    rounding), so the tool's own rule, fed the result, sees its own curve again. NaN stays NaN
+    from where it appears, as in the tools."""
+    if tool not in TOOL_SMOOTHING:
+        raise LrlabError(f"source: expected one of {', '.join(TOOL_SMOOTHING)}, got {tool!r}")
+    y = np.asarray(smoothed, dtype=float)
+    if tool == "raw":
+        return y.copy()
+    f = TOOL_SMOOTHING[tool] if factor is None else factor
+    if not 0.0 < f < 1.0:
+        raise LrlabError(f"smoothing factor: expected a number in (0, 1), got {f}")
+    out = np.empty_like(y)
+    if tool == "torch-lr-finder":  # s_i = f·raw_i + (1-f)·s_{i-1}, s_0 = raw_0
+        out[0] = y[0]
+        out[1:] = (y[1:] - (1.0 - f) * y[:-1]) / f
+        return out
+    # Lightning / fastai: s_i = avg_i / (1 - β^(i+1+offset)), avg_i = β·avg_{i-1} + (1-β)·raw_i
+    offset = 1 if tool == "lightning" else 0
+    avg = y * (1.0 - f ** (np.arange(len(y)) + 1 + offset))
+    out[0] = avg[0] / (1.0 - f)
+    out[1:] = (avg[1:] - f * avg[:-1]) / (1.0 - f)
+    return out
+
+
 def window_points(n_points: int, step_decades: float, window_decades: float | None) -> int:
     """Odd Savitzky–Golay window length in points for a curve of ``n_points`` on a log-lr grid."""
     if window_decades is None:

@@ -85,3 +85,26 @@ def test_zero_phase_smoothing_has_no_lag_but_the_ema_does() -> None:
 
     assert abs(steepest(smooth_log_lr(10**u, noisy)) - (-3)) <= 0.1
     assert steepest(ema_debiased(noisy, 0.98)) - (-3) > 0.3
+
+
+@pytest.mark.parametrize(("tool", "smooth"), [
+    ("torch-lr-finder", lambda x: torch_lr_finder_smooth(x, 0.05)),
+    ("lightning", lambda x: ema_debiased(x, 0.98, step_offset=1)),
+    ("fastai", lambda x: ema_debiased(x, 0.98)),
+])
+def test_each_tools_smoothing_is_inverted_exactly(tool: str, smooth) -> None:
+    from lrlab.finder.smoothing import recover_raw
+
+    rng = np.random.default_rng(0)
+    raw = 2.3 - np.linspace(0, 1.5, 80) + rng.normal(0, 0.05, 80)
+    np.testing.assert_allclose(recover_raw(smooth(raw), tool), raw, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(recover_raw(raw, "raw"), raw)
+
+
+def test_recover_raw_refuses_unknown_tools_and_factors() -> None:
+    from lrlab.finder.smoothing import recover_raw
+
+    with pytest.raises(LrlabError, match="source: expected one of raw, torch-lr-finder"):
+        recover_raw([1.0, 2.0], "keras")
+    with pytest.raises(LrlabError, match=r"smoothing factor: expected a number in \(0, 1\)"):
+        recover_raw([1.0, 2.0], "fastai", 1.0)
