@@ -21,6 +21,7 @@ import torch
 from torch.nn import functional
 
 from lrlab.errors import LrlabError
+from lrlab.options import AUGMENTATIONS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_IMAGE_SIZE = 32
@@ -570,8 +571,9 @@ class _BatchTransform:
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         images = images.float()
-        if self.augment == "crop_flip":
+        if self.augment in ("crop", "crop_flip"):
             images = _random_crop(images, _crop_padding(images.shape[2]), generator)
+        if self.augment == "crop_flip":
             images = _random_flip(images, generator)
         elif self.augment == "shift":
             images = _random_crop(images, _shift_padding(images.shape[2]), generator)
@@ -781,20 +783,26 @@ def make_loader(
     *,
     device: torch.device | str = "cpu",
     shuffle: bool | None = None,
-    augment: bool | None = None,
+    augment: bool | str | None = None,
     drop_last: bool | None = None,
     seed: int = 0,
     num_workers: int | None = None,
 ) -> BatchLoader | FileLoader:
     """A loader for `split` ("train" or "val"); train shuffles, augments and drops the last
-    partial batch by default, val does none of these. A split on disk gets a FileLoader with
+    partial batch by default, val does none of these. `augment` is True/"auto" (the dataset's
+    own), False/"none", or "shift", "crop", "crop_flip". A split on disk gets a FileLoader with
     `num_workers` decoding processes (default: every core but one)."""
     if split not in ("train", "val"):
         raise LrlabError(f"split: expected 'train' or 'val', got {split!r}")
     if batch_size < 1:
         raise LrlabError(f"batch_size: expected a positive integer, got {batch_size}")
     is_train = split == "train"
-    use_augment = is_train if augment is None else augment
+    if augment is None:
+        augment = is_train
+    if isinstance(augment, bool):
+        augment = "auto" if augment else "none"
+    if augment not in AUGMENTATIONS:
+        raise LrlabError(f"augment: expected one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
     source = dataset.train if is_train else dataset.val
     options = {
         "batch_size": batch_size,
@@ -802,7 +810,7 @@ def make_loader(
         "std": dataset.std,
         "device": torch.device(device),
         "shuffle": is_train if shuffle is None else shuffle,
-        "augment": dataset.augment if use_augment else "none",
+        "augment": dataset.augment if augment == "auto" else augment,
         "drop_last": is_train if drop_last is None else drop_last,
         "seed": seed,
     }

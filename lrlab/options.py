@@ -25,6 +25,9 @@ OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 VARIANTS = ("A", "B", "C", "D")
 NORMS = ("batch", "none")
+# "auto" is each dataset's own: shift for digits and the MNISTs (a flip ruins digits and text),
+# crop + flip for CIFAR and image folders.
+AUGMENTATIONS = ("auto", "none", "shift", "crop", "crop_flip")
 # Who wrote an imported range-test curve (lrlab.finder.smoothing.TOOL_SMOOTHING has their EMAs).
 CURVE_SOURCES = ("auto", "raw", "torch-lr-finder", "lightning", "fastai")
 SWEEP_MODES = ("exp", "linear")
@@ -150,7 +153,10 @@ _FIELDS = [
     Field("download", "Download", "bool", False,
           help="let torchvision download the dataset into the data folder"),
     Field("val_fraction", "Validation share", "float", 0.2, low=0.0, high=0.99, low_open=True),
-    Field("augment", "Augment", "bool", True, help="random crop and flip of training images"),
+    Field("augment", "Augmentation", "choice", "auto", choices=AUGMENTATIONS,
+          help="of training images. auto: the dataset's own (shift for digits and the MNISTs, "
+               "crop + flip for CIFAR and image folders); shift: up to 1-2 px; crop: pad and "
+               "crop back; crop_flip: and mirror (ruins digits and text)"),
     Field("batch_size", "Batch size", "int", 128, low=1),
     Field("seed", "Seed", "int", 0, low=0),
     Field("precision", "Precision", "choice", "auto", choices=PRECISIONS,

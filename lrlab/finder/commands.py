@@ -16,7 +16,7 @@ from lrlab.console import note
 from lrlab.reporting import NullReporter
 
 # The range test's flags, each declared once in lrlab.options.
-FIND_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "limit",
+FIND_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "augment", "limit",
               "batch_size", "optimizer.name", "optimizer.momentum", "optimizer.weight_decay",
               "start_lr", "end_lr", "num_points", "mode", "seeds", "seed", "precision", "device",
               "val_every")

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     # The network as training builds it; variant A is what range tests used before these
     # fields existed, so older configs test the same network.
     "variant": "A",
-    **options.defaults("", ("norm", "width")),
+    **options.defaults("", ("norm", "width", "augment")),
     "optimizer": options.defaults("optimizer", ("name", "momentum", "weight_decay")),
 }
 
@@ -51,7 +51,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     out = options.check(out, ("batch_size", "seeds", "batches_per_point", "accumulation_steps",
                               "val_batches", "advice_steps", "val_every", "seed", "limit",
                               "start_lr", "end_lr", "num_points", "mode", "precision",
-                              "data_root", "variant", "norm", "width"))
+                              "data_root", "variant", "norm", "width", "augment"))
     if not out["end_lr"] > out["start_lr"]:
         raise LrlabError(f"end_lr: expected a number above start_lr={out['start_lr']:g}, "
                          f"got {out['end_lr']!r}")
@@ -111,7 +111,8 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
     curves = []
     seeds = [cfg["seed"] + k for k in range(cfg["seeds"])]
     for k, seed in enumerate(seeds):
-        loader = make_loader(dataset, "train", cfg["batch_size"], device=device, seed=seed)
+        loader = make_loader(dataset, "train", cfg["batch_size"], device=device, seed=seed,
+                             augment=cfg["augment"])
         torch.manual_seed(seed)
         curve = range_test(
             model, optimizer, loader, criterion=nn.CrossEntropyLoss(),

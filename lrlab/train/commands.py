@@ -17,11 +17,11 @@ from lrlab.errors import LrlabError
 
 # The training flags, each declared once in lrlab.options; the tricks that are on by default are
 # switched off with --off.
-TRAIN_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "download", "limit",
-               "batch_size", "epochs", "seed", "precision", "device", "grad_clip", "compile",
-               "optimizer.name", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay",
-               "optimizer.nesterov", "tricks.warmup_epochs", "tricks.label_smoothing",
-               "tricks.mixup")
+TRAIN_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "augment",
+               "download", "limit", "batch_size", "epochs", "seed", "precision", "device",
+               "grad_clip", "compile", "optimizer.name", "optimizer.lr", "optimizer.momentum",
+               "optimizer.weight_decay", "optimizer.nesterov", "tricks.warmup_epochs",
+               "tricks.label_smoothing", "tricks.mixup")
 SWITCHABLE_TRICKS = ("linear_scaling", "zero_gamma", "no_bias_decay", "cosine")
 
 

@@ -99,6 +99,8 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     (linear scaling, warmup, cosine or step decay).
     """
     cfg = {**DEFAULTS, **_mapping(config, "train config")}
+    if isinstance(cfg["augment"], bool):  # lrlab.train/1 files from before the choice
+        cfg["augment"] = "auto" if cfg["augment"] else "none"
     _check_keys(cfg, DEFAULTS, "")
     if cfg["format"] != FORMAT:
         raise LrlabError(f"format: expected {FORMAT!r}, got {cfg['format']!r}")

@@ -391,3 +391,31 @@ def test_registry_shapes_match_the_loaded_sets(name: str) -> None:
     info = DATASETS[name]
     assert info.input_shape == (data.in_channels, *data.image_size)
     assert info.num_classes == data.num_classes
+
+
+def test_each_augmentation_choice_does_what_it_says() -> None:
+    """auto is the dataset's own (shift for digits); crop never mirrors; crop_flip mirrors some
+    images; none leaves every pixel. Compared against the transforms applied by hand with the
+    loader's own random stream."""
+    from lrlab.data import _BatchTransform, _crop_padding, _random_crop, epoch_generator
+
+    data = load_dataset("digits")
+    images = data.train.x[:64]
+    by_hand = {}
+    for kind in ("none", "shift", "crop", "crop_flip"):
+        transform = _BatchTransform(data.mean, data.std, torch.device("cpu"), kind)
+        by_hand[kind] = transform(images, epoch_generator(3, 0))
+    loader = lambda augment: make_loader(data, "train", 64, shuffle=False,  # noqa: E731
+                                         augment=augment, seed=3)
+    for kind in ("none", "shift", "crop", "crop_flip"):
+        assert torch.equal(next(iter(loader(kind)))[0], by_hand[kind]), kind
+    assert torch.equal(next(iter(loader("auto")))[0], by_hand["shift"])  # digits: shift
+    assert torch.equal(next(iter(loader(True)))[0], by_hand["shift"])
+    assert torch.equal(next(iter(loader(False)))[0], by_hand["none"])
+    crop = _random_crop(images.float(), _crop_padding(8), epoch_generator(3, 0))
+    expected = (crop - torch.tensor(data.mean).view(1, -1, 1, 1) * 255) / (
+        torch.tensor(data.std).view(1, -1, 1, 1) * 255)
+    torch.testing.assert_close(by_hand["crop"], expected)
+    assert not torch.equal(by_hand["crop_flip"], by_hand["crop"])  # some images mirrored
+    with pytest.raises(LrlabError, match="augment: expected one of auto, none, shift, crop"):
+        make_loader(data, "train", 8, augment="rotate")

@@ -158,3 +158,12 @@ def test_optimizer_adam_family_uses_momentum_as_beta1_or_given_betas() -> None:
         no_bias_decay=False)
     assert isinstance(adamw, torch.optim.AdamW) and len(adamw.param_groups) == 1
     assert adamw.param_groups[0]["betas"] == (0.95, 0.98)
+
+
+def test_augmentation_is_a_choice_and_old_true_false_files_still_load() -> None:
+    assert validate_config({})["augment"] == "auto"
+    assert validate_config({"augment": True})["augment"] == "auto"
+    assert validate_config({"augment": False})["augment"] == "none"
+    assert validate_config({"augment": "crop"})["augment"] == "crop"
+    with pytest.raises(LrlabError, match="augment: expected one of auto, none, shift"):
+        validate_config({"augment": "rotate"})
