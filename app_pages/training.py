@@ -12,6 +12,7 @@ from lrlab.models import describe_for_dataset
 from lrlab.monitor import JobFollower
 from lrlab.paths import run_dir
 from lrlab.plots import training_figure
+from lrlab.train.job import check_schedule_fit
 
 state = st.session_state
 
@@ -53,6 +54,7 @@ with st.form("training.form"):
                       horizontal=True, label_visibility="collapsed")
     schedule_file = st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
                                      key="training.schedule_file")
+    put["schedule_fit"] = ui.option_widget(st, "schedule_fit", "training.schedule_fit")
 
     st.markdown("**Tricks** (paper defaults)")
     put.update(ui.option_grid((
@@ -73,7 +75,7 @@ if submitted:
         config = options.config_from_values(
             {**put, "schedule": designer.chosen_schedule(source, state, upload),
              "tricks.distillation": {"teacher": teacher} if teacher else None})
-        job_id = ui.submit("train", config)
+        job_id = ui.submit("train", config, check=check_schedule_fit)
     except LrlabError as exc:
         st.error(f"Not started: {exc}")
     else:

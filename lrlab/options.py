@@ -58,6 +58,7 @@ class Field:
     step: float | None = None  # a widget's increment
     format: str | None = None  # a widget's number format ("%g" for LRs)
     cli: str | None = None  # the flag's name when the key alone would be unclear
+    unit: str | None = None  # "steps": a count of updates, rescaled when a schedule is stretched
 
 
     @property
@@ -176,6 +177,11 @@ _FIELDS = [
     Field("epochs", "Epochs", "int", 5, low=1),
     Field("channels_last", "Channels last", "bool", True, help="memory format on CUDA"),
     Field("compile", "torch.compile", "bool", False, help="compile the model (slow to start)"),
+    Field("schedule_fit", "If the schedule's length differs", "choice", "refuse",
+          choices=("refuse", "stretch", "keep"), cli="schedule_fit",
+          help="when a given schedule's total_steps is not this run's updates: refuse (say "
+               "both numbers), stretch (rescale every step-valued field to the run) or keep "
+               "(use it as is: past its end, each kind holds or continues by its own rule)"),
     Field("grad_clip", "Gradient clip", "float", None, low=0.0, high=1e9, low_open=True,
           optional=True, help="clip the gradient norm to this value"),
     Field("tricks.linear_scaling", "Linear-scaling LR", "bool", True, help="LR × batch / 256"),

@@ -69,15 +69,20 @@ def serving_others() -> bool:
     return serves_others(st.get_option("server.address"))
 
 
-def submit(kind: str, config: dict[str, Any]) -> int:
+def submit(kind: str, config: dict[str, Any],
+           check: Callable[[dict[str, Any]], None] | None = None) -> int:
     """Validate and queue a job from a page. When the app serves others, host paths in the
     config must lie under LRLAB_DATA_DIRS (see lrlab.paths), checked before anything touches
-    the disk (even "does not exist" would tell a visitor what the host holds)."""
+    the disk (even "does not exist" would tell a visitor what the host holds). `check` gets
+    the validated config last, for refusals that read the data (a schedule's length)."""
     if serving_others():
         allowed = allowed_data_dirs()
         for field, path in host_paths(config).items():
             confine_path(field, path, allowed)
-    return store().submit(kind, runners.validate(kind, config))
+    validated = runners.validate(kind, config)
+    if check is not None:
+        check(validated)
+    return store().submit(kind, validated)
 
 
 def job_in_url(kind: str, param: str = "job") -> Job | None:

@@ -77,7 +77,7 @@ KINDS: dict[str, KindSpec] = {
             "Step decay",
             "Multiply by gamma every step_size steps.",
             (
-                _param("step_size", "int", 100, "Steps between decays.", low=1),
+                _param("step_size", "int", 100, "Steps between decays.", low=1, unit="steps"),
                 _gamma(0.1, "Factor applied at each decay."),
             ),
             has_horizon=False,
@@ -94,7 +94,7 @@ KINDS: dict[str, KindSpec] = {
                     [500, 750],
                     "Steps of the main phase at which the LR is multiplied by gamma (increasing).",
                     low=1,
-                ),
+                 unit="steps"),
                 _gamma(0.1, "Factor applied at each milestone."),
             ),
             has_horizon=False,
@@ -113,7 +113,8 @@ KINDS: dict[str, KindSpec] = {
             "Power decay",
             "base_lr / (1 + u/s)^c.",
             (
-                _param("s", "float", 100.0, "Time scale in steps.", low=0.0, low_open=True),
+                _param("s", "float", 100.0, "Time scale in steps.", low=0.0, low_open=True,
+                       unit="steps"),
                 _param("c", "float", 0.5, "Exponent.", low=0.0, low_open=True),
             ),
             has_horizon=False,
@@ -153,7 +154,8 @@ KINDS: dict[str, KindSpec] = {
             "Cosine with warm restarts (SGDR)",
             "Cosine cycles of T_0, T_0·T_mult, ... steps; each restart peaks at decay × the last.",
             (
-                _param("T_0", "int", 100, "Length of the first cycle in steps.", low=1),
+                _param("T_0", "int", 100, "Length of the first cycle in steps.", low=1,
+                       unit="steps"),
                 _param("T_mult", "int", 2, "Each cycle is T_mult times longer than the last.",
                        low=1),
                 _MIN_LR,
@@ -206,14 +208,14 @@ KINDS: dict[str, KindSpec] = {
                 _param("base_lr", "float", 1e-4, "Lower bound of the cycle (absolute).",
                        low=0.0, low_open=True),
                 _param("step_size_up", "int", 2000, "Steps in the increasing half of a cycle.",
-                       low=1),
+                       low=1, unit="steps"),
                 _param(
                     "step_size_down",
                     "int",
                     None,
                     "Steps in the decreasing half (empty = step_size_up).",
                     low=1,
-                ),
+                 unit="steps"),
                 _param(
                     "mode",
                     "choice",
@@ -246,7 +248,7 @@ KINDS: dict[str, KindSpec] = {
                     [300, 600],
                     "Steps of the main phase where a new value starts (increasing).",
                     low=1,
-                ),
+                 unit="steps"),
                 _param(
                     "values",
                     "float_list",
@@ -270,7 +272,7 @@ KINDS: dict[str, KindSpec] = {
             "base_lr / sqrt(1 + u/timescale).",
             (
                 _param("timescale", "float", 100.0, "Steps over which the LR halves its square.",
-                       low=0.0, low_open=True),
+                       low=0.0, low_open=True, unit="steps"),
             ),
             has_horizon=False,
         ),
@@ -279,7 +281,8 @@ KINDS: dict[str, KindSpec] = {
             "Warmup-stable-decay",
             "Stable at base_lr, then decay to min_lr over the last decay_steps steps.",
             (
-                _param("decay_steps", "int", 200, "Length of the final decay.", low=0),
+                _param("decay_steps", "int", 200, "Length of the final decay.", low=0,
+                       unit="steps"),
                 _param(
                     "decay_shape",
                     "choice",
@@ -305,7 +308,8 @@ KINDS: dict[str, KindSpec] = {
                 ),
                 _param("factor", "float", 0.1, "Factor applied at each reduction.",
                        low=0.0, high=1.0, low_open=True, high_open=True),
-                _param("patience", "int", 10, "Steps without improvement before reducing.", low=0),
+                _param("patience", "int", 10, "Steps without improvement before reducing.", low=0,
+                       unit="steps"),
                 _param("threshold", "float", 1e-4, "Minimum change that counts as improvement.",
                        low=0.0),
                 _param(
@@ -315,7 +319,8 @@ KINDS: dict[str, KindSpec] = {
                     "Relative or absolute threshold.",
                     choices=("rel", "abs"),
                 ),
-                _param("cooldown", "int", 0, "Steps to wait after a reduction.", low=0),
+                _param("cooldown", "int", 0, "Steps to wait after a reduction.", low=0,
+                       unit="steps"),
                 _MIN_LR,
                 _param("eps", "float", 1e-8, "Reductions smaller than this are skipped.", low=0.0),
             ),

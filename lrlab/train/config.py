@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "optimizer": OPTIMIZER_DEFAULTS,
     "schedule": None,
+    **options.defaults("", ("schedule_fit",)),
     "tricks": TRICK_DEFAULTS,
     **options.defaults("", ("channels_last", "compile", "grad_clip")),
 }
@@ -106,7 +107,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError(f"format: expected {FORMAT!r}, got {cfg['format']!r}")
     cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
                               "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
-                              "precision", "variant", "norm", "data_root"))
+                              "precision", "variant", "norm", "data_root", "schedule_fit"))
     if cfg["norm"] != "batch" and not str(cfg["model"]).startswith("resnet"):
         raise LrlabError(f"norm: {cfg['norm']!r} (Fixup) is for the ResNets; "
                          f"{cfg['model']} keeps BatchNorm")

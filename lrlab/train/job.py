@@ -18,6 +18,7 @@ from lrlab import __version__
 from lrlab.errors import LrlabError
 from lrlab.reporting import NullReporter, Reporter
 from lrlab.schedules import Schedule
+from lrlab.schedules.fit import stretch
 from lrlab.train import run_folder
 from lrlab.train.config import FORMAT, validate_config
 
@@ -50,6 +51,47 @@ def build_schedule(cfg: Mapping[str, Any], steps_per_epoch: int) -> Schedule:
         config["main"] = ({"kind": "multistep", "milestones": milestones, "gamma": 0.1}
                           if milestones else {"kind": "constant"})
     return Schedule.from_dict(config)
+
+
+def fit_schedule(schedule: Schedule, cfg: Mapping[str, Any],
+                 updates: int) -> tuple[Schedule, dict[str, Any]]:
+    """A given schedule whose length is not the run's is never used silently: refused with both
+    numbers, stretched to the run, or kept as is, as `schedule_fit` says."""
+    fit = {"mode": cfg["schedule_fit"], "schedule_steps": schedule.total_steps,
+           "run_updates": updates}
+    if cfg["schedule"] is None or schedule.total_steps == updates:
+        return schedule, {**fit, "mode": "fits"}
+    if cfg["schedule_fit"] == "stretch":
+        return stretch(schedule, updates), fit
+    if cfg["schedule_fit"] == "keep":
+        return schedule, fit
+    raise LrlabError(
+        f"schedule: its total_steps is {schedule.total_steps} but this run makes {updates} "
+        f"updates ({cfg['epochs']} epochs of the {cfg['dataset']} training split at batch "
+        f"{cfg['batch_size']}); choose --schedule-fit stretch (rescale every step-valued field "
+        "to the run) or keep (use it as is)")
+
+
+def planned_updates(cfg: Mapping[str, Any]) -> int:
+    """The optimizer updates a run of this (validated) config makes: its training loader's
+    batches over its epochs, a batch plan followed. Loads the dataset, not the model."""
+    from lrlab.data import load_dataset, make_loader
+
+    dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
+                           val_fraction=cfg["val_fraction"], seed=cfg["seed"],
+                           limit=cfg["limit"])
+    loader = make_loader(dataset, "train", cfg["batch_size"], seed=cfg["seed"], augment="none")
+    if cfg["schedule"] is not None and cfg["schedule"].get("batch"):
+        plan = Schedule.from_dict(cfg["schedule"])
+        loader.follow_plan(lambda update: plan.batch_size(update, cfg["batch_size"]))
+    return loader.planned_updates(cfg["epochs"])
+
+
+def check_schedule_fit(cfg: Mapping[str, Any]) -> None:
+    """Before queueing: a given schedule of another length than the run is refused here with
+    both numbers (unless schedule_fit says stretch or keep), not only once the job runs."""
+    if cfg["schedule"] is not None:
+        fit_schedule(Schedule.from_dict(cfg["schedule"]), cfg, planned_updates(cfg))
 
 
 def warm_up(device: str) -> None:
@@ -93,7 +135,8 @@ def train(
     train_loader = make_loader(dataset, "train", cfg["batch_size"], device=device,
                                seed=cfg["seed"], augment=cfg["augment"])
     val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
-    schedule = build_schedule(cfg, len(train_loader))
+    schedule, fit = fit_schedule(build_schedule(cfg, len(train_loader)), cfg,
+                                 train_loader.planned_updates(cfg["epochs"]))
     if schedule.config.get("batch"):  # a batch-size plan: the loader follows it update by update
         train_loader.follow_plan(lambda update: schedule.batch_size(update, cfg["batch_size"]))
     optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
@@ -111,7 +154,7 @@ def train(
     data = data_record(dataset)
     summary = {**summarize(loop), "setup_s": setup_s, "train_time_s": loop.train_seconds,
                "wall_time_s": time.perf_counter() - started, "params": size.params,
-               "macs": size.macs}
+               "macs": size.macs, "schedule_fit": fit}
     result = {
         "format": FORMAT,
         "config": cfg,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from app_helpers import run_page
 from streamlit.testing.v1 import AppTest
 
@@ -68,12 +69,27 @@ def test_upload_source_without_a_file_is_refused(store: Store) -> None:
     assert store.list_jobs(None) == []
 
 
-def test_designer_schedule_is_sent_with_the_job(store: Store) -> None:
+def test_a_schedule_of_another_length_is_refused_with_both_numbers(store: Store) -> None:
+    """The Designer's default is 1000 steps; 5 epochs of digits at batch 128 are 55 updates."""
     at = _page()
     at.radio(key="training.schedule_source").set_value("designer")
     at = _submit(at)
-    schedule = store.list_jobs(None)[0].config["schedule"]
-    assert schedule["format"] == "lrlab.schedule/1" and schedule["total_steps"] > 0
+    assert any("its total_steps is 1000 but this run makes 55 updates" in e.value
+               and "--schedule-fit stretch" in e.value for e in at.error)
+    assert store.list_jobs(None) == []
+
+
+@pytest.mark.parametrize("fit", ["stretch", "keep"])
+def test_designer_schedule_is_sent_with_the_job(store: Store, fit: str) -> None:
+    at = _page()
+    at.radio(key="training.schedule_source").set_value("designer")
+    at.selectbox(key="training.schedule_fit").set_value(fit)
+    at = _submit(at)
+    assert not at.error
+    config = store.list_jobs(None)[0].config
+    assert config["schedule_fit"] == fit
+    assert config["schedule"]["format"] == "lrlab.schedule/1"
+    assert config["schedule"]["total_steps"] == 1000  # fitted when the run starts
 
 
 def test_a_running_job_shows_progress_and_can_be_cancelled(store: Store) -> None:

@@ -118,3 +118,17 @@ def test_cli_ablation_prints_and_saves_the_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "| + cosine |" in done.stdout
     assert (tmp_path / "abl" / "ablation.md").read_text().strip() in done.stdout
+
+
+def test_cli_refuses_a_schedule_of_another_length_unless_told(tmp_path: Path) -> None:
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({
+        "model": "small_cnn", "width": 4, "dataset": "digits", "batch_size": 128, "epochs": 1,
+        "device": "cpu", "schedule": {"format": "lrlab.schedule/1", "base_lr": 0.1,
+                                      "total_steps": 1000, "main": {"kind": "cosine"}}}))
+    refused = _lrlab("train", "--config", "run.yaml", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith(
+        "lrlab: error: schedule: its total_steps is 1000 but this run makes 11 updates")
+    assert "--schedule-fit stretch" in refused.stderr and "Traceback" not in refused.stderr
+    done = _lrlab("train", "--config", "run.yaml", "--schedule-fit", "stretch", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr

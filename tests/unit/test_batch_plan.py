@@ -89,7 +89,7 @@ def test_training_follows_the_plan_and_records_the_batch() -> None:
             "batch": {"kind": "steps", "milestones": [30], "factors": [4.0]}}
     reporter = MemoryReporter()
     train({"model": "small_cnn", "width": 4, "dataset": "digits", "batch_size": 32,
-           "epochs": 2, "device": "cpu", "schedule": plan}, reporter)
+           "epochs": 2, "device": "cpu", "schedule": plan, "schedule_fit": "keep"}, reporter)
     # Epoch 1: 30 updates of 32 (960 examples), then 3 of 128; epoch 2: 11 of 128.
     assert reporter.series("batch") == [32.0] * 30 + [128.0] * 14
     assert reporter.series("lr") == pytest.approx([0.05] * 30 + [0.025] * 14)
