@@ -595,6 +595,19 @@ class _EpochLoader:
         self._n = n
         self.batch_plan: Callable[[int], int] | None = None
         self.updates = 0  # batches handed out over all epochs: the batch plan's clock
+        self.rank, self.world = 0, 1
+
+    def shard(self, rank: int, world: int) -> None:
+        """Hand out only this rank's part of every batch (data parallel): the same global
+        batches as one process, each split into `world` near-equal consecutive parts."""
+        if not 0 <= rank < world:
+            raise LrlabError(f"rank: expected 0 <= rank < {world}, got {rank}")
+        self.rank, self.world = rank, world
+
+    def _part(self, start: int, stop: int) -> tuple[int, int]:
+        base, extra = divmod(stop - start, self.world)
+        first = start + self.rank * base + min(self.rank, extra)
+        return first, first + base + (1 if self.rank < extra else 0)
 
     def follow_plan(self, batch_at: Callable[[int], int], updates_done: int = 0) -> None:
         """Give update u a batch of batch_at(u) from now on (a batch-size schedule)."""
@@ -683,8 +696,11 @@ class BatchLoader(_EpochLoader):
         generator, order = self._next_epoch()
         order = order.to(self.device)
         for start, stop in spans:
-            index = order[start:stop]
             self.updates += 1
+            start, stop = self._part(start, stop)
+            if start == stop:  # a short last batch split over more ranks than examples
+                continue
+            index = order[start:stop]
             yield self._transform(self.x[index], generator), self.y[index]
 
 
@@ -730,8 +746,9 @@ class FileLoader(_EpochLoader):
         generator, order = self._next_epoch()
         cuda = self.device.type == "cuda"
         indices = order.tolist()
+        parts = [self._part(a, b) for a, b in spans]
         batches = torch.utils.data.DataLoader(
-            self._images, batch_sampler=[indices[a:b] for a, b in spans],
+            self._images, batch_sampler=[indices[a:b] for a, b in parts if b > a],
             num_workers=self.num_workers,
             pin_memory=cuda,  # page-locked batches copy to the GPU asynchronously
             persistent_workers=False)

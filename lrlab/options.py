@@ -177,6 +177,11 @@ _FIELDS = [
     Field("epochs", "Epochs", "int", 5, low=1),
     Field("channels_last", "Channels last", "bool", True, help="memory format on CUDA"),
     Field("compile", "torch.compile", "bool", False, help="compile the model (slow to start)"),
+    Field("nproc", "Processes", "int", 1, low=1, high=256,
+          help="data-parallel processes for this run (torch.distributed on this host: gloo on "
+               "CPU, nccl with one GPU each); batch_size is the global batch"),
+    Field("sync_bn", "Synchronised BatchNorm", "bool", False,
+          help="with nproc > 1: BatchNorm statistics over the global batch, not each rank's"),
     Field("schedule_fit", "If the schedule's length differs", "choice", "refuse",
           choices=("refuse", "stretch", "keep"), cli="schedule_fit",
           help="when a given schedule's total_steps is not this run's updates: refuse (say "

@@ -21,7 +21,7 @@ TRAIN_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "aug
                "download", "limit", "batch_size", "epochs", "seed", "precision", "device",
                "grad_clip", "compile", "optimizer.name", "optimizer.lr", "optimizer.momentum",
                "optimizer.weight_decay", "optimizer.nesterov", "tricks.warmup_epochs",
-               "tricks.label_smoothing", "tricks.mixup", "schedule_fit")
+               "tricks.label_smoothing", "tricks.mixup", "schedule_fit", "nproc", "sync_bn")
 SWITCHABLE_TRICKS = ("linear_scaling", "zero_gamma", "no_bias_decay", "cosine")
 
 

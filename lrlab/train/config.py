@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "optimizer": OPTIMIZER_DEFAULTS,
     "schedule": None,
-    **options.defaults("", ("schedule_fit",)),
+    **options.defaults("", ("schedule_fit", "nproc", "sync_bn")),
     "tricks": TRICK_DEFAULTS,
     **options.defaults("", ("channels_last", "compile", "grad_clip")),
 }
@@ -107,7 +107,8 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError(f"format: expected {FORMAT!r}, got {cfg['format']!r}")
     cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
                               "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
-                              "precision", "variant", "norm", "data_root", "schedule_fit"))
+                              "precision", "variant", "norm", "data_root", "schedule_fit",
+                              "nproc", "sync_bn"))
     if cfg["norm"] != "batch" and not str(cfg["model"]).startswith("resnet"):
         raise LrlabError(f"norm: {cfg['norm']!r} (Fixup) is for the ResNets; "
                          f"{cfg['model']} keeps BatchNorm")

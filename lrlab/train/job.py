@@ -21,6 +21,7 @@ from lrlab.schedules import Schedule
 from lrlab.schedules.fit import stretch
 from lrlab.train import run_folder
 from lrlab.train.config import FORMAT, validate_config
+from lrlab.train.distributed import Rank
 
 # The paper's baseline divides the LR by 10 at epochs 30, 60 and 90 of 120; a run without the
 # cosine trick does the same at the same fractions of its own length.
@@ -102,10 +103,13 @@ def warm_up(device: str) -> None:
 
 
 def train(
-    config: Mapping[str, Any], reporter: Reporter | None = None, out_dir: Path | None = None
+    config: Mapping[str, Any], reporter: Reporter | None = None, out_dir: Path | None = None,
+    *, rank: Rank | None = None,
 ) -> dict[str, Any]:
     """Run the training a config describes; returns config, summary, per-epoch metrics and the
-    schedule used. With `out_dir`, also writes the run folder.
+    schedule used. With `out_dir`, also writes the run folder. With `nproc` > 1 the run is
+    data parallel (lrlab.train.distributed launches the ranks, each of which calls this with
+    its `rank`).
 
     A non-finite loss ends the run with LrlabError naming the step; what was measured up to then
     is kept in the run folder.
@@ -118,6 +122,10 @@ def train(
     from lrlab.train.loop import Stop, run_epochs
 
     cfg = validate_config(config)
+    if cfg["nproc"] > 1 and rank is None:
+        from lrlab.train.distributed import launch
+
+        return launch(cfg, reporter or NullReporter(), out_dir)
     if out_dir is not None:
         out_dir = Path(out_dir)
         run_folder.prepare(out_dir, cfg)
@@ -139,17 +147,25 @@ def train(
                                  train_loader.planned_updates(cfg["epochs"]))
     if schedule.config.get("batch"):  # a batch-size plan: the loader follows it update by update
         train_loader.follow_plan(lambda update: schedule.batch_size(update, cfg["batch_size"]))
+    if rank is not None:  # each rank takes its part of every global batch
+        train_loader.shard(rank.rank, rank.world)
+        val_loader.shard(rank.rank, rank.world)
+        if cfg["sync_bn"]:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
                                 no_bias_decay=cfg["tricks"]["no_bias_decay"])
     objective = _objective(cfg, dataset, device)
     network = torch.compile(model) if cfg["compile"] else model
+    if rank is not None:  # gradients averaged over the ranks in backward
+        network = torch.nn.parallel.DistributedDataParallel(
+            network, device_ids=[device.index] if device.type == "cuda" else None)
     setup_s = time.perf_counter() - started
 
     with run_folder.metrics_reporter(out_dir, reporter) as step_reporter:
         loop = run_epochs(network, optimizer, schedule.torch(optimizer), train_loader,
                           val_loader, cfg["epochs"], objective=objective,
                           reporter=step_reporter, grad_clip=cfg["grad_clip"],
-                          precision=precision, memory_format=memory_format)
+                          precision=precision, memory_format=memory_format, ranks=rank)
 
     data = data_record(dataset)
     summary = {**summarize(loop), "setup_s": setup_s, "train_time_s": loop.train_seconds,

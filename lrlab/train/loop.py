@@ -16,6 +16,7 @@ from torch import nn
 from lrlab.optimizers import SGDW
 from lrlab.precision import Precision
 from lrlab.reporting import NullReporter, Reporter
+from lrlab.train.distributed import Rank
 
 FP32 = Precision(name="fp32", device_type="cpu")
 
@@ -78,8 +79,10 @@ def evaluate(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     precision: Precision | None = None,
     memory_format: torch.memory_format = torch.preserve_format,
+    all_sum: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float]:
-    """Validation loss, top-1 and top-5 accuracy (fractions), one pass, no grad."""
+    """Validation loss, top-1 and top-5 accuracy (fractions), one pass, no grad; `all_sum`
+    adds up the sums of the ranks of a data-parallel run first."""
     precision = precision or FP32
     model.eval()
     loss_sum = torch.zeros(())
@@ -96,11 +99,16 @@ def evaluate(
         top1 = top1 + hits[:, 0].sum().cpu()
         top5 = top5 + hits.any(dim=1).sum().cpu()
         count += y.shape[0]
+    if all_sum is not None:
+        loss_sum, top1, top5, total = all_sum(torch.stack([
+            loss_sum.double(), top1.double(), top5.double(),
+            torch.tensor(float(count), dtype=torch.float64)]))
+        count = int(total)
     n = max(count, 1)
     return {
-        "val_loss": loss_sum.item() / n,
-        "val_top1": top1.item() / n,
-        "val_top5": top5.item() / n,
+        "val_loss": float(loss_sum) / n,
+        "val_top1": float(top1) / n,
+        "val_top5": float(top5) / n,
     }
 
 
@@ -132,8 +140,13 @@ def run_epochs(
     grad_clip: float | None = None,
     precision: Precision | None = None,
     memory_format: torch.memory_format = torch.preserve_format,
+    ranks: Rank | None = None,
 ) -> LoopResult:
     """Train for `epochs` passes over `train_batches` (re-iterable), evaluating after each.
+
+    With `ranks` (a data-parallel run) each process holds part of every batch: the loss it
+    reports, the epoch's sums and the validation are reduced over the ranks, so every rank sees
+    the same numbers and stops at the same step.
 
     The schedule advances once per update, also on an update the fp16 GradScaler skipped, so
     step t always uses the schedule's value at t. A plateau schedule is fed each update's
@@ -168,7 +181,7 @@ def run_epochs(
             decay = current_decay(optimizer)
             with precision.autocast():
                 loss, hits = objective(model, x.contiguous(memory_format=memory_format), y)
-            loss_value = loss.item()
+            loss_value = loss.item() if ranks is None else ranks.mean(loss.item())
             if not math.isfinite(loss_value):
                 result.stopped = Stop.NON_FINITE
                 result.stop_reason = (f"non-finite loss ({loss_value}) at step {step} "
@@ -201,12 +214,17 @@ def run_epochs(
             if total:
                 reporter.progress(step / total, f"epoch {epoch + 1}/{epochs}, "
                                   f"step {step}/{total}")
+        if ranks is not None:
+            sums = ranks.all_sum(torch.tensor([float(loss_sum), float(hits_sum), float(seen)],
+                                              dtype=torch.float64))
+            loss_sum, hits_sum, seen = sums[0], sums[1], int(sums[2])
         result.train_images += seen
         metrics = {
-            "train_loss": loss_sum.item() / max(seen, 1),
-            "train_acc": hits_sum.item() / max(seen, 1),
+            "train_loss": float(loss_sum) / max(seen, 1),
+            "train_acc": float(hits_sum) / max(seen, 1),
         }
-        metrics.update(evaluate(model, val_batches, precision, memory_format))
+        metrics.update(evaluate(model, val_batches, precision, memory_format,
+                                None if ranks is None else ranks.all_sum))
         metrics["epoch_time"] = time.perf_counter() - start
         metrics["elapsed_s"] = time.perf_counter() - loop_start
         reporter.epoch(epoch, metrics)
