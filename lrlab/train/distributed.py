@@ -89,6 +89,8 @@ def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
     cuda = torch.cuda.is_available() and config.get("device", "auto") in ("auto", "cuda")
     if cuda:  # one GPU per rank
         torch.cuda.set_device(rank)
+    else:  # the ranks share the cores: oversubscribed threads would slow every rank down
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world,
                             timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S))
     me = Rank(rank, world)

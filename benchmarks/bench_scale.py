@@ -1,0 +1,83 @@
+"""Scaling figures: claim latency on PostgreSQL against SQLite, and a data-parallel run's step
+time on 2 processes against 1, measured in the same run.
+
+1. Claim latency: submit N jobs, then time `Store.claim` one job at a time on each store (the
+   SQLite file lrlab uses by default; PostgreSQL when --pg-url names a test database). Prints
+   median and p95 and the PostgreSQL/SQLite ratio.
+2. DDP on CPU: the same run (ResNet-18-A without BatchNorm, width 16, digits, global batch 128,
+   2 epochs) with --nproc 1 and --nproc 2; prints the median training step time, the ratio and
+   the wall time (start-up included). On CPU, two ranks share the same cores, so no speed-up
+   is expected here: the win is on GPUs, one rank per GPU, where it is bounded by the
+   gradient all-reduce (about 2 × parameter bytes per step over NVLink/PCIe/network) against
+   the compute of each rank's half batch.
+
+The Ray executor's overhead (the issue's third figure) is not measured: that executor does not
+exist yet.
+
+    python benchmarks/bench_scale.py [--jobs 200] [--pg-url postgresql+psycopg://.../x_test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from lrlab.jobs.store import Store
+from lrlab.reporting import MemoryReporter
+from lrlab.train.job import train
+
+
+def claim_latency(url: str, jobs: int) -> list[float]:
+    with Store(url) as store:
+        for _ in range(jobs):
+            store.submit("selftest", {})
+        worker = store.register_worker("bench")
+        out = []
+        for _ in range(jobs):
+            started = time.perf_counter()
+            job = store.claim(worker)
+            out.append(time.perf_counter() - started)
+            assert job is not None
+            store.finish(job.id, "succeeded", result={}, worker_id=worker)
+        return out
+
+
+def ddp_steps(nproc: int) -> tuple[float, float]:
+    """(median step seconds, wall seconds) of the benchmark run on `nproc` ranks."""
+    reporter = MemoryReporter()
+    started = time.perf_counter()
+    train({"model": "resnet18", "variant": "A", "norm": "none", "width": 16,
+           "dataset": "digits", "batch_size": 128, "epochs": 2, "device": "cpu",
+           "augment": "none", "nproc": nproc}, reporter)
+    wall = time.perf_counter() - started
+    per_step = [m["batch"] / m["images_per_s"] for _, m in reporter.steps[2:]]  # rank 0
+    return statistics.median(per_step), wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--pg-url", default=None,
+                        help="a PostgreSQL test database (its name must end in _test)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        sqlite = claim_latency(f"sqlite:///{Path(home) / 'jobs.db'}", args.jobs)
+    print(f"claim on SQLite: median {statistics.median(sqlite) * 1e3:.2f} ms, "
+          f"p95 {sorted(sqlite)[int(0.95 * len(sqlite))] * 1e3:.2f} ms ({args.jobs} jobs)")
+    if args.pg_url:
+        pg = claim_latency(args.pg_url, args.jobs)
+        print(f"claim on PostgreSQL: median {statistics.median(pg) * 1e3:.2f} ms, "
+              f"p95 {sorted(pg)[int(0.95 * len(pg))] * 1e3:.2f} ms; "
+              f"ratio PostgreSQL/SQLite {statistics.median(pg) / statistics.median(sqlite):.2f}")
+    one, wall_one = ddp_steps(1)
+    two, wall_two = ddp_steps(2)
+    print(f"DDP on CPU, global batch 128: step {one * 1e3:.1f} ms on 1 process, "
+          f"{two * 1e3:.1f} ms on 2 (ratio {two / one:.2f}); wall {wall_one:.1f} s vs "
+          f"{wall_two:.1f} s (start-up of the ranks included)")
+
+
+if __name__ == "__main__":
+    main()
