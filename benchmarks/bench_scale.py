@@ -1,6 +1,9 @@
-"""Scaling figures: claim latency on PostgreSQL against SQLite, and a data-parallel run's step
-time on 2 processes against 1, measured in the same run.
+"""Scaling figures, each against a reference measured in the same run:
 
+0. Executors: 8 short jobs (a 2 s self-test each) through one `lrlab worker` with the local
+   executor, then through one with `--executor ray` on a local Ray instance, each timed from
+   the first submit to the last job finished (worker start-up excluded); prints the ratio
+   (target <= 1.15 on 2 cores).
 1. Claim latency: submit N jobs, then time `Store.claim` one job at a time on each store (the
    SQLite file lrlab uses by default; PostgreSQL when --pg-url names a test database). Prints
    median and p95 and the PostgreSQL/SQLite ratio.
@@ -11,16 +14,17 @@ time on 2 processes against 1, measured in the same run.
    gradient all-reduce (about 2 × parameter bytes per step over NVLink/PCIe/network) against
    the compute of each rank's half batch.
 
-The Ray executor's overhead (the issue's third figure) is not measured: that executor does not
-exist yet.
-
     python benchmarks/bench_scale.py [--jobs 200] [--pg-url postgresql+psycopg://.../x_test]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +32,32 @@ from pathlib import Path
 from lrlab.jobs.store import Store
 from lrlab.reporting import MemoryReporter
 from lrlab.train.job import train
+
+
+def executor_seconds(executor: str, jobs: int = 8) -> float:
+    """Seconds from the first submit to the last of `jobs` self-tests finished."""
+    with tempfile.TemporaryDirectory() as home:
+        url = f"sqlite:///{Path(home) / 'jobs.db'}"
+        with Store(url) as store:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "lrlab.cli", "worker", "--db", url, "--poll", "0.05",
+                 "--executor", executor], env={**os.environ, "LRLAB_HOME": home},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                while not store.live_workers():  # condition-wait: the worker has registered
+                    time.sleep(0.05)
+                warm = store.submit("selftest", {"steps": 1})  # first-job costs excluded
+                while not store.get(warm).is_finished:
+                    time.sleep(0.05)
+                started = time.perf_counter()
+                ids = [store.submit("selftest", {"steps": 40, "step_seconds": 0.05})
+                       for _ in range(jobs)]
+                while not all(store.get(i).is_finished for i in ids):
+                    time.sleep(0.05)
+                return time.perf_counter() - started
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=120)
 
 
 def claim_latency(url: str, jobs: int) -> list[float]:
@@ -63,6 +93,9 @@ def main() -> None:
     parser.add_argument("--pg-url", default=None,
                         help="a PostgreSQL test database (its name must end in _test)")
     args = parser.parse_args()
+    local, ray = executor_seconds("local"), executor_seconds("ray")
+    print(f"8 self-test jobs of 2 s, one worker: local executor {local:.1f} s, Ray executor "
+          f"{ray:.1f} s (ratio {ray / local:.2f})")
     with tempfile.TemporaryDirectory() as home:
         sqlite = claim_latency(f"sqlite:///{Path(home) / 'jobs.db'}", args.jobs)
     print(f"claim on SQLite: median {statistics.median(sqlite) * 1e3:.2f} ms, "

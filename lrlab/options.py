@@ -243,6 +243,15 @@ _FIELDS = [
     Field("worker.cancel_grace", "Cancel grace (s)", "float", 10.0, low=0.0, high=3600.0,
           low_open=True, cli="cancel_grace",
           help="how long a cancelled job may take to stop before it is terminated"),
+    Field("worker.executor", "Executor", "choice", "local", choices=("local", "ray"),
+          cli="executor",
+          help="local: a warm child process per job on this machine; ray: each job a Ray task "
+               "on a cluster (needs lrlab[ray]; default from LRLAB_EXECUTOR)"),
+    Field("worker.ray_address", "Ray address", "text", None, optional=True, cli="address",
+          help="the Ray cluster to place jobs on (default: RAY_ADDRESS, else a local instance)"),
+    Field("worker.gpus", "GPUs per job", "float", None, low=0.0, high=64.0, optional=True,
+          cli="gpus", help="Ray: GPUs each job asks for, fractional allowed (default: 1 on a "
+                           "cluster with GPUs, else 0)"),
     Field("worker.nice", "Niceness", "int", 0, low=0, high=19,
           help="lower this worker's and its jobs' CPU priority by N (the app's own worker uses "
                "10, so pages stay responsive while a job trains on the same CPU)"),

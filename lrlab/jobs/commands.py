@@ -23,7 +23,8 @@ _DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, def
 
 
 # The worker's tuning flags, each declared once in lrlab.options.
-WORKER_FLAGS = ("worker.poll", "worker.heartbeat_timeout", "worker.cancel_grace", "worker.nice")
+WORKER_FLAGS = ("worker.poll", "worker.heartbeat_timeout", "worker.cancel_grace", "worker.nice",
+                "worker.executor", "worker.ray_address", "worker.gpus")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -268,6 +269,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     from lrlab.jobs.worker import Worker, WorkerOptions
 
+    if args.executor is None:  # the flag wins over the environment, which wins over local
+        args.executor = os.environ.get("LRLAB_EXECUTOR") or None
     settings = options.flag_values(args, WORKER_FLAGS)
     if settings["worker.nice"]:
         os.nice(settings["worker.nice"])  # inherited by every job process this worker spawns
@@ -279,5 +282,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         heartbeat_timeout_s=settings["worker.heartbeat_timeout"],
         cancel_grace_s=settings["worker.cancel_grace"],
         exit_with_pid=args.exit_with,
+        executor=settings["worker.executor"],
+        ray_address=settings["worker.ray_address"],
+        gpus_per_job=settings["worker.gpus"],
     )).run()
     return 0

@@ -51,6 +51,9 @@ class WorkerOptions:
     heartbeat_timeout_s: float = FIELDS["worker.heartbeat_timeout"].default
     cancel_grace_s: float = FIELDS["worker.cancel_grace"].default
     exit_with_pid: int | None = None  # stop when this process ends (the app that started us)
+    executor: str = "local"  # "local": a warm child process per job; "ray": a Ray task per job
+    ray_address: str | None = None
+    gpus_per_job: float | None = None  # Ray: default 1 on a cluster with GPUs, else 0
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,12 @@ class Worker:
         self._stop_signal = ""
         self._context = multiprocessing.get_context("spawn")
         self._waiting: _Child | None = None  # the warm child for the next job
+        self._ray: Any = None
+        if options.executor == "ray":
+            from lrlab.jobs.ray_executor import RayPlacement
+
+            self._ray = RayPlacement(options.ray_address, options.gpus_per_job)
+            self.device_name = self._ray.describe()
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self._stop_signal = reason
@@ -208,7 +217,7 @@ class Worker:
         self.id = self.store.register_worker(self.device_name)
         self._log(f"worker {self.id} on {self.device_name}, store {self.store.display_url}")
         last_beat = 0.0
-        self._waiting = self._spawn_child()
+        self._waiting = None if self._ray else self._spawn_child()
         try:
             while not self._stopping.is_set():
                 if self._owner_gone():
@@ -242,7 +251,8 @@ class Worker:
                 self.jobs_run += 1
                 if self.options.once:
                     break
-                self._waiting = self._spawn_child()  # warms up while the worker is idle
+                if not self._ray:
+                    self._waiting = self._spawn_child()  # warms up while the worker is idle
         finally:
             self._dismiss_waiting()
             self.store.worker_heartbeat(self.id, "stopped")
@@ -256,7 +266,7 @@ class Worker:
         assert self.id is not None
         spec = runners.runner_spec(job.kind)
         config = dict(job.config)
-        if config.get("device", "auto") == "auto" and job.kind != "selftest":
+        if config.get("device", "auto") == "auto" and job.kind != "selftest" and not self._ray:
             config["device"] = self.device  # "auto" means this worker's device
         out_dir = None
         if spec.takes_out_dir:
@@ -264,6 +274,9 @@ class Worker:
         task = ChildTask(
             db_url=self.store.url, job_id=job.id, kind=job.kind, config=config, out_dir=out_dir
         )
+        if self._ray:
+            self._record_outcome(job.id, None, self._supervise_ray(job.id, task))
+            return
         child = self._hand_over(task)
         self._log(f"job {job.id} ({job.kind}): started in process {child.process.pid}")
         self.store.worker_heartbeat(self.id, "busy", job.id)
@@ -365,6 +378,44 @@ class Worker:
         child.join(self.options.cancel_grace_s)
         if child.is_alive():  # sent its outcome but hangs on the way out
             self._terminate(child)
+        return seen
+
+    def _supervise_ray(self, job_id: int, task: ChildTask) -> _Supervision:
+        """A job placed on Ray: its lease kept, its cancel passed on, its outcome awaited."""
+        assert self.id is not None
+        ref = self._ray.start(task)
+        self._log(f"job {job_id} ({task.kind}): placed on Ray")
+        self.store.worker_heartbeat(self.id, "busy", job_id)
+        seen = _Supervision()
+        next_heartbeat = time.monotonic() + self.options.heartbeat_s
+        deadline: float | None = None
+        while not self._ray.done(ref, 0.2):
+            now = time.monotonic()
+            if self._stopping.is_set() and not seen.shutdown:
+                seen.shutdown = True
+                self._ray.cancel(ref, force=False)
+                deadline = now + self.options.cancel_grace_s
+            if now >= next_heartbeat:
+                next_heartbeat = now + self.options.heartbeat_s
+                try:
+                    lease = self.store.heartbeat(job_id, self.id)
+                    self.store.worker_heartbeat(self.id, "busy", job_id)
+                except LrlabError as exc:
+                    self._log(f"job {job_id}: heartbeat failed, will retry: {exc}")
+                    lease = Lease(held=True, cancel_requested=False)
+                if not lease.held:
+                    seen.lease_lost = True
+                    self._ray.cancel(ref, force=True)
+                    return seen
+                if lease.cancel_requested and not seen.cancel_requested:
+                    seen.cancel_requested = True  # the task reads the flag from the store
+                    deadline = now + self.options.cancel_grace_s
+            if deadline is not None and now >= deadline and not seen.terminated:
+                seen.terminated = True
+                self._ray.cancel(ref, force=True)
+        seen.outcome = self._ray.outcome(ref)
+        # The task reads the cancel flag itself and may stop before a heartbeat here saw it.
+        seen.cancel_requested = seen.cancel_requested or self.store.get(job_id).cancel_requested
         return seen
 
     def _reap_stale(self) -> None:
