@@ -77,7 +77,10 @@ class RayPlacement:
                 f"{resources.get('GPU', 0):g} GPUs ({self.gpus:g} GPU per job)")
 
     def start(self, task: Any) -> Any:
-        return self._task.remote(task)
+        """The job's task, asking for what it needs: a data-parallel run (nproc ranks) asks
+        for nproc CPUs and nproc × the per-job GPUs."""
+        ranks = int(task.config.get("nproc", 1) or 1)
+        return self._task.options(num_cpus=ranks, num_gpus=self.gpus * ranks).remote(task)
 
     def done(self, ref: Any, timeout_s: float) -> bool:
         ready, _ = self.ray.wait([ref], timeout=timeout_s)
