@@ -69,7 +69,7 @@ class RayPlacement:
         cluster_gpus = ray.cluster_resources().get("GPU", 0)
         self.gpus = (1.0 if cluster_gpus else 0.0) if gpus_per_job is None else gpus_per_job
         # max_retries=0: a job whose process died is failed with the reason, never run twice.
-        self._task = ray.remote(run_task).options(num_cpus=1, num_gpus=self.gpus, max_retries=0)
+        self._task = ray.remote(max_retries=0)(run_task)
 
     def describe(self) -> str:
         resources = self.ray.cluster_resources()
