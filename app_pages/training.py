@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from lrlab import designer, monitor, options, ui
+from lrlab.artifacts import read_bytes, run_url
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.jobs.store import Job
 from lrlab.models import describe_for_dataset
 from lrlab.monitor import JobFollower
-from lrlab.paths import run_dir
 from lrlab.plots import training_figure
 from lrlab.train.job import check_schedule_fit
 
@@ -110,8 +110,14 @@ if job is not None:
         c[1].download_button("Metrics (JSON)", monitor.metrics_json(follower),
                              file_name=f"run-{job.id}-metrics.json",
                              mime="application/json", on_click="ignore")
-        checkpoint = run_dir(job.id) / "checkpoint.pt"
-        if checkpoint.exists():
-            c[2].download_button("Model (checkpoint.pt)", checkpoint.read_bytes(),
-                                 file_name=f"run-{job.id}-checkpoint.pt",
-                                 mime="application/octet-stream", on_click="ignore")
+        if job.status == "succeeded":
+            # Wherever the worker kept the run folder (older results: this host's runs/).
+            folder = (job.result or {}).get("artifacts") or run_url(job.id)
+            try:
+                checkpoint = read_bytes(folder, "checkpoint.pt")
+            except LrlabError as exc:
+                c[2].caption(f"Model: {exc}")
+            else:
+                c[2].download_button("Model (checkpoint.pt)", checkpoint,
+                                     file_name=f"run-{job.id}-checkpoint.pt",
+                                     mime="application/octet-stream", on_click="ignore")

@@ -243,6 +243,10 @@ _FIELDS = [
     Field("worker.cancel_grace", "Cancel grace (s)", "float", 10.0, low=0.0, high=3600.0,
           low_open=True, cli="cancel_grace",
           help="how long a cancelled job may take to stop before it is terminated"),
+    Field("worker.artifacts", "Artifact root", "text", None, optional=True, cli="artifacts",
+          help="where jobs keep their run folders, as a URL every host's app can read: a "
+               "mounted share (file:///mnt/lrlab-runs) or fsspec storage (s3://bucket/runs); "
+               "default: $LRLAB_ARTIFACTS, else $LRLAB_HOME/runs on this host"),
     Field("worker.executor", "Executor", "choice", "local", choices=("local", "ray"),
           cli="executor",
           help="local: a warm child process per job on this machine; ray: each job a Ray task "

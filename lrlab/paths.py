@@ -30,11 +30,6 @@ def lrlab_home() -> Path:
     return home
 
 
-def run_dir(job_id: int) -> Path:
-    """The run folder a job writes (checkpoint, metrics, summary)."""
-    return lrlab_home() / "runs" / str(job_id)
-
-
 def allowed_data_dirs() -> list[Path]:
     """The folders pages may read from when the app serves others ($LRLAB_DATA_DIRS)."""
     raw = os.environ.get("LRLAB_DATA_DIRS")

@@ -24,7 +24,7 @@ _DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, def
 
 # The worker's tuning flags, each declared once in lrlab.options.
 WORKER_FLAGS = ("worker.poll", "worker.heartbeat_timeout", "worker.cancel_grace", "worker.nice",
-                "worker.executor", "worker.ray_address", "worker.gpus")
+                "worker.executor", "worker.ray_address", "worker.gpus", "worker.artifacts")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -285,5 +285,6 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         executor=settings["worker.executor"],
         ray_address=settings["worker.ray_address"],
         gpus_per_job=settings["worker.gpus"],
+        artifacts=settings["worker.artifacts"],
     )).run()
     return 0

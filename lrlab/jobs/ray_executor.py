@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from lrlab.jobs import runners
 from lrlab.jobs.store import Store, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
 
@@ -40,14 +38,13 @@ class _CancelFlag:
 
 def run_task(task: Any) -> tuple[str, Any]:
     """A job inside a Ray worker: ("ok", result) or ("error", text), as a local child sends."""
-    from lrlab.jobs.worker import describe_error
+    from lrlab.jobs.worker import describe_error, run_with_artifacts
 
     store = Store(task.db_url)
     try:
         with StoreReporter(store, task.job_id, _CancelFlag(store, task.job_id)) as reporter:
             reporter.progress(0.0, f"running in Ray worker process {os.getpid()}")
-            out_dir = Path(task.out_dir) if task.out_dir else None
-            result = runners.run(task.kind, task.config, reporter, out_dir)
+            result = run_with_artifacts(task, reporter)
         strict_json(result)
         return ("ok", result)
     except Exception as exc:

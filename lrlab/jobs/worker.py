@@ -32,12 +32,12 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from lrlab.artifacts import local_path, run_url, staging_dir, upload
 from lrlab.errors import LrlabError
 from lrlab.jobs import runners
 from lrlab.jobs.store import Job, Lease, Store, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
 from lrlab.options import FIELDS
-from lrlab.paths import run_dir
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class WorkerOptions:
     executor: str = "local"  # "local": a warm child process per job; "ray": a Ray task per job
     ray_address: str | None = None
     gpus_per_job: float | None = None  # Ray: default 1 on a cluster with GPUs, else 0
+    artifacts: str | None = None  # the artifact root URL (default: $LRLAB_ARTIFACTS, then local)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,19 @@ class ChildTask:
     kind: str
     config: dict[str, Any]
     out_dir: str | None
+    artifacts_url: str | None = None  # where the run folder is kept (see lrlab.artifacts)
+
+
+def run_with_artifacts(task: ChildTask, reporter: Any) -> dict[str, Any]:
+    """Run the task's job; a run folder is written where its URL says (or staged, then
+    uploaded), and the result names that URL so any host can read it."""
+    out_dir = Path(task.out_dir) if task.out_dir else None
+    result = runners.run(task.kind, task.config, reporter, out_dir)
+    if task.artifacts_url and out_dir is not None:
+        if local_path(task.artifacts_url) is None:
+            upload(out_dir, task.artifacts_url)
+        result = {**result, "artifacts": task.artifacts_url}
+    return result
 
 
 @dataclass
@@ -142,9 +156,8 @@ def _child_main(
     store: Store | None = None
     try:
         store = Store(task.db_url)
-        out_dir = Path(task.out_dir) if task.out_dir else None
         with StoreReporter(store, task.job_id, stop) as reporter:
-            result = runners.run(task.kind, task.config, reporter, out_dir)
+            result = run_with_artifacts(task, reporter)
         strict_json(result)  # fail here, with the runner's name, rather than in the parent
         outcome.send(("ok", result))
     except BaseException as exc:
@@ -268,12 +281,12 @@ class Worker:
         config = dict(job.config)
         if config.get("device", "auto") == "auto" and job.kind != "selftest" and not self._ray:
             config["device"] = self.device  # "auto" means this worker's device
-        out_dir = None
+        out_dir = url = None
         if spec.takes_out_dir:
-            out_dir = str(run_dir(job.id))
-        task = ChildTask(
-            db_url=self.store.url, job_id=job.id, kind=job.kind, config=config, out_dir=out_dir
-        )
+            url = run_url(job.id, self.options.artifacts)
+            out_dir = str(local_path(url) or staging_dir(job.id))
+        task = ChildTask(db_url=self.store.url, job_id=job.id, kind=job.kind, config=config,
+                         out_dir=out_dir, artifacts_url=url)
         if self._ray:
             self._record_outcome(job.id, None, self._supervise_ray(job.id, task))
             return

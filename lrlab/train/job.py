@@ -216,6 +216,7 @@ def _model(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> tuple[
 
 def _objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> Any:
     """The loss: label smoothing, mixup and distillation from a teacher, as configured."""
+    from lrlab.artifacts import artifact_root, local_path
     from lrlab.paths import lrlab_home
     from lrlab.train.checkpoint import load_teacher
     from lrlab.train.objective import Objective
@@ -225,7 +226,8 @@ def _objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> An
     if distill is not None:
         teacher = load_teacher(distill["teacher"], num_classes=dataset.num_classes,
                                in_channels=dataset.in_channels,
-                               runs_dir=lrlab_home() / "runs").to(device)
+                               runs_dir=local_path(artifact_root()) or lrlab_home() / "runs"
+                               ).to(device)
     return Objective(
         num_classes=dataset.num_classes, label_smoothing=cfg["tricks"]["label_smoothing"],
         mixup_alpha=cfg["tricks"]["mixup"], teacher=teacher,

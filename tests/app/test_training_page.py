@@ -129,3 +129,15 @@ def test_a_stale_link_gets_a_sentence_and_the_form(store: Store) -> None:
     assert [w.value for w in at.warning] == ["Job 999 does not exist; it may have been deleted."]
     assert "job" not in at.query_params
     assert at.button(key="FormSubmitter:training.form-Start training")
+
+
+def test_a_run_folder_this_host_cannot_reach_is_said_not_crashed(store: Store) -> None:
+    config = runners.validate("train", {"model": "small_cnn", "dataset": "synthetic"})
+    job_id = store.submit("train", config)
+    store.claim("w")
+    store.finish(job_id, "succeeded", result={"summary": {}, "artifacts":
+                                              "file:///no/such/share/runs/1"})
+    at = _page({"job": str(job_id)})
+    assert [b.proto.label for b in at.get("download_button")] == ["Metrics (CSV)",
+                                                                  "Metrics (JSON)"]
+    assert any("checkpoint.pt: not readable from this host" in c.value for c in at.caption)
