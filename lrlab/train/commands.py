@@ -7,6 +7,7 @@ variation. torch is imported inside the command so `lrlab --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ def _train(args: argparse.Namespace) -> int:
     from lrlab.train.job import train
 
     result = train(config, TerminalReporter(), out)
+    if os.environ.get("RANK", "0") != "0":  # one of torchrun's ranks: rank 0 speaks for all
+        return 0
     s = result["summary"]
     print(f"{s['stop_reason']}: {s['epochs_done']} epochs, {s['steps']} steps in "
           f"{s['wall_time_s']:.1f} s on {result['environment']['device']} "

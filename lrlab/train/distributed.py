@@ -78,6 +78,48 @@ class _RankReporter:
         return self.rank.any(self.stop.is_set())
 
 
+class _TorchrunReporter:
+    """Under torchrun: rank 0 reports to the run's own reporter; every rank stops together."""
+
+    def __init__(self, rank: Rank, inner: Reporter) -> None:
+        self.rank, self.inner = rank, inner
+
+    def step(self, step: int, metrics: Mapping[str, float]) -> None:
+        if self.rank.rank == 0:
+            self.inner.step(step, metrics)
+
+    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        if self.rank.rank == 0:
+            self.inner.epoch(epoch, metrics)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        if self.rank.rank == 0:
+            self.inner.progress(fraction, message)
+
+    def should_stop(self) -> bool:
+        return self.rank.any(self.inner.should_stop())
+
+
+def torchrun_rank(reporter: Reporter) -> tuple[Rank, Reporter, str] | None:
+    """This process's rank when torchrun started it (several hosts: torchrun's --nnodes and
+    --rdzv-endpoint), with the process group up, its reporter and its device; else None."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world < 2 or "RANK" not in os.environ:
+        return None
+    import torch
+    import torch.distributed as dist
+
+    cuda = torch.cuda.is_available()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo",
+                                timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S))
+    rank = Rank(dist.get_rank(), dist.get_world_size())
+    return rank, _TorchrunReporter(rank, reporter), f"cuda:{local}" if cuda else "cpu"
+
+
 def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
                out_dir: str | None, messages: Any, stop: Any) -> None:
     import torch

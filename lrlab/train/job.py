@@ -21,7 +21,7 @@ from lrlab.schedules import Schedule
 from lrlab.schedules.fit import stretch
 from lrlab.train import run_folder
 from lrlab.train.config import FORMAT, validate_config
-from lrlab.train.distributed import Rank
+from lrlab.train.distributed import Rank, torchrun_rank
 
 # The paper's baseline divides the LR by 10 at epochs 30, 60 and 90 of 120; a run without the
 # cosine trick does the same at the same fractions of its own length.
@@ -122,7 +122,11 @@ def train(
     from lrlab.train.loop import Stop, run_epochs
 
     cfg = validate_config(config)
-    if cfg["nproc"] > 1 and rank is None:
+    if rank is None and (torchrun := torchrun_rank(reporter or NullReporter())) is not None:
+        rank, reporter, device_name = torchrun  # torchrun started this process as one rank
+        cfg = {**cfg, "device": device_name}
+        out_dir = out_dir if rank.rank == 0 else None
+    elif cfg["nproc"] > 1 and rank is None:
         from lrlab.train.distributed import launch
 
         return launch(cfg, reporter or NullReporter(), out_dir)

@@ -59,3 +59,27 @@ def test_a_dying_rank_stops_the_run_with_its_exit_code() -> None:
 def test_a_batch_that_does_not_split_is_refused() -> None:
     with pytest.raises(LrlabError, match="batch_size: 63 does not split into 2 equal parts"):
         train({**RUN, "batch_size": 63, "nproc": 2})
+
+
+def test_torchrun_starts_the_ranks_for_several_hosts_too(tmp_path) -> None:
+    """torchrun owns multi-host rendezvous (--nnodes, --rdzv-endpoint); `lrlab train` under it
+    is one rank. Here two on one host (--standalone): rank 0 writes the single-process losses."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(RUN))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m",
+                           "lrlab.cli", "train", "--config", "run.yaml", "--out", "run"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("completed: 1 epochs, 22 steps") == 1  # rank 0 alone speaks
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    losses = [r["loss"] for r in lines if r["scope"] == "step"]
+    single = MemoryReporter()
+    train(RUN, single)
+    assert losses == pytest.approx(single.series("loss"), abs=1e-5)
