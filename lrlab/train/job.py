@@ -155,6 +155,9 @@ def train(
         train_loader.shard(rank.rank, rank.world)
         val_loader.shard(rank.rank, rank.world)
         if cfg["sync_bn"]:
+            if device.type != "cuda":
+                raise LrlabError("sync_bn: PyTorch's SyncBatchNorm runs on GPUs only; on CPU "
+                                 "each rank keeps its own BatchNorm statistics (sync_bn: false)")
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
                                 no_bias_decay=cfg["tricks"]["no_bias_decay"])

@@ -56,6 +56,11 @@ def test_a_dying_rank_stops_the_run_with_its_exit_code() -> None:
     assert not multiprocessing.active_children()
 
 
+def test_sync_bn_on_cpu_is_refused_with_the_reason() -> None:
+    with pytest.raises(LrlabError, match="rank 0: sync_bn: PyTorch's SyncBatchNorm runs on GPUs"):
+        train({**RUN, "model": "small_cnn", "norm": "batch", "nproc": 2, "sync_bn": True})
+
+
 def test_a_batch_that_does_not_split_is_refused() -> None:
     with pytest.raises(LrlabError, match="batch_size: 63 does not split into 2 equal parts"):
         train({**RUN, "batch_size": 63, "nproc": 2})
