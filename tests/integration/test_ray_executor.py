@@ -20,17 +20,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("lrlab-ray-home")
-
-
-@pytest.fixture(scope="module")
-def store(home: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{home / 'jobs.db'}") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
 def worker(store: Store, home: Path) -> Iterator[WorkerProcess]:
     process = WorkerProcess(store.url, home, home / "worker.log", "--executor", "ray",
                             "--cancel-grace", "3")
