@@ -57,7 +57,7 @@ def test_a_dying_rank_stops_the_run_with_its_exit_code() -> None:
 
 
 def test_sync_bn_on_cpu_is_refused_with_the_reason() -> None:
-    with pytest.raises(LrlabError, match="rank 0: sync_bn: PyTorch's SyncBatchNorm runs on GPUs"):
+    with pytest.raises(LrlabError, match=r"rank \d: sync_bn: PyTorch.s SyncBatchNorm runs on GPUs"):
         train({**RUN, "model": "small_cnn", "norm": "batch", "nproc": 2, "sync_bn": True})
 
 
