@@ -33,10 +33,9 @@ def load_imported() -> None:
     if upload is None:
         return
     try:
-        form = {**designer.default_form(),
-                **{k[len(P):]: v for k, v in state.items() if k.startswith(P)}}
         schedule = parse_any(upload.getvalue().decode("utf-8", errors="replace"), upload.name,
-                             total_steps=designer.form_total_steps(form))
+                             total_steps=designer.form_total_steps(
+                                 designer.form_from_session(state)))
         designer.load_into_session(state, schedule.to_dict())
         state["designer.import_ok"] = upload.name
     except LrlabError as exc:
@@ -213,9 +212,7 @@ with output:
             curves = [designer.noise_curves(p, form) for p in previews]
             st.plotly_chart(noise_figure(previews, curves), key="designer.noise_chart")
             st.dataframe(
-                [{"schedule": p.name, "g at the peak": float(c.noise.max()),
-                  "mean g": float(c.noise.mean()), "final g": float(c.noise[-1])}
-                 for p, c in zip(previews, curves, strict=True)],
+                designer.noise_rows(previews, curves),
                 hide_index=True,
                 column_config={k: st.column_config.NumberColumn(k, format="%.4g")
                                for k in ("g at the peak", "mean g", "final g")})

@@ -614,14 +614,15 @@ class _EpochLoader:
         self.batch_plan = batch_at
         self.updates = updates_done
 
-    def _spans(self) -> list[tuple[int, int]]:
-        """(start, stop) in the epoch's order of each batch of the next epoch."""
+    def _spans(self, first_update: int | None = None) -> list[tuple[int, int]]:
+        """(start, stop) in the epoch's order of each batch of an epoch whose first batch is
+        update `first_update` (default: the next one)."""
         n = self._n
         if self.batch_plan is None:
             return [(i * self.batch_size, min(n, (i + 1) * self.batch_size))
                     for i in range(len(self))]
         spans: list[tuple[int, int]] = []
-        start, update = 0, self.updates
+        start, update = 0, self.updates if first_update is None else first_update
         while start < n:
             size = self.batch_plan(update)
             if self.drop_last and start + size > n and spans:
@@ -634,15 +635,10 @@ class _EpochLoader:
         """Batches in the next `epochs` epochs (they vary under a batch plan)."""
         if self.batch_plan is None:
             return len(self) * epochs
-        done, total = self.updates, 0
-        try:
-            for _ in range(epochs):
-                count = len(self._spans())
-                self.updates += count
-                total += count
-        finally:
-            self.updates = done
-        return total
+        update = self.updates
+        for _ in range(epochs):
+            update += len(self._spans(update))
+        return update - self.updates
 
     def __len__(self) -> int:
         n = self._n

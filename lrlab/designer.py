@@ -74,11 +74,15 @@ def load_into_session(session: MutableMapping[str, Any], config: Mapping[str, An
         session[FORM_PREFIX + key] = value
 
 
-def schedule_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
-    """The schedule the Designer's form in this session describes (defaults where untouched)."""
-    form = {**default_form(), **{k[len(FORM_PREFIX):]: v for k, v in session.items()
+def form_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
+    """The Designer's form in this session (defaults where untouched)."""
+    return {**default_form(), **{k[len(FORM_PREFIX):]: v for k, v in session.items()
                                  if isinstance(k, str) and k.startswith(FORM_PREFIX)}}
-    return Schedule.from_dict(config_from_form(form)).to_dict()
+
+
+def schedule_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
+    """The schedule the Designer's form in this session describes."""
+    return Schedule.from_dict(config_from_form(form_from_session(session))).to_dict()
 
 
 ADVICE_KEY = "training.schedule"  # the LR Finder advice last opened, kept for Training
@@ -372,6 +376,14 @@ def noise_curves(p: Preview, form: Mapping[str, Any]) -> NoiseCurves:
         decay=decay_per_step(p.lr, form["noise.optimizer"], float(form["noise.weight_decay"]),
                              p.base_lr),
     )
+
+
+def noise_rows(previews: Sequence[Preview], curves: Sequence[NoiseCurves]
+               ) -> list[dict[str, Any]]:
+    """The noise panel's table: g at the peak, on average and at the end, per schedule."""
+    return [{"schedule": p.name, "g at the peak": float(c.noise.max()),
+             "mean g": float(c.noise.mean()), "final g": float(c.noise[-1])}
+            for p, c in zip(previews, curves, strict=True)]
 
 
 def batch_plan_of(schedule: Schedule, form: Mapping[str, Any],

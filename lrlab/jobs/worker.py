@@ -368,15 +368,7 @@ class Worker:
                 stop_deadline = now + self.options.cancel_grace_s
             if now >= next_heartbeat:
                 next_heartbeat = now + self.options.heartbeat_s
-                try:
-                    lease = self.store.heartbeat(job_id, self.id)
-                    self.store.worker_heartbeat(self.id, "busy", job_id)
-                    self._reap_stale()
-                except LrlabError as exc:
-                    # Missed beats are harmless until the timeout; then the job is reaped and
-                    # the next successful heartbeat finds the lease lost.
-                    self._log(f"job {job_id}: heartbeat failed, will retry: {exc}")
-                    lease = Lease(held=True, cancel_requested=False)
+                lease = self._renew(job_id, reap=True)
                 if not lease.held:
                     seen.lease_lost = True
                     self._terminate(child)
@@ -410,12 +402,7 @@ class Worker:
                 deadline = now + self.options.cancel_grace_s
             if now >= next_heartbeat:
                 next_heartbeat = now + self.options.heartbeat_s
-                try:
-                    lease = self.store.heartbeat(job_id, self.id)
-                    self.store.worker_heartbeat(self.id, "busy", job_id)
-                except LrlabError as exc:
-                    self._log(f"job {job_id}: heartbeat failed, will retry: {exc}")
-                    lease = Lease(held=True, cancel_requested=False)
+                lease = self._renew(job_id, reap=False)
                 if not lease.held:
                     seen.lease_lost = True
                     self._ray.cancel(ref, force=True)
@@ -430,6 +417,21 @@ class Worker:
         # The task reads the cancel flag itself and may stop before a heartbeat here saw it.
         seen.cancel_requested = seen.cancel_requested or self.store.get(job_id).cancel_requested
         return seen
+
+    def _renew(self, job_id: int, *, reap: bool) -> Lease:
+        """Heartbeat the job's lease (and this worker); read whether a cancel was asked."""
+        assert self.id is not None
+        try:
+            lease = self.store.heartbeat(job_id, self.id)
+            self.store.worker_heartbeat(self.id, "busy", job_id)
+            if reap:
+                self._reap_stale()
+        except LrlabError as exc:
+            # Missed beats are harmless until the timeout; then the job is reaped and the next
+            # successful heartbeat finds the lease lost.
+            self._log(f"job {job_id}: heartbeat failed, will retry: {exc}")
+            return Lease(held=True, cancel_requested=False)
+        return lease
 
     def _reap_stale(self) -> None:
         """Fail other workers' jobs that stopped heartbeating (cheap when there are none)."""

@@ -76,16 +76,26 @@ def fit_schedule(schedule: Schedule, cfg: Mapping[str, Any],
 def planned_updates(cfg: Mapping[str, Any]) -> int:
     """The optimizer updates a run of this (validated) config makes: its training loader's
     batches over its epochs, a batch plan followed. Loads the dataset, not the model."""
-    from lrlab.data import load_dataset, make_loader
+    from lrlab.data import make_loader
 
-    dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
-                           val_fraction=cfg["val_fraction"], seed=cfg["seed"],
-                           limit=cfg["limit"])
-    loader = make_loader(dataset, "train", cfg["batch_size"], seed=cfg["seed"], augment="none")
-    if cfg["schedule"] is not None and cfg["schedule"].get("batch"):
-        plan = Schedule.from_dict(cfg["schedule"])
-        loader.follow_plan(lambda update: plan.batch_size(update, cfg["batch_size"]))
+    loader = make_loader(_dataset(cfg), "train", cfg["batch_size"], seed=cfg["seed"],
+                         augment="none")
+    if cfg["schedule"] is not None:
+        _follow_batch_plan(loader, Schedule.from_dict(cfg["schedule"]), cfg["batch_size"])
     return loader.planned_updates(cfg["epochs"])
+
+
+def _dataset(cfg: Mapping[str, Any]) -> Any:
+    from lrlab.data import load_dataset
+
+    return load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
+                        val_fraction=cfg["val_fraction"], seed=cfg["seed"], limit=cfg["limit"])
+
+
+def _follow_batch_plan(loader: Any, schedule: Schedule, batch_size: int) -> None:
+    """A batch-size plan: the loader follows it update by update."""
+    if schedule.config.get("batch"):
+        loader.follow_plan(lambda update: schedule.batch_size(update, batch_size))
 
 
 def check_schedule_fit(cfg: Mapping[str, Any]) -> None:
@@ -114,7 +124,7 @@ def train(
     A non-finite loss ends the run with LrlabError naming the step; what was measured up to then
     is kept in the run folder.
     """
-    from lrlab.data import load_dataset, make_loader
+    from lrlab.data import make_loader
     from lrlab.device import describe_device, resolve_device
     from lrlab.optimizers import build_optimizer
     from lrlab.precision import resolve_precision
@@ -140,17 +150,14 @@ def train(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its kernels
     reporter.progress(0.0, f"loading {cfg['dataset']}")
-    dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
-                           val_fraction=cfg["val_fraction"], seed=cfg["seed"],
-                           limit=cfg["limit"])
+    dataset = _dataset(cfg)
     model, memory_format, size = _model(cfg, dataset, device)
     train_loader = make_loader(dataset, "train", cfg["batch_size"], device=device,
                                seed=cfg["seed"], augment=cfg["augment"])
     val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
     schedule, fit = fit_schedule(build_schedule(cfg, len(train_loader)), cfg,
                                  train_loader.planned_updates(cfg["epochs"]))
-    if schedule.config.get("batch"):  # a batch-size plan: the loader follows it update by update
-        train_loader.follow_plan(lambda update: schedule.batch_size(update, cfg["batch_size"]))
+    _follow_batch_plan(train_loader, schedule, cfg["batch_size"])
     if rank is not None:  # each rank takes its part of every global batch
         train_loader.shard(rank.rank, rank.world)
         val_loader.shard(rank.rank, rank.world)

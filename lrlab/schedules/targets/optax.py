@@ -131,7 +131,7 @@ def _value(part: Part, t: float) -> float:
     if name == "piecewise_constant_schedule":
         v = kw["init_value"]
         for threshold, scale in sorted(kw["boundaries_and_scales"].items()):
-            indicator = max(0.0, math.copysign(1.0, threshold - t) if threshold != t else 0.0)
+            indicator = 1.0 if t < threshold else 0.0  # max(0, sign(threshold - count))
             v = v * indicator + (1 - indicator) * scale * v
         return v
     if name == "cosine_decay_schedule":
