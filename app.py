@@ -19,6 +19,8 @@ pages = [
             url_path="finder"),
     st.Page("app_pages/schedule_designer.py", title="Schedule Designer",
             icon=":material/timeline:", url_path="designer"),
+    st.Page("app_pages/check.py", title="LR Check", icon=":material/stairs:",
+            url_path="check"),
     st.Page("app_pages/training.py", title="Training", icon=":material/model_training:",
             url_path="training"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),

@@ -5,11 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lrlab import comparison, designer, options, ui
-from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.finder.curves import parse_curve
 from lrlab.finder.imported import analyze_imported
-from lrlab.finder.job import DEFAULTS as FIND_DEFAULTS
+from lrlab.finder.job import finder_setup
 from lrlab.jobs.store import Job
 from lrlab.monitor import JobFollower
 from lrlab.plots import range_test_figure, range_test_result_figure
@@ -27,6 +26,17 @@ def open_in_designer(config: dict) -> None:
     """Button callback: load a suggested schedule into the Schedule Designer's form."""
     designer.load_into_session(state, config)
     state[designer.ADVICE_KEY] = config
+
+
+def train_with_setup(job: Job) -> None:
+    """Button callback: the Training page's form filled with this test's setup, its schedule
+    the 1cycle advice (sized to the setup's run)."""
+    ui.load_setup(state, "training", finder_setup(job.config))
+    state["training.origin"] = {"range_test": job.id}
+    advice = (job.result.get("advice") or {}).get("onecycle")
+    if advice:
+        state[designer.ADVICE_KEY] = advice
+        state["training.schedule_source"] = "advice"
 
 
 def show_result(result: dict, key: str, overlays=()) -> None:
@@ -71,41 +81,29 @@ def draw_live_curve(job: Job, follower: JobFollower) -> None:
     lrs, loss = follower.series("lr")[1], follower.series("loss")[1]
     if not len(lrs):
         st.caption("Waiting for the worker's first points…")
-    sweep = (job.config["start_lr"], job.config["end_lr"])
-    st.plotly_chart(range_test_figure(lrs, loss, lr_range=sweep), key="finder.live_chart")
+    span = (job.config["start_lr"], job.config["end_lr"])
+    st.plotly_chart(range_test_figure(lrs, loss, lr_range=span), key="finder.live_chart")
 
 
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
 
 with run_tab:
+    # One setup form with the Training page (lrlab.ui.setup_*): the range test sweeps the
+    # network, loss and optimizer groups the run will train.
+    put = ui.setup_header("finder")
     with st.form("finder.form"):
-        # each widget is drawn from its option's declaration (lrlab.options); the range test's
-        # own defaults (a smaller batch, fp32) come from lrlab.finder.job
-        put = {}
-        c = st.columns(3)
-        put["model"] = ui.option_widget(c[0], "model", "finder.model")
-        put["dataset"] = ui.option_widget(c[1], "dataset", "finder.dataset",
-                                          format_func=lambda name: DATASETS[name].title)
-        put["data_root"] = ui.option_widget(c[2], "data_root", "finder.root",
-                                            label="Data folder (sets that need one)",
-                                            placeholder="e.g. ~/data/cifar10")
-        c = st.columns(4)
-        put["optimizer.name"] = ui.option_widget(c[0], "optimizer.name", "finder.opt")
-        put["optimizer.momentum"] = ui.option_widget(c[1], "optimizer.momentum",
-                                                     "finder.momentum")
-        put["optimizer.weight_decay"] = ui.option_widget(c[2], "optimizer.weight_decay",
-                                                         "finder.wd")
-        put["batch_size"] = ui.option_widget(c[3], "batch_size", "finder.batch",
-                                             default=FIND_DEFAULTS["batch_size"])
+        put.update(ui.setup_fields("finder", ui.LANDSCAPE))
+        st.caption("Epochs are the planned run's: the advice is sized to them.")
+        sweep = {}
         c = st.columns(5)
         for column, (name, key) in zip(c, (("start_lr", "finder.start"), ("end_lr", "finder.end"),
                                            ("num_points", "finder.points"),
                                            ("seeds", "finder.seeds"), ("mode", "finder.mode")),
                                        strict=True):
-            put[name] = ui.option_widget(column, name, key)
+            sweep[name] = ui.option_widget(column, name, key)
         submitted = st.form_submit_button("Run range test", type="primary")
     if submitted:
-        config = options.config_from_values(put)
+        config = {"setup": options.config_from_values(put), **sweep}
         try:
             job_id = ui.submit("find", config)
         except LrlabError as exc:
@@ -123,6 +121,15 @@ with run_tab:
                                     format_func=comparison.run_label)
             overlays = comparison.range_test_overlays([store.get(j.id) for j in chosen])
             show_result(job.result, f"finder.{job.id}", overlays)
+            if job.result.get("advice"):
+                c = st.columns(2)
+                if c[0].button("Train with this setup", key="finder.train", type="primary",
+                               on_click=train_with_setup, args=(job,),
+                               help="The Training page with this setup and the 1cycle advice"):
+                    st.switch_page("app_pages/training.py")
+                if c[1].button("Check this advice (LR ladder)", key="finder.check",
+                               help="Short runs at LRs around the advice, on the LR Check page"):
+                    st.switch_page("app_pages/check.py", query_params={"find": str(job.id)})
         elif job.status in ("failed", "cancelled"):
             st.error(job.error or f"The range test was {job.status}.")
 

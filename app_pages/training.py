@@ -6,47 +6,36 @@ import streamlit as st
 
 from lrlab import designer, monitor, options, ui
 from lrlab.artifacts import read_bytes, run_url
-from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
 from lrlab.jobs.store import Job
-from lrlab.models import describe_for_dataset
 from lrlab.monitor import JobFollower
 from lrlab.plots import training_figure
 from lrlab.train.job import check_schedule_fit
 
 state = st.session_state
+ORIGIN_LABELS = {"range_test": "range test", "check": "LR check"}
+ORIGIN_PAGES = {"range_test": "app_pages/lr_finder.py", "check": "app_pages/check.py"}
 
 st.title("Training")
 st.caption("A short run with the tricks of He et al. (2019) to check an LR and schedule. "
            "Runs on the worker; charts update live and the run is kept on the Runs page.")
 job = ui.job_in_url("train")  # first, so a stale link's message is at the top of the page
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def model_line(model: str, dataset: str, variant: str, width: int | None) -> str:
-    return describe_for_dataset(model, dataset, variant=variant, width=width)
+origin = state.get("training.origin")
+if origin:
+    st.caption("Setup from " + " and ".join(f"{ORIGIN_LABELS[k]} #{v}" for k, v in origin.items()
+                                              if v is not None) + ".")
 
-
-
-# Each widget is drawn from its option's declaration (lrlab.options). What to train sits outside
-# the form, so the model's size updates as it is chosen.
-put = {}
-c = st.columns([3, 2, 2, 2, 3, 4])
-put["model"] = ui.option_widget(c[0], "model", "training.model")
-put["variant"] = ui.option_widget(c[1], "variant", "training.variant")
-put["norm"] = ui.option_widget(c[2], "norm", "training.norm")
-put["width"] = ui.option_widget(c[3], "width", "training.width", placeholder="default")
-put["dataset"] = ui.option_widget(c[4], "dataset", "training.dataset",
-                                  format_func=lambda name: DATASETS[name].title)
-put["data_root"] = ui.option_widget(c[5], "data_root", "training.root",
-                                    label="Data folder (sets that need one)")
-st.caption(model_line(put["model"], put["dataset"], put["variant"], put["width"]))
+# One setup form with the LR Finder (lrlab.ui.setup_*): each widget drawn from its option's
+# declaration (lrlab.options). What to train sits outside the form, so the model's size updates
+# as it is chosen.
+put = ui.setup_header("training")
 
 with st.form("training.form"):
-    put.update(ui.option_grid((
-        ("batch_size", "training.batch"), ("epochs", "training.epochs"),
-        ("seed", "training.seed"), ("precision", "training.precision"),
-        ("optimizer.name", "training.opt"), ("optimizer.lr", "training.lr"),
-        ("optimizer.momentum", "training.momentum"), ("optimizer.weight_decay", "training.wd"))))
+    put.update(ui.setup_fields("training", ("batch_size", "epochs", "limit", "augment",
+                                            "optimizer.name", "optimizer.lr",
+                                            "optimizer.momentum", "optimizer.weight_decay",
+                                            "optimizer.nesterov", "seed", "precision")))
 
     st.markdown("**Schedule**")
     source = st.radio("Schedule from", list(designer.SCHEDULE_SOURCES),
@@ -57,12 +46,9 @@ with st.form("training.form"):
     put["schedule_fit"] = ui.option_widget(st, "schedule_fit", "training.schedule_fit")
 
     st.markdown("**Tricks** (paper defaults)")
-    put.update(ui.option_grid((
-        ("tricks.linear_scaling", "training.linear_scaling"),
-        ("tricks.warmup_epochs", "training.warmup"), ("tricks.zero_gamma", "training.zero_gamma"),
-        ("tricks.no_bias_decay", "training.no_bias_decay"), ("tricks.cosine", "training.cosine"),
-        ("tricks.label_smoothing", "training.label_smoothing"),
-        ("tricks.mixup", "training.mixup"))))
+    put.update(ui.setup_fields("training", (
+        "tricks.linear_scaling", "tricks.warmup_epochs", "tricks.zero_gamma",
+        "tricks.no_bias_decay", "tricks.cosine", "tricks.label_smoothing", "tricks.mixup")))
     teacher = st.text_input("Distillation teacher (run folder, model file or job id)",
                             key="training.teacher")
     submitted = st.form_submit_button("Start training", type="primary")
@@ -75,6 +61,7 @@ if submitted:
         config = options.config_from_values(
             {**put, "schedule": designer.chosen_schedule(source, state, upload),
              "tricks.distillation": {"teacher": teacher} if teacher else None})
+        config["origin"] = state.get("training.origin")
         job_id = ui.submit("train", config, check=check_schedule_fit)
     except LrlabError as exc:
         st.error(f"Not started: {exc}")
@@ -92,7 +79,16 @@ def draw_metrics(job: Job, follower: JobFollower) -> None:
         st.caption("Waiting for the worker's first metrics…")
 
 
+def origin_links(job: Job) -> None:
+    """Where the run's setup and LR came from: its range test and LR check, one click away."""
+    came_from = {k: v for k, v in (job.config.get("origin") or {}).items() if v is not None}
+    for column, (kind, job_id) in zip(st.columns(4), came_from.items(), strict=False):
+        if column.button(f"From {ORIGIN_LABELS[kind]} #{job_id}", key=f"training.from.{kind}"):
+            st.switch_page(ORIGIN_PAGES[kind], query_params={"job": str(job_id)})
+
+
 if job is not None:
+    origin_links(job)
     job = ui.live_job(job, "Run", "training", draw_metrics)
     follower = ui.follower(job.id)
     if job.is_finished:

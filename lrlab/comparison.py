@@ -67,9 +67,15 @@ def range_test_overlays(
             for j in jobs if j.kind == "find" and j.result and "lr" in j.result]
 
 
+def setup_of(job: Job) -> Mapping[str, Any]:
+    """The setup a job trains: its config (training) or the config's setup (range tests since
+    lrlab.range_test/2, ladders)."""
+    return job.config.get("setup") or job.config
+
+
 def run_label(job: Job) -> str:
     """'#12 train resnet18 on digits' — what a person recognises a run by."""
-    config = job.config
+    config = setup_of(job)
     model, dataset = config.get("model"), config.get("dataset")
     what = f" {model} on {dataset}" if model and dataset else ""
     return f"#{job.id} {job.kind}{what}"
@@ -90,14 +96,16 @@ def headline(job: Job) -> dict[str, Any]:
     elif job.kind == "find":
         row["consensus LR"] = (result.get("suggestions") or {}).get("consensus")
         row["trust"] = (result.get("trust") or {}).get("level")
+    elif job.kind == "check" and result.get("best"):
+        row["best top-1"] = result["best"]["final_val_top1"]
     return row
 
 
 def jobs_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """The Runs page's table: one row per job, numbers kept as numbers so columns sort."""
     return [
-        {"id": j.id, "status": j.status, "kind": j.kind, "model": j.config.get("model"),
-         "dataset": j.config.get("dataset"), "progress": j.progress, **headline(j),
+        {"id": j.id, "status": j.status, "kind": j.kind, "model": setup_of(j).get("model"),
+         "dataset": setup_of(j).get("dataset"), "progress": j.progress, **headline(j),
          "created": format_time(j.created)}
         for j in jobs
     ]

@@ -58,7 +58,8 @@ class Field:
     step: float | None = None  # a widget's increment
     format: str | None = None  # a widget's number format ("%g" for LRs)
     cli: str | None = None  # the flag's name when the key alone would be unclear
-    unit: str | None = None  # "steps": a count of updates, rescaled when a schedule is stretched
+    unit: str | None = None  # "steps": a count of updates, rescaled when a schedule is stretched;
+    # "lr": an absolute LR, scaled with the peak when a schedule is moved to another LR
 
 
     @property
@@ -221,9 +222,24 @@ _FIELDS = [
           help="average the loss over this many batches at each LR"),
     Field("accumulation_steps", "Accumulation steps", "int", 1, low=1,
           help="gradient accumulation per step (a larger effective batch)"),
-    Field("advice_steps", "Advice length", "int", 1000, low=1,
-          help="total steps of the advised schedules"),
+    Field("advice_steps", "Advice length", "int", None, low=8, optional=True,
+          help="total steps of the advised schedules; unset: the planned run's updates "
+               "(the setup's epochs x its updates per epoch)"),
     Field("device", "Device", "text", "auto", help="auto, cpu, cuda[:N] or mps"),
+    # -- the LR check ladder -------------------------------------------------------------------
+    Field("check.lr", "Centre LR", "float", None, low=0.0, high=1e4, low_open=True,
+          optional=True, format="%g", cli="around",
+          help="the peak LR the ladder is centred on; unset: the peak of the setup's schedule"),
+    Field("check.points", "Points", "int", 5, low=1, high=25, cli="points",
+          help="log-spaced peak LRs from centre/span to centre x span, plus the centre itself"),
+    Field("check.span", "Span (x)", "float", 10.0, low=1.0, high=1e4, low_open=True,
+          cli="span", format="%g", help="the ladder reaches from centre/span to centre x span"),
+    Field("check.epochs", "Epochs per point", "int", None, low=1, optional=True, cli="epochs",
+          help="each point's budget; unset: fraction of the setup's epochs"),
+    Field("check.fraction", "Share of the run", "float", None, low=0.0, high=1.0,
+          low_open=True, optional=True, cli="fraction",
+          help="each point trains this share of the setup's epochs (at least one epoch); "
+               "unset, with no epochs either: 0.2"),
     # -- an imported curve ---------------------------------------------------------------------
     Field("source", "Written by", "choice", "auto", choices=CURVE_SOURCES,
           help="the tool that wrote the curve: its EMA-smoothed losses are inverted to the raw "

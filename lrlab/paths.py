@@ -56,10 +56,13 @@ def confine_path(field: str, value: str | None, allowed: list[Path]) -> None:
 def host_paths(config: dict) -> dict[str, str]:
     """The host paths a job config names, by field (a teacher given as a job id is not a path)."""
     found = {}
-    if isinstance(config.get("data_root"), str):
-        found["data_root"] = config["data_root"]
-    distillation = (config.get("tricks") or {}).get("distillation") or {}
-    teacher = distillation.get("teacher")
-    if isinstance(teacher, str) and not teacher.strip().isdigit():
-        found["tricks.distillation.teacher"] = teacher
+    for prefix, section in (("", config), ("setup.", config.get("setup"))):
+        if not isinstance(section, dict):
+            continue  # a range test or ladder names its paths in its setup
+        if isinstance(section.get("data_root"), str):
+            found[prefix + "data_root"] = section["data_root"]
+        distillation = (section.get("tricks") or {}).get("distillation") or {}
+        teacher = distillation.get("teacher")
+        if isinstance(teacher, str) and not teacher.strip().isdigit():
+            found[prefix + "tricks.distillation.teacher"] = teacher
     return found

@@ -209,7 +209,7 @@ def training_figure(
 def range_test_result_figure(
     result: dict, *, overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]] = ()
 ) -> go.Figure:
-    """The figure of a finished `lrlab.range_test/1` result, with earlier tests overlaid."""
+    """The figure of a finished `lrlab.range_test` result, with earlier tests overlaid."""
     suggestions = dict(result.get("suggestions") or {})
     seeds = result.get("seeds") or {}
     band = None
@@ -258,4 +258,25 @@ def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Fi
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       hovermode="x unified" if len(previews) > 1 else "closest",
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+    return fig
+
+
+def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Figure:
+    """An LR check ladder: final validation top-1 and loss against each point's peak LR (log),
+    the advice's point ringed and every method's suggestion as a dotted line."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("final val top-1", "final val loss"))
+    done = [r for r in rows if r.get("final_val_top1") is not None]
+    lrs = [r["lr"] for r in done]
+    for col, key in ((1, "final_val_top1"), (2, "final_val_loss")):
+        fig.add_trace(go.Scatter(
+            x=lrs, y=[r[key] for r in done], mode="lines+markers", name=key, showlegend=False,
+            marker={"size": [14 if r["factor"] == 1.0 else 8 for r in done]},
+            hovertemplate="peak LR %{x:.3g}<br>%{y:.4g}<extra></extra>"), row=1, col=col)
+        fig.update_xaxes(type="log", title_text="peak LR", row=1, col=col)
+        for name, lr in suggestions.items():
+            label = {"annotation_text": name, "annotation_textangle": -90,
+                     "annotation_font_size": 9} if col == 1 else {}
+            fig.add_vline(x=lr, line_dash="dot", line_color="grey", row=1, col=col, **label)
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig

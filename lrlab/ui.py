@@ -143,8 +143,10 @@ def option_widget(container: Any, name: str, key: str, **overrides: Any) -> Any:
     """The widget for an option, drawn from its one declaration (label, default, limits, help,
     choices); `overrides` changes what a page needs otherwise (a range test's smaller batch)."""
     field = options.FIELDS[name]
-    return field_widget(container, field, key, default=overrides.pop("default", field.default),
-                        **overrides)
+    default = overrides.pop("default", field.default)
+    if key in st.session_state:  # filled from a config (load_setup): the session holds it
+        default = _FROM_STATE
+    return field_widget(container, field, key, default=default, **overrides)
 
 
 _FROM_STATE = object()
@@ -190,3 +192,64 @@ def option_grid(fields: Sequence[tuple[str, str]], per_row: int = 4) -> dict[str
             row = st.columns(per_row)
         values[name] = option_widget(row[i % per_row], name, key)
     return values
+
+
+# The setup (what shapes the loss landscape), one form for the LR Finder and Training pages:
+# each option's widget key is the page's prefix and a short name.
+SETUP_KEYS = {
+    "model": "model", "variant": "variant", "norm": "norm", "width": "width",
+    "dataset": "dataset", "data_root": "root", "limit": "limit", "batch_size": "batch",
+    "epochs": "epochs",
+    "seed": "seed", "precision": "precision", "augment": "augment", "optimizer.name": "opt",
+    "optimizer.lr": "lr", "optimizer.momentum": "momentum", "optimizer.weight_decay": "wd",
+    "optimizer.nesterov": "nesterov", "tricks.linear_scaling": "linear_scaling",
+    "tricks.warmup_epochs": "warmup", "tricks.zero_gamma": "zero_gamma",
+    "tricks.no_bias_decay": "no_bias_decay", "tricks.cosine": "cosine",
+    "tricks.label_smoothing": "label_smoothing", "tricks.mixup": "mixup",
+}
+# What changes the loss landscape (and so a range test); the rest shapes only the schedule.
+LANDSCAPE = ("batch_size", "epochs", "limit", "augment", "optimizer.name", "optimizer.momentum",
+             "optimizer.weight_decay", "optimizer.nesterov", "tricks.zero_gamma",
+             "tricks.no_bias_decay", "tricks.label_smoothing", "tricks.mixup", "seed",
+             "precision")
+SCHEDULE_ONLY = ("optimizer.lr", "tricks.linear_scaling", "tricks.warmup_epochs",
+                 "tricks.cosine")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _model_line(model: str, dataset: str, variant: str, width: int | None) -> str:
+    from lrlab.models import describe_for_dataset
+
+    return describe_for_dataset(model, dataset, variant=variant, width=width)
+
+
+def setup_header(prefix: str) -> dict[str, Any]:
+    """What is trained (model, variant, norm, width, data), outside the page's form so the
+    model's size updates as it is chosen; {option: value}."""
+    from lrlab.data import DATASETS
+
+    put = {}
+    c = st.columns([3, 2, 2, 2, 3, 4])
+    for column, name in zip(c[:4], ("model", "variant", "norm", "width"), strict=True):
+        extra = {"placeholder": "default"} if name == "width" else {}
+        put[name] = option_widget(column, name, f"{prefix}.{SETUP_KEYS[name]}", **extra)
+    put["dataset"] = option_widget(c[4], "dataset", f"{prefix}.dataset",
+                                   format_func=lambda name: DATASETS[name].title)
+    put["data_root"] = option_widget(c[5], "data_root", f"{prefix}.root",
+                                     label="Data folder (sets that need one)")
+    st.caption(_model_line(put["model"], put["dataset"], put["variant"], put["width"]))
+    return put
+
+
+def setup_fields(prefix: str, names: Sequence[str] = LANDSCAPE + SCHEDULE_ONLY) -> dict[str, Any]:
+    """The rest of the setup, inside the page's form, in rows of four; {option: value}."""
+    return option_grid([(name, f"{prefix}.{SETUP_KEYS[name]}") for name in names])
+
+
+def load_setup(session: Any, prefix: str, setup: dict[str, Any]) -> None:
+    """Fill a page's setup form from a setup (a range test's, for "Train with this setup")."""
+    for name, short in SETUP_KEYS.items():
+        value: Any = setup
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        session[f"{prefix}.{short}"] = "" if value is None and name == "data_root" else value

@@ -48,7 +48,7 @@ NOISE_SHARE = 0.2
 
 @dataclass
 class Analysis:
-    """Everything `analyze` found; ``to_dict`` is its part of an ``lrlab.range_test/1`` file."""
+    """Everything `analyze` found; ``to_dict`` is its part of an ``lrlab.range_test`` file."""
 
     lrs: np.ndarray
     losses: np.ndarray

@@ -15,25 +15,44 @@ from lrlab import options
 from lrlab.console import note
 from lrlab.reporting import NullReporter
 
-# The range test's flags, each declared once in lrlab.options.
-FIND_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "augment", "limit",
-              "batch_size", "optimizer.name", "optimizer.momentum", "optimizer.weight_decay",
-              "start_lr", "end_lr", "num_points", "mode", "seeds", "seed", "precision", "device",
-              "val_every")
+# The sweep's flags, each declared once in lrlab.options; the setup's are training's own.
+SWEEP_FLAGS = ("start_lr", "end_lr", "num_points", "mode", "seeds", "val_every", "advice_steps")
+# The ladder's flags; --epochs there is each point's budget (the setup's epochs come from its
+# config: the planned run the advice is sized for).
+LADDER_FLAGS = ("check.lr", "check.points", "check.span", "check.epochs", "check.fraction")
 
 
 IMPORT_FLAGS = ("source", "smoothing_factor")  # how `lrlab analyze` reads another tool's curve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from lrlab.train.commands import add_setup_arguments
+
     find = subparsers.add_parser(
         "find", help="run an LR range test and suggest an LR",
-        description="Sweep the LR over a short run of the model, data and optimizer given, and "
-                    "suggest an LR with schedule advice. Unset flags take the range test's "
-                    "defaults.")
-    options.add_flags(find, FIND_FLAGS)
-    find.add_argument("--out", required=True, help="where to write the lrlab.range_test/1 JSON")
+        description="Sweep the LR over a short run of the setup you will train (a training "
+                    "config and/or the training flags: model, data, loss, optimizer groups), "
+                    "and suggest an LR with schedule advice sized to that run.")
+    add_setup_arguments(find)
+    options.add_flags(find, SWEEP_FLAGS)
+    find.add_argument("--out", required=True, help="where to write the lrlab.range_test/2 JSON")
     find.set_defaults(func=_find)
+
+    check = subparsers.add_parser(
+        "check", help="train short runs at LRs around a suggestion (LR check ladder)",
+        description="Train the setup at a ladder of peak LRs around the advice (--from a range "
+                    "test's result) or around --around LR, each for a short budget, one after "
+                    "another; `lrlab submit check` queues the same ladder for workers to run "
+                    "in parallel.")
+    add_setup_arguments(check, skip=("epochs",))
+    check.add_argument("--from", dest="from_result", type=Path,
+                       help="an lrlab.range_test result: its setup, advice and suggestions")
+    check.add_argument("--advice", default="onecycle",
+                       choices=("onecycle", "warmup_cosine", "cyclic"),
+                       help="which of the range test's advised schedules to check")
+    options.add_flags(check, LADDER_FLAGS)
+    check.add_argument("--out", default=None, help="write the lrlab.check/1 JSON")
+    check.set_defaults(func=_check)
 
     analyze = subparsers.add_parser("analyze", help="analyse a range-test curve (CSV or JSON)")
     analyze.add_argument("curve", help="CSV or JSON with lr and loss columns, or another tool's "
@@ -53,14 +72,53 @@ def _write(path: str, result: dict[str, Any]) -> None:
 
 def _find(args: argparse.Namespace) -> int:
     from lrlab.finder.job import run_from_config
+    from lrlab.train.commands import config_from_args
 
-    config = options.apply_flags({}, args, FIND_FLAGS)
+    config = options.apply_flags({"setup": config_from_args(args)}, args, SWEEP_FLAGS)
     result = run_from_config(config, NullReporter())
     _write(args.out, result)
     print(f"range test: {len(result['lr'])} points, stopped: {result['stop_reason']}, "
           f"{result['environment']['seconds']:.1f} s on {result['environment']['device']}")
     print(_summary(result))
     note(f"wrote {args.out}")
+    return 0
+
+
+def check_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ladder's config: a range test's setup, advice and suggestions (--from), the setup's
+    file and flags on top, and the ladder's own flags."""
+    from lrlab import ladder
+    from lrlab.config_files import read_config_file
+    from lrlab.train.commands import config_from_args
+
+    config: dict[str, Any] = {}
+    if args.from_result is not None:
+        config = ladder.from_range_test(read_config_file(args.from_result, "--from"),
+                                        advice=args.advice)
+    schedule = config.get("setup", {}).get("schedule")
+    config["setup"] = config_from_args(args, config.get("setup"))
+    if args.from_result is not None and args.schedule is None:
+        config["setup"].update(schedule=schedule, schedule_fit="stretch")
+    for name in LADDER_FLAGS:
+        value = getattr(args, options.FIELDS[name].dest)
+        if value is not None:
+            config[options.FIELDS[name].key] = value
+    return config
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lrlab import ladder
+    from lrlab.reporting import TerminalReporter
+
+    cfg = ladder.validate_config(check_config_from_args(args))
+    if args.from_result is None and cfg["lr"] is None and cfg["setup"]["schedule"] is None:
+        note(f"note: centred on the setup's own peak LR {ladder.peak_lr(cfg['setup']):.3g}")
+    result = ladder.run_locally(cfg, TerminalReporter())
+    print(ladder.table(result))
+    print(result["verdict"])
+    if args.out:
+        _write(args.out, result)
+        note(f"wrote {args.out}")
     return 0
 
 

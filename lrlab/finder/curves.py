@@ -23,7 +23,7 @@ import numpy as np
 from lrlab.errors import LrlabError
 
 LR_ALIASES = ("lr", "lrs", "learning_rate", "learning_rates", "learning rate", "learningrate")
-# Raw losses first: an lrlab.range_test/1 file has both "loss" (raw) and "smoothed".
+# Raw losses first: an lrlab.range_test file has both "loss" (raw) and "smoothed".
 LOSS_ALIASES = (
     "loss",
     "losses",
@@ -34,7 +34,9 @@ LOSS_ALIASES = (
     "smoothed_loss",
     "smoothed",
 )
-RANGE_TEST_FORMAT = "lrlab.range_test/1"
+# /2 embeds the setup (an lrlab.train/2 config) in its config; the curve fields are /1's.
+RANGE_TEST_FORMAT = "lrlab.range_test/2"
+RANGE_TEST_FORMATS = ("lrlab.range_test/1", RANGE_TEST_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -129,11 +131,11 @@ def curve_from_mapping(obj: Any, *, where: str = "curve", source: str | None = N
     )
     fmt = obj.get("format") if isinstance(obj, Mapping) else None
     if source is None:
-        source = fmt if fmt == RANGE_TEST_FORMAT else f"columns {lr_key!r}/{loss_key!r}"
+        source = fmt if fmt in RANGE_TEST_FORMATS else f"columns {lr_key!r}/{loss_key!r}"
     # lrlab's own files hold raw losses; "lrs"/"losses" are the names of fastai's Recorder
     # attributes (smoothed). torch-lr-finder's history and Lightning's results share
     # "lr"/"loss", so those the user must name (--source).
-    tool = "raw" if fmt == RANGE_TEST_FORMAT else (
+    tool = "raw" if fmt in RANGE_TEST_FORMATS else (
         "fastai" if (lr_key, loss_key) == ("lrs", "losses") else None)
     return Curve(lrs, losses, source, tool)
 

@@ -1,5 +1,5 @@
 """Curves from other tools (or earlier runs) analysed exactly like a fresh range test: the same
-suggestions, trust verdict and schedule advice, in the same `lrlab.range_test/1` shape."""
+suggestions, trust verdict and schedule advice, in the same `lrlab.range_test/2` shape."""
 
 from __future__ import annotations
 

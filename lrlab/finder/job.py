@@ -1,9 +1,15 @@
-"""A range test from a config: model, data and optimizer from the library's registries, one sweep
-per seed, the curve analysis and schedule advice, as an ``lrlab.range_test/1`` dict.
+"""A range test from a config: the setup (an ``lrlab.train/2`` config: model, data, loss and
+optimizer groups, built as training builds them), one sweep per seed, the curve analysis and
+schedule advice sized to the setup's planned run, as an ``lrlab.range_test/2`` dict.
 
 This is the job worker's entry (``run_from_config``) and what ``lrlab find`` calls. Each seed uses
 the same initial weights (the engine restores them after every sweep) and its own data order, so
 the band shows how much the suggestion depends on the batches drawn.
+
+The config is ``{"setup": <lrlab.train/2 config>, <sweep fields>}``. A flat config (the
+``lrlab.range_test/1`` shape: model, dataset, optimizer, ... beside the sweep fields) still
+reads, as the setup it always tested: batch 64, fp32, ResNet variant A, plain cross-entropy, no
+zero-γ, weight decay on every parameter.
 """
 
 from __future__ import annotations
@@ -15,56 +21,67 @@ from typing import Any
 
 from lrlab import __version__, options
 from lrlab.errors import LrlabError
+from lrlab.finder.curves import RANGE_TEST_FORMAT as FORMAT
 from lrlab.finder.stop_reason import StopReason
 from lrlab.reporting import Reporter
 
-FORMAT = "lrlab.range_test/1"
-# The sweep's own defaults; the setup's fields (model, data, optimizer) are declared in
-# lrlab.options. A range test defaults to a smaller batch and fp32 for a quick, exact curve.
-DEFAULTS: dict[str, Any] = {
-    **options.defaults("", ("data_root", "seed", "device", "limit", "start_lr", "end_lr",
-                            "num_points", "mode", "seeds", "val_every", "val_batches",
-                            "batches_per_point", "accumulation_steps", "advice_steps")),
-    "batch_size": 64,
-    "precision": "fp32",
-    # The network as training builds it; variant A is what range tests used before these
-    # fields existed, so older configs test the same network.
-    "variant": "A",
-    **options.defaults("", ("norm", "width", "augment")),
-    "optimizer": options.defaults("optimizer", ("name", "momentum", "weight_decay")),
+SWEEP_FIELDS = ("start_lr", "end_lr", "num_points", "mode", "seeds", "val_every", "val_batches",
+                "batches_per_point", "accumulation_steps", "advice_steps")
+SWEEP_DEFAULTS: dict[str, Any] = options.defaults("", SWEEP_FIELDS)
+# The flat (lrlab.range_test/1) config's setup fields, and what it tested when they were unset.
+FLAT_SETUP_FIELDS = ("model", "dataset", "data_root", "seed", "device", "limit", "batch_size",
+                     "precision", "variant", "norm", "width", "augment", "optimizer")
+FLAT_SETUP: dict[str, Any] = {
+    "batch_size": 64, "precision": "fp32", "variant": "A",
+    "tricks": {"zero_gamma": False, "no_bias_decay": False, "label_smoothing": 0.0,
+               "mixup": 0.0},
 }
 
 
+def setup_from_flat(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``{"setup": ..., sweep...}`` config of a flat (/1) one, testing the same network with
+    the same loss as before; unknown fields are refused by name."""
+    unknown = set(config) - set(SWEEP_FIELDS) - set(FLAT_SETUP_FIELDS)
+    if unknown:
+        raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}; expected "
+                         "setup (an lrlab.train/2 config) and the sweep fields "
+                         f"{', '.join(SWEEP_FIELDS)}")
+    setup = {**FLAT_SETUP, **{k: config[k] for k in FLAT_SETUP_FIELDS if k in config}}
+    return {"setup": setup, **{k: config[k] for k in SWEEP_FIELDS if k in config}}
+
+
+def finder_setup(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The setup of a stored range test's config, either shape (no checks: it was validated
+    when it was queued)."""
+    return dict(config["setup"] if "setup" in config else setup_from_flat(config)["setup"])
+
+
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config with defaults filled in; bad fields raise LrlabError naming the field."""
+    """``{"setup": <checked lrlab.train/2 config>, <sweep fields>}`` with defaults filled in;
+    bad fields raise LrlabError naming the field."""
+    from lrlab.train.config import validate_config as validate_setup
+
     if not isinstance(config, Mapping):
         raise LrlabError(f"find config: expected a mapping, got {type(config).__name__}")
-    unknown = set(config) - set(DEFAULTS) - {"model", "dataset"}
+    if "setup" not in config:
+        config = setup_from_flat(config)
+    unknown = set(config) - set(SWEEP_FIELDS) - {"setup"}
     if unknown:
-        raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}")
-    out = {**DEFAULTS, **config}
-    if not isinstance(config.get("optimizer") or {}, Mapping):
-        raise LrlabError("optimizer: expected a mapping with name, momentum, weight_decay, "
-                         f"got {config['optimizer']!r}")
-    out["optimizer"] = options.check({**DEFAULTS["optimizer"], **(config.get("optimizer") or {})},
-                                     ("name", "momentum", "weight_decay"), "optimizer")
-    out = options.check(out, ("batch_size", "seeds", "batches_per_point", "accumulation_steps",
-                              "val_batches", "advice_steps", "val_every", "seed", "limit",
-                              "start_lr", "end_lr", "num_points", "mode", "precision",
-                              "data_root", "variant", "norm", "width", "augment"))
-    if not out["end_lr"] > out["start_lr"]:
-        raise LrlabError(f"end_lr: expected a number above start_lr={out['start_lr']:g}, "
-                         f"got {out['end_lr']!r}")
-    # the registries import torch: checked last, so the cheap checks answer first
-    from lrlab.data import check_data_root
-
-    out.update(options.check({k: out.get(k) for k in ("model", "dataset")},
-                             ("model", "dataset")))
-    check_data_root(out["dataset"], out["data_root"])
-    if out["norm"] != "batch" and not out["model"].startswith("resnet"):
-        raise LrlabError(f"norm: {out['norm']!r} (Fixup) is for the ResNets; "
-                         f"{out['model']} keeps BatchNorm")
-    return out
+        raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}; expected "
+                         f"setup and the sweep fields {', '.join(SWEEP_FIELDS)}")
+    sweep = options.check({**SWEEP_DEFAULTS, **{k: v for k, v in config.items() if k != "setup"}},
+                          SWEEP_FIELDS)
+    if not sweep["end_lr"] > sweep["start_lr"]:
+        raise LrlabError(f"end_lr: expected a number above start_lr={sweep['start_lr']:g}, "
+                         f"got {sweep['end_lr']!r}")
+    if not isinstance(config["setup"], Mapping):
+        raise LrlabError("setup: expected an lrlab.train/2 config (a mapping), got "
+                         f"{config['setup']!r}")
+    setup = validate_setup(config["setup"])  # last: the registries import torch
+    if setup["nproc"] != 1:
+        raise LrlabError("setup.nproc: a range test runs in one process; it sweeps the same "
+                         "global batch as the data-parallel run would (nproc: 1)")
+    return {"setup": setup, **sweep}
 
 
 def warm_up(device: str) -> None:
@@ -78,44 +95,46 @@ def warm_up(device: str) -> None:
 
 
 def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
-    """Run the range test(s) a config describes and return the ``lrlab.range_test/1`` dict."""
+    """Run the range test(s) a config describes and return the ``lrlab.range_test/2`` dict."""
     cfg = validate_config(config)
+    setup = cfg["setup"]
     import torch
-    from torch import nn
 
-    from lrlab.data import load_dataset, make_loader
+    from lrlab.data import make_loader
     from lrlab.device import describe_device, resolve_device
     from lrlab.finder.advice import advise
     from lrlab.finder.analysis import analyze
     from lrlab.finder.range_test import range_test
-    from lrlab.models import build_model
-    from lrlab.optimizers import build_optimizer
     from lrlab.precision import resolve_precision
+    from lrlab.setup import build_network, build_objective, build_optimizer, load_data
+    from lrlab.train.job import planned_updates
 
     started = time.perf_counter()
-    device = resolve_device(cfg["device"])
-    precision = resolve_precision(cfg["precision"], device)
-    dataset = load_dataset(cfg["dataset"], root=cfg["data_root"], seed=cfg["seed"],
-                           limit=cfg["limit"])
-    torch.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], num_classes=dataset.num_classes,
-                        in_channels=dataset.in_channels, image_size=dataset.image_size,
-                        variant=cfg["variant"], norm=cfg["norm"], width=cfg["width"]).to(device)
-    optimizer = build_optimizer(model, cfg["optimizer"], cfg["start_lr"], no_bias_decay=False)
+    device = resolve_device(setup["device"])
+    precision = resolve_precision(setup["precision"], device)
+    dataset = load_data(setup)
+    model, memory_format, _ = build_network(setup, dataset, device)
+    objective = build_objective(setup, dataset, device)
+    optimizer = build_optimizer(setup, model, cfg["start_lr"])
+
+    def step(net: torch.nn.Module, batch: Any) -> torch.Tensor:
+        x, y = batch
+        return objective(net, x.to(memory_format=memory_format), y)[0]
+
     val_batches = None
     if cfg["val_every"]:
-        val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, shuffle=False,
-                                 seed=cfg["seed"])
+        val_loader = make_loader(dataset, "val", setup["batch_size"], device=device,
+                                 shuffle=False, seed=setup["seed"])
         val_batches = [b for _, b in zip(range(cfg["val_batches"]), val_loader, strict=False)]
 
     curves = []
-    seeds = [cfg["seed"] + k for k in range(cfg["seeds"])]
+    seeds = [setup["seed"] + k for k in range(cfg["seeds"])]
     for k, seed in enumerate(seeds):
-        loader = make_loader(dataset, "train", cfg["batch_size"], device=device, seed=seed,
-                             augment=cfg["augment"])
+        loader = make_loader(dataset, "train", setup["batch_size"], device=device, seed=seed,
+                             augment=setup["augment"])
         torch.manual_seed(seed)
         curve = range_test(
-            model, optimizer, loader, criterion=nn.CrossEntropyLoss(),
+            model, optimizer, loader, step_fn=step,
             start_lr=cfg["start_lr"], end_lr=cfg["end_lr"], num_points=cfg["num_points"],
             mode=cfg["mode"], batches_per_point=cfg["batches_per_point"],
             accumulation_steps=cfg["accumulation_steps"], precision=precision,
@@ -132,11 +151,13 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
                          "point(s); at least 5 are needed to analyse it")
     extra = [(c.lrs, c.losses) for c in curves[1:] if len(c.lrs) >= 5]
     analysis = analyze(first.lrs, first.losses, curves=extra or None,
-                       stop_reason=first.stop_reason, optimizer=cfg["optimizer"]["name"],
+                       stop_reason=first.stop_reason, optimizer=setup["optimizer"]["name"],
                        planned_steps=cfg["num_points"])
-    effective = first.effective_batch or cfg["batch_size"] * cfg["accumulation_steps"]
-    advice = (advise(analysis, total_steps=cfg["advice_steps"], batch_size=effective,
-                     optimizer=cfg["optimizer"]["name"])
+    effective = first.effective_batch or setup["batch_size"] * cfg["accumulation_steps"]
+    run_updates = planned_updates(setup, dataset)
+    advice_steps = cfg["advice_steps"] or max(8, run_updates)
+    advice = (advise(analysis, total_steps=advice_steps, batch_size=effective,
+                     optimizer=setup["optimizer"]["name"], target_batch_size=setup["batch_size"])
               if analysis.consensus is not None else {})
     result: dict[str, Any] = {"format": FORMAT, "config": cfg, **analysis.to_dict()}
     result.update({
@@ -144,6 +165,8 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
         "effective_batch": effective,
         "skipped_steps": sum(c.skipped_steps for c in curves),
         "advice": advice,
+        "planned_run": {"epochs": setup["epochs"], "updates": run_updates,
+                        "batch_size": setup["batch_size"], "advice_steps": advice_steps},
         "environment": {
             "device": describe_device(device),
             "precision": precision.name,

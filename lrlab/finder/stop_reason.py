@@ -9,7 +9,7 @@ from enum import StrEnum
 
 
 class StopReason(StrEnum):
-    """The end of a sweep; a `lrlab.range_test/1` result holds its value ("diverged", ...)."""
+    """The end of a sweep; a `lrlab.range_test` result holds its value ("diverged", ...)."""
 
     COMPLETED = "completed"
     DIVERGED = "diverged"

@@ -8,6 +8,10 @@ A runner is `run(config: dict, reporter) -> dict` (JSON-able result); kinds that
 take `out_dir`. A kind's validator, `validate(config) -> dict | None`, raises `LrlabError` for bad
 input; it is called before a job is queued and must import no torch. A kind's `warm_up(device)` is
 what a worker's waiting child calls before any job is handed to it.
+
+A kind with no runner but an `expand(config) -> [(kind, config), ...]` groups other jobs: the
+store queues those as its children and no worker ever claims the group itself (the LR check
+ladder, lrlab.ladder, which finishes it once its children end).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ class RunnerSpec:
 
     kind: str
     summary: str
-    run: str
+    run: str | None
     validate: str | None = None
     warm_up: str | None = None
     takes_out_dir: bool = False
+    expand: str | None = None  # a group kind: the jobs it queues instead of running
+    refresh: str | None = None  # a group kind: refresh(store) ends groups whose children ended
 
 
 RUNNERS: dict[str, RunnerSpec] = {
@@ -47,6 +53,8 @@ RUNNERS: dict[str, RunnerSpec] = {
         RunnerSpec("train", "short training run", run="lrlab.train.job:run_from_config",
                    validate="lrlab.train.config:validate_config",
                    warm_up="lrlab.train.job:warm_up", takes_out_dir=True),
+        RunnerSpec("check", "LR check ladder", run=None, validate="lrlab.ladder:validate_config",
+                   expand="lrlab.ladder:children", refresh="lrlab.ladder:refresh_running"),
         RunnerSpec("selftest", "worker self-test", run="lrlab.jobs.selftest:run_from_config",
                    validate="lrlab.jobs.selftest:validate_config"),
     )
@@ -88,6 +96,19 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return dict(config) if checked is None else dict(checked)
 
 
+def expand(kind: str, config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]] | None:
+    """The jobs a group kind queues for a (validated) config; None for kinds that run."""
+    spec = runner_spec(kind)
+    return None if spec.expand is None else list(_function(spec, spec.expand)(dict(config)))
+
+
+def refresh_groups(store: Any) -> None:
+    """Bring every running group job up to date from its children (Store.fail_stale calls it)."""
+    for spec in RUNNERS.values():
+        if spec.refresh is not None:
+            _function(spec, spec.refresh)(store)
+
+
 def warm_up(device: str) -> None:
     """Let each runner pay its job-independent start-up costs (imports, lazily loaded libraries,
     CUDA context), so a job handed to a warm process starts at once."""
@@ -101,6 +122,8 @@ def run(
 ) -> dict[str, Any]:
     """Run one job in this process and return its result."""
     spec = runner_spec(kind)
+    if spec.run is None:
+        raise LrlabError(f"job kind {kind!r} groups other jobs; no worker runs it")
     function = _function(spec, spec.run)
     if spec.takes_out_dir:
         result = function(dict(config), reporter, out_dir=out_dir)

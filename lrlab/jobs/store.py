@@ -45,7 +45,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from lrlab.errors import LrlabError
 from lrlab.jobs.lifecycle import FINISHED, HEARTBEAT_TIMEOUT_S, STATUSES
-from lrlab.jobs.runners import KINDS
+from lrlab.jobs.runners import KINDS, expand, refresh_groups
 from lrlab.paths import lrlab_home
 
 SCHEMA_VERSION = 1
@@ -276,7 +276,7 @@ def _configure_sqlite(engine: Engine) -> None:
 # What a list of jobs shows of each result (a table's headline columns): read from the stored
 # JSON by the database, so listing 300 jobs does not load 300 curves.
 HEADLINE_PATHS = (("summary", "best_val_top1"), ("summary", "final_val_top1"),
-                  ("suggestions", "consensus"), ("trust", "level"))
+                  ("suggestions", "consensus"), ("trust", "level"), ("best", "final_val_top1"))
 
 
 def _headline_columns() -> list[Any]:
@@ -398,29 +398,47 @@ class Store:
     # -- jobs --------------------------------------------------------------------------------
 
     def submit(self, kind: str, config: Mapping[str, Any]) -> int:
-        """Queue a job and return its id. Validate the config first (lrlab.jobs.runners)."""
+        """Queue a job and return its id. Validate the config first (lrlab.jobs.runners).
+
+        A group kind (an LR check ladder) queues its children in the same transaction and is
+        itself stored as running, never claimed; its config gains `children`, their ids."""
         if kind not in KINDS:
             raise LrlabError(f"job kind: expected one of {', '.join(KINDS)}, got {kind!r}")
         if not isinstance(config, Mapping):
             raise LrlabError(f"job config: expected a mapping, got {type(config).__name__}")
-        try:
-            strict_json(config)
-        except (TypeError, ValueError) as exc:
-            raise LrlabError(f"job config: cannot be stored as JSON ({exc})") from exc
+        group = expand(kind, config)
+        for _, child in [(kind, config), *(group or [])]:
+            try:
+                strict_json(child)
+            except (TypeError, ValueError) as exc:
+                raise LrlabError(f"job config: cannot be stored as JSON ({exc})") from exc
+        now = time.time()
         with self._write() as conn:
-            inserted = conn.execute(
-                jobs_table.insert().values(
-                    kind=kind,
-                    config=dict(config),
-                    status="queued",
-                    progress=0.0,
-                    message="queued",
-                    cancel_requested=False,
-                    metric_seq=0,
-                    created=time.time(),
-                )
+            job_id = self._insert(conn, kind, config, now, running=group is not None)
+            if group is not None:
+                ids = [self._insert(conn, k, c, now) for k, c in group]
+                conn.execute(jobs_table.update().where(jobs_table.c.id == job_id).values(
+                    config={**config, "children": ids},
+                    message=f"0 of {len(ids)} points done"))
+            return job_id
+
+    @staticmethod
+    def _insert(conn: Connection, kind: str, config: Mapping[str, Any], now: float,
+                *, running: bool = False) -> int:
+        inserted = conn.execute(
+            jobs_table.insert().values(
+                kind=kind,
+                config=dict(config),
+                status="running" if running else "queued",
+                progress=0.0,
+                message="queued",
+                cancel_requested=False,
+                metric_seq=0,
+                created=now,
+                started=now if running else None,
             )
-            return int(inserted.inserted_primary_key[0])
+        )
+        return int(inserted.inserted_primary_key[0])
 
     def claim(self, worker_id: str) -> Job | None:
         """Atomically take the oldest queued job for this worker, or None if the queue is empty."""
@@ -576,14 +594,16 @@ class Store:
             )
 
     def request_cancel(self, job_id: int) -> str:
-        """Cancel a queued job at once, or flag a running one for its worker; returns the status."""
+        """Cancel a queued job at once, or flag a running one for its worker; returns the status.
+        A group (an LR check ladder) is flagged and all its children are cancelled with it."""
         now = time.time()
         with self._write() as conn:
-            status = self._get_row(conn, job_id).status
-            if status == "queued":
+            row = self._get_row(conn, job_id)
+            children = (row.config or {}).get("children") or []
+            for child in [job_id, *children]:
                 conn.execute(
                     jobs_table.update()
-                    .where(jobs_table.c.id == job_id, jobs_table.c.status == "queued")
+                    .where(jobs_table.c.id == child, jobs_table.c.status == "queued")
                     .values(
                         status="cancelled",
                         cancel_requested=True,
@@ -591,14 +611,12 @@ class Store:
                         message="cancelled before it started",
                     )
                 )
-                return "cancelled"
-            if status == "running":
                 conn.execute(
                     jobs_table.update()
-                    .where(jobs_table.c.id == job_id)
+                    .where(jobs_table.c.id == child, jobs_table.c.status == "running")
                     .values(cancel_requested=True, message="cancel requested")
                 )
-            return status
+            return self._get_row(conn, job_id).status
 
     def get(self, job_id: int) -> Job:
         with self._read() as conn:
@@ -650,6 +668,11 @@ class Store:
         Any process may call this (workers, `lrlab jobs`, the app): it is what guarantees that no
         job stays "running" after its worker died. Metrics written so far are kept.
         """
+        reaped = self._reap(timeout_s)
+        refresh_groups(self)  # and no group (ladder) stays running once its children ended
+        return reaped
+
+    def _reap(self, timeout_s: float) -> list[int]:
         cutoff = time.time() - timeout_s
         stale = sa.and_(jobs_table.c.status == "running", jobs_table.c.heartbeat < cutoff)
         with self._read() as conn:  # the common case, nothing stale, takes no write lock

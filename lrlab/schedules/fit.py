@@ -1,4 +1,4 @@
-"""A schedule fitted to a run of another length.
+"""A schedule fitted to another run: stretched to another length, or moved to another peak LR.
 
 "stretch" rescales every step-valued field (the ones declared with unit "steps": warmup, hold,
 milestones, cycle lengths, time scales, decay lengths, patience, batch milestones) by
@@ -6,6 +6,10 @@ new_total / total, rounding counts of updates, and turns exponential decay's per
 into gamma^(total / new_total) so the LR falls as far over the run. Fractions (pct_start),
 factors and LRs stay. The result is validated like any schedule: a stretch so short that two
 milestones land on one step is refused, naming the field.
+
+"scale_lr" multiplies the peak (base_lr) and every absolute LR (fields declared with unit "lr":
+min_lr, cyclic's lower bound) by one factor, so the shape is the same in proportion at another
+LR: what an LR check ladder trains at each of its points.
 """
 
 from __future__ import annotations
@@ -50,3 +54,16 @@ def stretch(schedule: Schedule, total_steps: int) -> Schedule:
     except ScheduleError as exc:
         raise ScheduleError(f"stretching {schedule.total_steps} to {total_steps} steps: "
                             f"{exc}") from None
+
+
+def scale_lr(schedule: Schedule, factor: float) -> Schedule:
+    """The same schedule with its peak and every absolute LR multiplied by `factor`."""
+    if not factor > 0:
+        raise ScheduleError(f"LR factor: expected a number > 0, got {factor!r}")
+    config = schedule.to_dict()
+    config["base_lr"] = config["base_lr"] * factor
+    main = config["main"]
+    for field in KINDS[main["kind"]].fields:
+        if field.unit == "lr" and main[field.name] is not None:
+            main[field.name] = main[field.name] * factor
+    return Schedule.from_dict(config)

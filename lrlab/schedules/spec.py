@@ -52,8 +52,8 @@ def _gamma(default: float, help_: str) -> Field:
 
 
 _MIN_LR = _param(
-    "min_lr", "float", 0.0, "LR reached at the end of the decay (absolute).", low=0.0
-)
+    "min_lr", "float", 0.0, "LR reached at the end of the decay (absolute).", low=0.0,
+    unit="lr")
 
 _MOMENTUM_CYCLE = (
     _param("cycle_momentum", "bool", True, "Cycle momentum inversely to the LR."),
@@ -206,7 +206,7 @@ KINDS: dict[str, KindSpec] = {
             "Triangular cycles between base_lr (lower bound, here) and the top-level base_lr.",
             (
                 _param("base_lr", "float", 1e-4, "Lower bound of the cycle (absolute).",
-                       low=0.0, low_open=True),
+                       low=0.0, low_open=True, unit="lr"),
                 _param("step_size_up", "int", 2000, "Steps in the increasing half of a cycle.",
                        low=1, unit="steps"),
                 _param(

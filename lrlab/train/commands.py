@@ -26,19 +26,27 @@ TRAIN_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "aug
 SWITCHABLE_TRICKS = ("linear_scaling", "zero_gamma", "no_bias_decay", "cosine")
 
 
+def add_setup_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ()) -> None:
+    """The setup's flags (a config file, every training option, --schedule, --teacher, --off),
+    shared by train, find and check so each tests or trains the same setup."""
+    names = tuple(n for n in TRAIN_FLAGS if n not in skip)
+    parser.add_argument("--config", type=Path, help="lrlab.train/2 config (JSON or YAML)")
+    options.add_flags(parser, names)
+    parser.add_argument("--schedule", type=Path, help="an lrlab.schedule/1 file (replaces the "
+                                                       "tricks' warmup + cosine)")
+    parser.add_argument("--teacher", help="distil from a run folder, checkpoint file or job id")
+    parser.add_argument("--off", nargs="+", default=[], metavar="TRICK",
+                        choices=SWITCHABLE_TRICKS, help="switch tricks off")
+    parser.set_defaults(setup_flags=names)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train", help="train with the Bag of Tricks (or run an ablation of tricks)",
-        description="Train a model from an lrlab.train/1 config; flags override the file.")
-    p.add_argument("--config", type=Path, help="lrlab.train/1 config (JSON or YAML)")
+        description="Train a model from an lrlab.train/2 config; flags override the file.")
+    add_setup_arguments(p)
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default: runs/train-<time>)")
-    options.add_flags(p, TRAIN_FLAGS)
-    p.add_argument("--schedule", type=Path, help="an lrlab.schedule/1 file (replaces the "
-                                                  "tricks' warmup + cosine)")
-    p.add_argument("--teacher", help="distil from a run folder, checkpoint file or job id")
-    p.add_argument("--off", nargs="+", default=[], metavar="TRICK", choices=SWITCHABLE_TRICKS,
-                   help="switch tricks off")
     p.add_argument("--ablation", nargs="+", metavar="TRICK",
                    help="train the baseline, then add these tricks one at a time")
     p.add_argument("--ablation-mode", choices=("cumulative", "single"), default="cumulative")
@@ -46,12 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
 
-def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The config file's mapping with every given flag applied on top."""
+def config_from_args(args: argparse.Namespace,
+                     base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config file's mapping (else `base`) with every given setup flag applied on top."""
     from lrlab.config_files import read_config_file
 
-    config = options.apply_flags(read_config_file(args.config) if args.config else {}, args,
-                                 TRAIN_FLAGS)
+    config = options.apply_flags(read_config_file(args.config) if args.config else
+                                 dict(base or {}), args, args.setup_flags)
     if args.schedule is not None:
         config["schedule"] = read_config_file(args.schedule, "--schedule")
     tricks = dict(config.get("tricks") or {})

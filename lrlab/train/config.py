@@ -1,4 +1,8 @@
-"""The `lrlab.train/1` config: what a training run is, checked before anything heavy happens.
+"""The `lrlab.train/2` config: what a training run is, checked before anything heavy happens.
+
+/2 is /1 plus the fields a run gained as lrlab grew (augment as a choice, norm, schedule_fit,
+nproc, sync_bn) and `origin`: the range test and LR check a run came from, so its page can link
+back to them. /1 files read unchanged (as /2 with no origin).
 
 The page, the CLI and the job queue all send this dict. `validate_config` fills defaults (the
 paper's trick settings) and names the field of every mistake, without importing torch for the
@@ -13,7 +17,9 @@ from typing import Any
 from lrlab import options
 from lrlab.errors import LrlabError
 
-FORMAT = "lrlab.train/1"
+FORMAT = "lrlab.train/2"
+READS = ("lrlab.train/1", FORMAT)
+ORIGIN_KEYS = ("range_test", "check")
 
 # Defaults come from the option registry; these only say which fields each section has.
 TRICK_DEFAULTS: dict[str, Any] = {
@@ -39,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     **options.defaults("", ("schedule_fit", "nproc", "sync_bn")),
     "tricks": TRICK_DEFAULTS,
     **options.defaults("", ("channels_last", "compile", "grad_clip")),
+    "origin": None,
 }
 
 
@@ -73,6 +80,19 @@ def _optimizer(value: Any) -> dict[str, Any]:
     return opt
 
 
+def _origin(value: Any) -> dict[str, int | None] | None:
+    """{"range_test": job id, "check": job id}: where a run's setup and LR came from."""
+    if value is None:
+        return None
+    origin = {**dict.fromkeys(ORIGIN_KEYS), **_mapping(value, "origin")}
+    _check_keys(origin, dict.fromkeys(ORIGIN_KEYS), "origin")
+    for key in ORIGIN_KEYS:
+        if origin[key] is not None and (isinstance(origin[key], bool)
+                                        or not isinstance(origin[key], int)):
+            raise LrlabError(f"origin.{key}: expected a job id, got {origin[key]!r}")
+    return origin
+
+
 def _tricks(value: Any) -> dict[str, Any]:
     tricks = {**TRICK_DEFAULTS, **_mapping(value or {}, "tricks")}
     _check_keys(tricks, TRICK_DEFAULTS, "tricks")
@@ -100,11 +120,14 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     (linear scaling, warmup, cosine or step decay).
     """
     cfg = {**DEFAULTS, **_mapping(config, "train config")}
-    if isinstance(cfg["augment"], bool):  # lrlab.train/1 files from before the choice
+    if isinstance(cfg["augment"], bool):  # /1 files from before the choice
         cfg["augment"] = "auto" if cfg["augment"] else "none"
     _check_keys(cfg, DEFAULTS, "")
-    if cfg["format"] != FORMAT:
-        raise LrlabError(f"format: expected {FORMAT!r}, got {cfg['format']!r}")
+    if cfg["format"] not in READS:
+        raise LrlabError(f"format: expected {' or '.join(map(repr, READS))}, got "
+                         f"{cfg['format']!r}")
+    cfg["format"] = FORMAT
+    cfg["origin"] = _origin(cfg["origin"])
     cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
                               "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
                               "precision", "variant", "norm", "data_root", "schedule_fit",

@@ -1,4 +1,4 @@
-"""One training run from an `lrlab.train/1` config, top to bottom: data on the device, the model
+"""One training run from an `lrlab.train/2` config, top to bottom: data on the device, the model
 with its tricks, the schedule, the loop, and the run folder.
 
 This is the job worker's entry (`run_from_config`) and what `lrlab train` calls.
@@ -19,6 +19,7 @@ from lrlab.errors import LrlabError
 from lrlab.reporting import NullReporter, Reporter
 from lrlab.schedules import Schedule
 from lrlab.schedules.fit import stretch
+from lrlab.setup import build_network, build_objective, build_optimizer, load_data
 from lrlab.train import run_folder
 from lrlab.train.config import FORMAT, validate_config
 from lrlab.train.distributed import Rank, torchrun_rank
@@ -73,23 +74,17 @@ def fit_schedule(schedule: Schedule, cfg: Mapping[str, Any],
         "to the run) or keep (use it as is)")
 
 
-def planned_updates(cfg: Mapping[str, Any]) -> int:
+def planned_updates(cfg: Mapping[str, Any], dataset: Any = None) -> int:
     """The optimizer updates a run of this (validated) config makes: its training loader's
-    batches over its epochs, a batch plan followed. Loads the dataset, not the model."""
+    batches over its epochs, a batch plan followed. Loads the dataset unless given, not the
+    model."""
     from lrlab.data import make_loader
 
-    loader = make_loader(_dataset(cfg), "train", cfg["batch_size"], seed=cfg["seed"],
-                         augment="none")
+    loader = make_loader(dataset if dataset is not None else load_data(cfg), "train",
+                         cfg["batch_size"], seed=cfg["seed"], augment="none")
     if cfg["schedule"] is not None:
         _follow_batch_plan(loader, Schedule.from_dict(cfg["schedule"]), cfg["batch_size"])
     return loader.planned_updates(cfg["epochs"])
-
-
-def _dataset(cfg: Mapping[str, Any]) -> Any:
-    from lrlab.data import load_dataset
-
-    return load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
-                        val_fraction=cfg["val_fraction"], seed=cfg["seed"], limit=cfg["limit"])
 
 
 def _follow_batch_plan(loader: Any, schedule: Schedule, batch_size: int) -> None:
@@ -126,7 +121,6 @@ def train(
     """
     from lrlab.data import make_loader
     from lrlab.device import describe_device, resolve_device
-    from lrlab.optimizers import build_optimizer
     from lrlab.precision import resolve_precision
     from lrlab.train.checkpoint import save_checkpoint
     from lrlab.train.loop import Stop, run_epochs
@@ -150,8 +144,8 @@ def train(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its kernels
     reporter.progress(0.0, f"loading {cfg['dataset']}")
-    dataset = _dataset(cfg)
-    model, memory_format, size = _model(cfg, dataset, device)
+    dataset = load_data(cfg)
+    model, memory_format, size = build_network(cfg, dataset, device)
     train_loader = make_loader(dataset, "train", cfg["batch_size"], device=device,
                                seed=cfg["seed"], augment=cfg["augment"])
     val_loader = make_loader(dataset, "val", cfg["batch_size"], device=device, seed=cfg["seed"])
@@ -166,9 +160,8 @@ def train(
                 raise LrlabError("sync_bn: PyTorch's SyncBatchNorm runs on GPUs only; on CPU "
                                  "each rank keeps its own BatchNorm statistics (sync_bn: false)")
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    optimizer = build_optimizer(model, cfg["optimizer"], schedule.effective_base_lr,
-                                no_bias_decay=cfg["tricks"]["no_bias_decay"])
-    objective = _objective(cfg, dataset, device)
+    optimizer = build_optimizer(cfg, model, schedule.effective_base_lr)
+    objective = build_objective(cfg, dataset, device)
     network = torch.compile(model) if cfg["compile"] else model
     if rank is not None:  # gradients averaged over the ranks in backward
         network = torch.nn.parallel.DistributedDataParallel(
@@ -210,43 +203,6 @@ def train(
     planned = cfg["epochs"] * len(train_loader)
     reporter.progress(min(1.0, loop.steps_done / planned) if planned else 1.0, loop.stop_reason)
     return result
-
-
-def _model(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> tuple[Any, ...]:
-    """The network (seeded, zero-γ as configured) on the device, its memory format, its size."""
-    from lrlab.models import build_model, model_summary
-
-    torch.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], num_classes=dataset.num_classes,
-                        in_channels=dataset.in_channels, image_size=dataset.image_size,
-                        variant=cfg["variant"], zero_gamma=cfg["tricks"]["zero_gamma"],
-                        width=cfg["width"], norm=cfg["norm"])
-    size = model_summary(model, (dataset.in_channels, *dataset.image_size))
-    memory_format = torch.preserve_format
-    if cfg["channels_last"] and device.type == "cuda":
-        memory_format = torch.channels_last  # faster convolutions on tensor cores
-    return model.to(device=device, memory_format=memory_format), memory_format, size
-
-
-def _objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> Any:
-    """The loss: label smoothing, mixup and distillation from a teacher, as configured."""
-    from lrlab.artifacts import artifact_root, local_path
-    from lrlab.paths import lrlab_home
-    from lrlab.train.checkpoint import load_teacher
-    from lrlab.train.objective import Objective
-
-    distill = cfg["tricks"]["distillation"]
-    teacher = None
-    if distill is not None:
-        teacher = load_teacher(distill["teacher"], num_classes=dataset.num_classes,
-                               in_channels=dataset.in_channels,
-                               runs_dir=local_path(artifact_root()) or lrlab_home() / "runs"
-                               ).to(device)
-    return Objective(
-        num_classes=dataset.num_classes, label_smoothing=cfg["tricks"]["label_smoothing"],
-        mixup_alpha=cfg["tricks"]["mixup"], teacher=teacher,
-        temperature=distill["temperature"] if distill else 1.0,
-        distillation_weight=distill["weight"] if distill else 1.0, seed=cfg["seed"])
 
 
 def data_record(dataset: Any) -> dict[str, Any]:

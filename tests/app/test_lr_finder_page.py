@@ -25,13 +25,17 @@ def _page(query: dict[str, str] | None = None) -> AppTest:
 def test_submit_queues_a_validated_range_test(store: Store) -> None:
     at = _page()
     at.selectbox(key="finder.opt").set_value("adam")
+    at.number_input(key="finder.label_smoothing").set_value(0.2)
+    at.number_input(key="finder.epochs").set_value(3)
     at.number_input(key="finder.points").set_value(40)
     at.number_input(key="finder.seeds").set_value(3)
     at.button(key=SUBMIT).click().run()
     assert not at.exception, at.exception
     (job,) = store.list_jobs(None)
     assert job.kind == "find" and job.status == "queued"
-    assert job.config["optimizer"]["name"] == "adam"
+    setup = job.config["setup"]  # the one setup form: the loss and the planned run too
+    assert setup["optimizer"]["name"] == "adam" and setup["tricks"]["label_smoothing"] == 0.2
+    assert setup["epochs"] == 3
     assert job.config["num_points"] == 40 and job.config["seeds"] == 3
     assert at.query_params["job"] == str(job.id)
 

@@ -73,7 +73,7 @@ def test_analyze_cli_end_to_end(tmp_path, capsys) -> None:
     assert code == 0, err
     assert "consensus:" in out and "suggested LRs" in out
     result = json.loads(out_path.read_text())
-    assert result["format"] == "lrlab.range_test/1"
+    assert result["format"] == "lrlab.range_test/2"
     consensus = result["suggestions"]["consensus"]
     assert 1e-4 < consensus < 1e-1  # the descent of this curve is centred at 10^-2.5
     assert set(result["advice"]) >= {"onecycle"}
@@ -113,7 +113,7 @@ def test_run_from_config_with_seeds_and_validation() -> None:
     result = run_from_config({"model": "small_cnn", "dataset": "digits", "batch_size": 32,
                               "start_lr": 1e-4, "end_lr": 10.0, "num_points": 12, "seeds": 2,
                               "val_every": 4, "val_batches": 1, "device": "cpu"}, reporter)
-    assert result["format"] == "lrlab.range_test/1"
+    assert result["format"] == "lrlab.range_test/2"
     assert result["stop_reason"] in ("completed", "diverged", "nan")
     assert len(result["seeds"]["curves"]) == 2
     assert len(result["seeds"]["band_low"]) == len(result["lr"])
@@ -137,4 +137,5 @@ def test_find_cli_end_to_end(tmp_path, capsys) -> None:
     assert code == 0, err
     assert "consensus:" in out
     result = json.loads(out_path.read_text())
-    assert result["lr"][0] == pytest.approx(1e-4) and result["config"]["model"] == "small_cnn"
+    assert result["lr"][0] == pytest.approx(1e-4)
+    assert result["config"]["setup"]["model"] == "small_cnn"

@@ -40,7 +40,7 @@ def test_json_shapes_of_other_tools(tmp_path: Path, obj: object) -> None:
 
 def test_range_test_file_reads_raw_loss_and_null_as_nan(tmp_path: Path) -> None:
     obj = {
-        "format": "lrlab.range_test/1",
+        "format": "lrlab.range_test/2",
         "config": {"optimizer": {"lr": 0.1}},
         "lr": LRS,
         "loss": [2.0, 1.5, 0.7, None],
@@ -48,7 +48,7 @@ def test_range_test_file_reads_raw_loss_and_null_as_nan(tmp_path: Path) -> None:
     }
     curve = load_curve(write(tmp_path, "r.json", json.dumps(obj)))
     assert curve.losses[:3].tolist() == [2.0, 1.5, 0.7] and math.isnan(curve.losses[3])
-    assert "lrlab.range_test/1" in curve.source
+    assert "lrlab.range_test/2" in curve.source
 
 
 def test_csv_with_any_case_and_aliases(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_an_uploaded_csv_is_analysed_like_a_range_test_with_advice() -> None:
     assert curve.source.startswith("history.csv (CSV")
     result = analyze_imported(curve, optimizer="adam", batch_size=128, total_steps=5000)
     reference = analyze(lrs, losses, optimizer="adam").to_dict()
-    assert result["format"] == "lrlab.range_test/1"
+    assert result["format"] == "lrlab.range_test/2"
     assert result["suggestions"] == reference["suggestions"]
     assert result["advice"]["onecycle"]["total_steps"] == 5000
     assert "advice" not in analyze_imported(curve)  # no batch size: no transfer, no advice

@@ -13,7 +13,7 @@ from lrlab import options
 from lrlab.cli import build_parser
 from lrlab.data import DATASETS
 from lrlab.errors import LrlabError
-from lrlab.finder.commands import FIND_FLAGS
+from lrlab.finder.commands import LADDER_FLAGS, SWEEP_FLAGS
 from lrlab.models import MODELS
 from lrlab.train.commands import TRAIN_FLAGS
 
@@ -59,7 +59,9 @@ def _subparser(command: str) -> argparse.ArgumentParser:
     return action.choices[command]
 
 
-@pytest.mark.parametrize(("command", "names"), [("find", FIND_FLAGS), ("train", TRAIN_FLAGS)])
+@pytest.mark.parametrize(("command", "names"), [
+    ("find", TRAIN_FLAGS + SWEEP_FLAGS), ("train", TRAIN_FLAGS),
+    ("check", tuple(n for n in TRAIN_FLAGS if n != "epochs") + LADDER_FLAGS)])
 def test_cli_flags_are_built_from_the_registry(command: str, names: tuple[str, ...]) -> None:
     actions = {a.dest: a for a in _subparser(command)._actions}
     for name in names:

@@ -352,7 +352,7 @@ def test_runner_validation_refuses_bad_configs(config: dict, fragment: str) -> N
 
 def test_runner_validation_fills_defaults_and_knows_the_kinds() -> None:
     assert runners.validate("selftest", {"steps": 3}) == {**selftest.DEFAULTS, "steps": 3}
-    with pytest.raises(LrlabError, match="expected one of find, train, selftest"):
+    with pytest.raises(LrlabError, match="expected one of find, train, check, selftest"):
         runners.validate("fit", {})
 
 

@@ -1,4 +1,4 @@
-"""The lrlab.train/1 config: defaults, every kind of mistake named, the paper's schedule and the
+"""The lrlab.train/2 config: defaults, every kind of mistake named, the paper's schedule and the
 optimizer it builds."""
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def test_validation_is_idempotent() -> None:
         ({"variant": "E"}, "variant: expected one of A, B, C, D"),
         ({"precision": "fp8"}, "precision: expected one of"),
         ({"learning_rate": 0.1}, "unknown field(s) learning_rate"),
-        ({"format": "lrlab.train/2"}, "format: expected 'lrlab.train/1'"),
+        ({"format": "lrlab.train/3"}, "format: expected 'lrlab.train/1' or 'lrlab.train/2'"),
+        ({"origin": {"range_test": "7"}}, "origin.range_test: expected a job id"),
+        ({"origin": {"parent": 7}}, "origin has unknown field"),
         ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of sgd, sgdw, adam, adamw"),
         ({"optimizer": {"lr": 0}}, "optimizer.lr: expected a number in (0, 100]"),
         ({"optimizer": {"lr": float("nan")}}, "optimizer.lr: expected a finite number, got nan"),
@@ -167,3 +169,11 @@ def test_augmentation_is_a_choice_and_old_true_false_files_still_load() -> None:
     assert validate_config({"augment": "crop"})["augment"] == "crop"
     with pytest.raises(LrlabError, match="augment: expected one of auto, none, shift"):
         validate_config({"augment": "rotate"})
+
+
+def test_a_train_1_file_reads_as_train_2_with_no_origin() -> None:
+    cfg = validate_config({"format": "lrlab.train/1", "model": "small_cnn", "augment": True})
+    assert cfg["format"] == "lrlab.train/2" and cfg["origin"] is None
+    assert cfg["augment"] == "auto"  # /1's boolean augmentation
+    origin = validate_config({"origin": {"range_test": 4}})["origin"]
+    assert origin == {"range_test": 4, "check": None}

@@ -1,0 +1,115 @@
+"""LR Check: short training runs at a ladder of LRs around a range test's advice, run as
+parallel jobs, with every method's suggestion marked and a verdict on the advice."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lrlab import designer, ladder, ui
+from lrlab.errors import LrlabError
+from lrlab.finder.job import finder_setup
+from lrlab.jobs.store import Job
+from lrlab.monitor import JobFollower
+from lrlab.plots import ladder_figure
+
+state = st.session_state
+store = ui.store()
+
+st.title("LR Check")
+st.caption("Every finder reads a number off a loss curve; this trains at it. The setup is "
+           "trained for a short budget at peak LRs around the advice, one job per point, so "
+           "several workers run them side by side.")
+job = ui.job_in_url("check")  # a ladder; first, so a stale link's message is at the top
+found = None if job is not None else ui.job_in_url("find", "find")  # the range test to check
+
+
+def adopt_best(ladder_job: Job) -> None:
+    """Button callback: the Training page with the ladder's setup at the best point's LR, for
+    the planned run (the point's own schedule, before it was stretched to the budget)."""
+    best = ladder_job.result["best"]
+    point = next(p for p in ladder.points(ladder_job.config) if p["factor"] == best["factor"])
+    ui.load_setup(state, "training", {**point["config"],
+                                      "epochs": ladder_job.config["setup"]["epochs"]})
+    state["training.origin"] = {"range_test": ladder_job.config.get("range_test"),
+                                "check": ladder_job.id}
+    if point["config"]["schedule"] is not None:
+        state[designer.ADVICE_KEY] = point["config"]["schedule"]
+        state["training.schedule_source"] = "advice"
+    else:
+        state["training.schedule_source"] = "tricks"
+
+
+def draw_points(current: Job, _follower: JobFollower) -> None:
+    rows = ladder.rows_of(store, current.config)
+    st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}),
+                    key="check.chart")
+    st.dataframe(
+        [{"peak LR": r["lr"], "x advice": r["factor"], "status": r["status"],
+          "progress": r["progress"], "final top-1": r["final_val_top1"],
+          "final val loss": r["final_val_loss"], "job": r["job"]} for r in rows],
+        hide_index=True,
+        column_config={
+            "peak LR": st.column_config.NumberColumn(format="%.3g"),
+            "x advice": st.column_config.NumberColumn(format="%.3g"),
+            "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
+            "final top-1": st.column_config.NumberColumn(format="percent"),
+            "final val loss": st.column_config.NumberColumn(format="%.4f"),
+        })
+    if not current.is_finished:
+        ladder.refresh(store, current)  # ends the ladder as soon as its last point has
+
+
+if job is None:
+    if found is None:
+        st.info("Open a finished range test on the LR Finder page and choose “Check this "
+                "advice”, or pick one here.")
+        tests = [j for j in store.list_jobs(50, kind="find", status="succeeded", summary=True)]
+        if tests:
+            from lrlab.comparison import run_label
+
+            picked = st.selectbox("Range test", tests, format_func=run_label, index=None,
+                                  key="check.pick")
+            if picked is not None:
+                st.query_params["find"] = str(picked.id)
+                st.rerun()
+    elif found.status != "succeeded" or not (found.result or {}).get("advice"):
+        st.warning(f"Range test #{found.id} has no advice to check ({found.status}).")
+    else:
+        with st.form("check.form"):
+            st.markdown(f"**Range test #{found.id}**: suggested LR "
+                        f"{found.result['suggestions'].get('consensus') or 0:.3g}; the ladder "
+                        "trains its advised schedule at each peak LR.")
+            c = st.columns(5)
+            advice = c[0].selectbox("Advice", list(found.result["advice"]), key="check.advice")
+            put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
+                   for column, name in zip(c[1:], ("check.points", "check.span",
+                                                   "check.epochs", "check.fraction"),
+                                           strict=True)}
+            submitted = st.form_submit_button("Run the ladder", type="primary")
+        if submitted:
+            try:
+                config = {**ladder.from_range_test(found.result, setup=finder_setup(found.config),
+                                                   advice=advice, job=found.id), **put}
+                job_id = ui.submit("check", config)
+            except LrlabError as exc:
+                st.error(f"Not started: {exc}")
+            else:
+                del st.query_params["find"]
+                st.query_params["job"] = str(job_id)
+                st.rerun()
+
+if job is not None:
+    job = ui.live_job(job, "LR check", "check", draw_points)
+    result = job.result or {}
+    if job.is_finished and result:
+        {"succeeded": st.success}.get(job.status, st.warning)(result["verdict"])
+        if result.get("range_test") is not None and st.button(
+                f"Open range test #{result['range_test']}", key="check.range_test"):
+            st.switch_page("app_pages/lr_finder.py",
+                           query_params={"job": str(result["range_test"])})
+        if result.get("best") and st.button(
+                f"Train with the best LR ({result['best']['lr']:.3g})", type="primary",
+                key="check.adopt", on_click=adopt_best, args=(job,)):
+            st.switch_page("app_pages/training.py")
+    elif job.is_finished:
+        st.error(job.error or f"The ladder was {job.status}.")

@@ -1,0 +1,109 @@
+"""The chain find -> check -> train under AppTest on a real store: a finished range test hands its
+setup to Training and its advice to the LR Check page; a ladder is queued from the page, shown
+live with every method's suggestion marked, and its best LR goes to Training with the run's
+origin, which the run's page links back to."""
+
+from __future__ import annotations
+
+import pytest
+from app_helpers import run_page
+
+from lrlab import ladder, ui
+from lrlab.jobs import runners
+from lrlab.jobs.store import Store
+from lrlab.reporting import NullReporter
+
+SETUP = {"model": "small_cnn", "width": 8, "dataset": "digits", "limit": 400, "epochs": 4,
+         "batch_size": 32, "device": "cpu", "tricks": {"label_smoothing": 0.05}}
+
+
+@pytest.fixture(scope="module")
+def sweep() -> dict:
+    """A real range test of SETUP (small, but every step real)."""
+    from lrlab.finder.job import run_from_config
+
+    return run_from_config({"setup": SETUP, "num_points": 30}, NullReporter())
+
+
+def finished(store: Store, kind: str, config: dict, result: dict) -> int:
+    job_id = store.submit(kind, config)
+    store.claim("w")
+    store.finish(job_id, "succeeded", result=result)
+    return job_id
+
+
+def test_train_with_this_setup_fills_the_training_form_and_its_schedule(
+    store: Store, sweep: dict
+) -> None:
+    job_id = finished(store, "find", sweep["config"], sweep)
+    at = run_page("lr_finder.py", {"job": str(job_id)})
+    at.button(key="finder.train").click().run()
+    state = at.session_state
+    assert state["training.model"] == "small_cnn" and state["training.width"] == 8
+    assert state["training.batch"] == 32 and state["training.epochs"] == 4
+    assert state["training.label_smoothing"] == 0.05
+    assert state["training.schedule_source"] == "advice"
+    assert state["training.origin"] == {"range_test": job_id}
+    # the session carries the filled form to the Training page (a page of its own here)
+    training = run_page("training.py")
+    for key in [f"training.{short}" for short in ui.SETUP_KEYS.values()] + [
+            "training.origin", "training.schedule_source", "training.schedule"]:
+        training.session_state[key] = state[key]
+    training.run()
+    training.button(key="FormSubmitter:training.form-Start training").click().run()
+    assert not training.exception, training.exception
+    assert not training.error, [e.value for e in training.error]
+    (run,) = store.list_jobs(None, kind="train")
+    assert run.config["origin"] == {"range_test": job_id, "check": None}
+    assert run.config["schedule"]["base_lr"] == sweep["advice"]["onecycle"]["base_lr"]
+    assert run.config["tricks"]["label_smoothing"] == 0.05
+    page = run_page("training.py", {"job": str(run.id)})
+    assert [b.label for b in page.button if b.key == "training.from.range_test"] == [
+        f"From range test #{job_id}"]
+
+
+def test_a_ladder_is_queued_from_a_range_test(store: Store, sweep: dict) -> None:
+    job_id = finished(store, "find", sweep["config"], sweep)
+    at = run_page("check.py", {"find": str(job_id)})
+    at.number_input(key="check.points").set_value(3)
+    at.number_input(key="check.epochs").set_value(1)
+    at.button(key="FormSubmitter:check.form-Run the ladder").click().run()
+    assert not at.exception, at.exception
+    (check,) = store.list_jobs(None, kind="check")
+    assert check.status == "running" and len(check.config["children"]) == 3
+    assert check.config["range_test"] == job_id
+    peak = sweep["advice"]["onecycle"]["base_lr"]
+    lrs = [p["lr"] for p in ladder.points(check.config)]
+    assert lrs == pytest.approx([peak / 10, peak, peak * 10])
+    assert at.query_params["job"] == str(check.id) and "find" not in at.query_params
+
+
+def test_a_finished_ladder_shows_its_verdict_and_hands_the_best_lr_to_training(
+    store: Store, sweep: dict, figure
+) -> None:
+    find_id = finished(store, "find", sweep["config"], sweep)
+    config = runners.validate("check", {**ladder.from_range_test(
+        sweep, setup=sweep["config"]["setup"], job=find_id), "points": 3, "epochs": 1})
+    check_id = store.submit("check", config)
+    children = store.get(check_id).config["children"]
+    for child, top1 in zip(children, (0.5, 0.7, 0.9), strict=True):
+        store.claim("w")
+        store.finish(child, "succeeded", result={"summary": {
+            "final_val_top1": top1, "best_val_top1": top1, "final_val_loss": 1 - top1}})
+    at = run_page("check.py", {"job": str(check_id)})
+    job = store.get(check_id)
+    assert job.status == "succeeded"  # the page's view ended the ladder
+    assert job.result["best"]["factor"] == 10.0
+    assert any(job.result["verdict"] in s.value for s in at.success)
+    assert "at the ladder's top end" in job.result["verdict"]
+    chart = figure(at)
+    assert chart["data"][0]["y"] == pytest.approx([0.5, 0.7, 0.9])
+    marked = {a["text"] for a in chart["layout"]["annotations"]}
+    assert {"lrlab", "torch_lr_finder", "consensus"} <= marked
+    at.button(key="check.adopt").click().run()
+    state = at.session_state
+    peak = sweep["advice"]["onecycle"]["base_lr"]
+    assert state["training.schedule"]["base_lr"] == pytest.approx(peak * 10)
+    assert state["training.schedule"]["total_steps"] == sweep["advice"]["onecycle"]["total_steps"]
+    assert state["training.epochs"] == 4 and state["training.schedule_source"] == "advice"
+    assert state["training.origin"] == {"range_test": find_id, "check": check_id}

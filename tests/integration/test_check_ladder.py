@@ -1,0 +1,134 @@
+"""The LR check ladder as jobs: queued as one training job per point, run by real workers in
+parallel, aggregated when its last point ends, a dead worker's point failed and the rest kept,
+cancelled as one; and `lrlab check` on the command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from jobs_helpers import WorkerProcess, wait_finished, wait_for
+
+from lrlab.cli import main
+from lrlab.jobs import runners
+from lrlab.jobs.store import Store
+
+pytestmark = pytest.mark.timeout(300)
+
+# A small, quick setup: 300 digits, a narrow CNN, 2 updates an epoch at batch 128.
+SETUP = {"model": "small_cnn", "width": 8, "dataset": "digits", "limit": 300, "epochs": 2,
+         "device": "cpu"}
+
+
+def submit_ladder(store: Store, **fields) -> int:
+    config = runners.validate("check", {"setup": SETUP, "points": 3, "epochs": 1, **fields})
+    return store.submit("check", config)
+
+
+def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(store: Store) -> None:
+    ladder_id = submit_ladder(store, points=5)
+    ladder = store.get(ladder_id)
+    assert ladder.status == "running" and ladder.worker is None
+    children = [store.get(i) for i in ladder.config["children"]]
+    assert [c.kind for c in children] == ["train"] * 5
+    assert all(c.status == "queued" for c in children)
+    lrs = [c.config["optimizer"]["lr"] for c in children]
+    assert lrs == pytest.approx([0.01, 0.1 / 10 ** 0.5, 0.1, 0.1 * 10 ** 0.5, 1.0])
+    claimed = [store.claim("w") for _ in range(6)]
+    assert [j.id for j in claimed if j is not None] == ladder.config["children"]
+    for job in claimed[:5]:
+        store.finish(job.id, "cancelled")
+    store.fail_stale()
+    ended = store.get(ladder_id)  # ended by the store's upkeep once its last point did
+    assert ended.status == "failed" and ended.error.startswith("No point of the ladder finished")
+
+
+def test_two_workers_run_a_ladder_in_parallel_and_it_ends_with_the_aggregate(
+    store: Store, home: Path
+) -> None:
+    workers = [WorkerProcess(store.url, home, home / f"ladder-w{i}.log") for i in range(2)]
+    try:
+        wait_for(lambda: len(store.live_workers()) >= 2, "both workers to register")
+        ladder_id = submit_ladder(store, suggestions={"fastai_valley": 0.02})
+        ladder = wait_finished(store, ladder_id)
+        assert ladder.status == "succeeded", ladder.error
+        result = ladder.result
+        assert result["format"] == "lrlab.check/1" and len(result["points"]) == 3
+        children = [store.get(i) for i in ladder.config["children"]]
+        assert {c.worker for c in children} == {w.id for w in store.live_workers()}
+        top1 = {c.id: c.result["summary"]["final_val_top1"] for c in children}
+        best = max(top1.values())
+        assert result["best"]["final_val_top1"] == best
+        assert [p["final_val_top1"] for p in result["points"]] == list(top1.values())
+        assert result["advice"]["factor"] == 1.0 and "of 3 points" in result["verdict"]
+        assert result["suggestions"] == {"fastai_valley": 0.02}
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_worker_dying_mid_ladder_fails_its_point_and_the_rest_are_kept(
+    store: Store, home: Path
+) -> None:
+    ladder_id = submit_ladder(store, epochs=30)  # long enough to be killed mid-run
+    first = store.get(ladder_id).config["children"][0]
+    doomed = WorkerProcess(store.url, home, home / "ladder-doomed.log")
+    wait_for(lambda: store.get(first).status == "running" and store.metrics_since(first),
+             "the first point to train")
+    doomed.stop(signal.SIGKILL)
+    survivor = WorkerProcess(store.url, home, home / "ladder-survivor.log",
+                             "--heartbeat-timeout", "2")
+    try:
+        ladder = wait_finished(store, ladder_id)
+    finally:
+        survivor.stop()
+    assert ladder.status == "succeeded", ladder.error
+    statuses = [p["status"] for p in ladder.result["points"]]
+    assert statuses == ["failed", "succeeded", "succeeded"]
+    assert "stopped heartbeating" in ladder.result["points"][0]["error"]
+    assert "1 of 3 points did not finish" in ladder.result["verdict"]
+
+
+def test_cancel_cancels_the_whole_ladder(store: Store, home: Path) -> None:
+    ladder_id = submit_ladder(store, epochs=50)
+    first = store.get(ladder_id).config["children"][0]
+    worker = WorkerProcess(store.url, home, home / "ladder-cancel.log", "--cancel-grace", "5")
+    try:
+        wait_for(lambda: store.get(first).status == "running", "the first point to start")
+        assert store.request_cancel(ladder_id) == "running"
+        ladder = wait_finished(store, ladder_id)
+    finally:
+        worker.stop()
+    assert ladder.status == "cancelled"
+    assert [store.get(i).status for i in ladder.config["children"]] == ["cancelled"] * 3
+
+
+def test_lrlab_check_runs_a_ladder_from_a_range_test_file(tmp_path, capsys) -> None:
+    find_out, check_out = tmp_path / "find.json", tmp_path / "check.json"
+    setup_flags = ["--model", "small_cnn", "--width", "8", "--dataset", "digits", "--limit",
+                   "300", "--batch-size", "32", "--device", "cpu"]
+    assert main(["find", *setup_flags, "--epochs", "4", "--num-points", "30",
+                 "--out", str(find_out)]) == 0
+    found = json.loads(find_out.read_text())
+    assert found["advice"]["onecycle"]["total_steps"] == found["planned_run"]["updates"] == 28
+    capsys.readouterr()
+    assert main(["check", "--from", str(find_out), "--points", "3", "--fraction", "0.25",
+                 "--out", str(check_out)]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(check_out.read_text())
+    assert result["epochs"] == 1 and len(result["points"]) == 3
+    peak = found["advice"]["onecycle"]["base_lr"]
+    assert [p["lr"] for p in result["points"]] == pytest.approx([peak / 10, peak, peak * 10])
+    assert "<- advice" in out and result["verdict"] in out
+    assert set(result["suggestions"]) >= {"lrlab", "torch_lr_finder", "consensus"}
+
+
+def test_lrlab_check_refuses_a_result_without_the_advice_named(tmp_path, capsys) -> None:
+    path = tmp_path / "curve.json"
+    path.write_text(json.dumps({"format": "lrlab.range_test/2", "config": {"setup": SETUP},
+                                "advice": {}}))
+    assert main(["check", "--from", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "advice" in err

@@ -1,0 +1,129 @@
+"""The LR check ladder's plan, aggregate and verdict (lrlab.ladder), with values worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lrlab import ladder
+from lrlab.errors import LrlabError
+from lrlab.schedules import Schedule
+
+SETUP = {"model": "small_cnn", "dataset": "digits", "epochs": 10, "batch_size": 64}
+
+
+def config(**fields) -> dict:
+    return ladder.validate_config({"setup": SETUP, **fields})
+
+
+def test_factors_are_log_spaced_over_the_span_and_include_the_advice() -> None:
+    assert ladder.factors(5, 10.0) == pytest.approx([0.1, 10 ** -0.5, 1.0, 10 ** 0.5, 10.0])
+    assert ladder.factors(3, 10.0) == [0.1, 1.0, 10.0]
+    assert ladder.factors(4, 100.0) == pytest.approx([0.01, 100 ** (-1 / 3), 1.0,
+                                                      100 ** (1 / 3), 100.0])  # 1 added
+    assert ladder.factors(1, 10.0) == [1.0]
+
+
+def test_points_move_the_setups_own_lr_with_linear_scaling() -> None:
+    # the paper's schedule: optimizer.lr 0.1 at batch 256, linear scaling -> peak 0.025 at 64
+    cfg = config(points=3)
+    assert ladder.peak_lr(cfg["setup"]) == pytest.approx(0.025)
+    pts = ladder.points(cfg)
+    assert [p["lr"] for p in pts] == pytest.approx([0.0025, 0.025, 0.25])
+    assert [p["config"]["optimizer"]["lr"] for p in pts] == pytest.approx([0.01, 0.1, 1.0])
+    assert all(p["config"]["epochs"] == 2 for p in pts)  # 0.2 of 10 epochs
+
+
+def test_points_scale_a_given_schedule_and_stretch_it_to_the_budget() -> None:
+    schedule = {"format": "lrlab.schedule/1", "base_lr": 0.4, "total_steps": 1000,
+                "main": {"kind": "cyclic", "base_lr": 0.04, "step_size_up": 100}}
+    cfg = config(setup={**SETUP, "schedule": schedule, "schedule_fit": "stretch"}, lr=0.2,
+                 points=3, span=4.0, epochs=1)
+    pts = ladder.points(cfg)
+    assert [p["lr"] for p in pts] == pytest.approx([0.05, 0.2, 0.8])
+    for point in pts:
+        moved = Schedule.from_dict(point["config"]["schedule"])
+        assert moved.effective_base_lr == pytest.approx(point["lr"])
+        # the absolute lower bound moves with the peak: the shape is the same in proportion
+        assert moved.config["main"]["base_lr"] == pytest.approx(point["lr"] / 10)
+        assert point["config"]["schedule_fit"] == "stretch" and point["config"]["epochs"] == 1
+
+
+@pytest.mark.parametrize(("fields", "where"), [
+    ({"points": 0}, "check.points"),
+    ({"span": 1.0}, "check.span"),
+    ({"epochs": 1, "fraction": 0.5}, "not both"),
+    ({"lr": -1.0}, "check.lr"),
+    ({"suggestions": {"fastai": "big"}}, "suggestions"),
+    ({"nonsense": 1}, "nonsense"),
+    ({"setup": {**SETUP, "epochs": 0}}, "epochs"),
+])
+def test_bad_ladder_configs_name_the_field(fields, where) -> None:
+    with pytest.raises(LrlabError, match=where):
+        ladder.validate_config({"setup": SETUP, **fields})
+
+
+def row(lr: float, factor: float, top1: float | None, loss: float | None = 0.5,
+        status: str = "succeeded") -> dict:
+    return {"lr": lr, "factor": factor, "status": status, "final_val_top1": top1,
+            "best_val_top1": top1, "final_val_loss": loss, "final_train_loss": loss,
+            "job": None, "progress": 1.0, "error": None}
+
+
+def test_verdict_gives_the_gap_in_decades_and_accuracy_points() -> None:
+    rows = [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.95), row(1.0, 10.0, 0.975),
+            row(10.0, 100.0, 0.97)]
+    result = ladder.aggregate(config(), rows)
+    assert result["best"]["lr"] == 1.0 and result["advice"]["lr"] == 0.1
+    assert result["verdict"].startswith(
+        "The advice (LR 0.1) is 1.00 decade below the best of 4 points (LR 1) and 2.5 points "
+        "of accuracy below it (95.0 % vs 97.5 %).")
+    assert "end" not in result["verdict"]
+
+
+def test_a_best_at_the_end_of_the_ladder_and_failed_points_are_said() -> None:
+    rows = [row(0.01, 0.1, 0.80), row(0.1, 1.0, 0.90), row(1.0, 10.0, 0.95),
+            row(10.0, 100.0, None, None, status="failed")]
+    verdict = ladder.aggregate(config(), rows)["verdict"]
+    # the failed top point is not part of the finished ladder's range, so LR 1 is its top
+    assert "1 of 4 points did not finish (LR 10: failed)" in verdict
+    rows[3] = row(0.001, 0.01, 0.5)
+    verdict = ladder.aggregate(config(), rows)["verdict"]
+    assert "at the ladder's top end" in verdict
+
+
+def test_ties_go_to_the_lower_loss_and_the_advice_that_ties_is_the_best() -> None:
+    rows = [row(0.05, 0.5, 0.9600, loss=0.30), row(0.1, 1.0, 0.9605, loss=0.20),
+            row(0.2, 2.0, 0.9600, loss=0.25)]
+    result = ladder.aggregate(config(), rows)
+    assert result["best"]["lr"] == 0.1
+    assert result["verdict"].startswith("The advice (LR 0.1) is the best of 3 points")
+
+
+def test_no_finished_point_cannot_judge() -> None:
+    rows = [row(0.1, 1.0, None, None, status="cancelled")]
+    result = ladder.aggregate(config(), rows)
+    assert result["best"] is None
+    assert result["verdict"].startswith("No point of the ladder finished")
+
+
+def test_a_ladder_from_a_range_test_takes_its_setup_advice_and_marks() -> None:
+    advice = {"format": "lrlab.schedule/1", "base_lr": 0.3, "total_steps": 55,
+              "main": {"kind": "onecycle"}}
+    result = {"format": "lrlab.range_test/2", "config": {"setup": SETUP},
+              "suggestions": {"fastai_valley": 0.01, "lrlab": 0.2, "lightning": None},
+              "advice": {"onecycle": advice}}
+    cfg = ladder.validate_config(ladder.from_range_test(result, job=7))
+    assert cfg["setup"]["schedule"]["base_lr"] == 0.3 and cfg["range_test"] == 7
+    assert cfg["suggestions"] == {"fastai_valley": 0.01, "lrlab": 0.2}
+    assert ladder.points(cfg)[2]["lr"] == pytest.approx(0.3)
+    with pytest.raises(LrlabError, match="advised onecycle"):
+        ladder.from_range_test(result, advice="cyclic")
+    flat = {"config": {"model": "small_cnn", "dataset": "digits"}, "advice": {"onecycle": advice}}
+    assert ladder.from_range_test(flat)["setup"]["batch_size"] == 64  # a /1 result's setup
+
+
+def test_decades_are_symmetric() -> None:
+    assert ladder._decades(0.1, 1.0) == ladder._decades(1.0, 0.1) == pytest.approx(1.0)
+    assert math.isclose(ladder._decades(0.2, 0.2), 0.0)
