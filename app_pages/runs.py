@@ -10,10 +10,10 @@ from lrlab.plots import range_test_result_figure, training_figure
 
 store = ui.store()
 st.title("Runs")
-st.caption("Every range test and training run, newest first. Select one to open it, several to "
-           "compare them.")
+st.caption("Every range test, LR check and training run, newest first. Select one to open "
+           "it, several to compare them.")
 
-kind_filter = st.segmented_control("Show", ["all", "find", "train"], default="all",
+kind_filter = st.segmented_control("Show", ["all", "find", "check", "train"], default="all",
                                    key="runs.kind")
 jobs = comparison.listed_jobs(store, None if kind_filter in (None, "all") else kind_filter)
 if not jobs:
@@ -70,7 +70,7 @@ if st.session_state.get("runs.confirm_delete"):
 if len(picked) == 1:
     job = picked[0]
     st.subheader(comparison.run_label(job))
-    page = {"find": "finder", "train": "training"}.get(job.kind)
+    page = {"find": "finder", "train": "training", "check": "check"}.get(job.kind)
     if page:  # a relative link: works under any base URL path
         st.markdown(f"[Open on its own page (live view)](./{page}?job={job.id})")
     st.markdown(f"**Status:** {ui.status_line(job.status)} · {job.message or ''}")

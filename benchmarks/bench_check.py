@@ -1,8 +1,9 @@
 """The LR check ladder, two figures:
 
 1. Parallel ladder: a 5-point ladder (small_cnn on digits, 3 epochs a point) run by two
-   `lrlab worker`s on one store, against the same ladder run by one worker (the same 5 runs one
-   after another), each timed from the submit to the ladder's end (worker start-up excluded).
+   `lrlab worker --threads 1`s on one store (cores / workers each), against the same ladder run
+   by one worker with every core (the same 5 runs one after another), each timed from the
+   submit to the ladder's end (worker start-up excluded).
    Prints the ratio (target <= 0.65 on 2 cores).
 2. Advice against the ladder's best, on three model/data pairs. Each pair: a range test of the
    setup (lrlab's advice sized to the run), then the same 1cycle schedule trained at the peaks
@@ -14,7 +15,7 @@
    - ResNet-18-D width 8 on digits with AdamW, label smoothing 0.1: held out.
    - small_cnn width 16 on a 4,000-image MNIST sample (the t10k set), SGD + Nesterov: held out.
 
-    python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k] [--skip-parallel]
+    python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k] [--only parallel|advice]
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ LADDER_SETUP = {"model": "small_cnn", "dataset": "digits", "epochs": 15, "device
 
 
 def ladder_seconds(workers: int) -> float:
-    """Seconds from submitting a 5-point ladder to its end, with `workers` workers."""
+    """Seconds from submitting a 5-point ladder to its end, with `workers` workers, each
+    with its share of the cores (`--threads`; one worker keeps torch's default, all)."""
+    threads = [] if workers == 1 else ["--threads", str(max(1, (os.cpu_count() or 1)
+                                                            // workers))]
     with tempfile.TemporaryDirectory() as home:
         url = f"sqlite:///{Path(home) / 'jobs.db'}"
         env = {**os.environ, "LRLAB_HOME": home}
         with Store(url) as store:
-            procs = [subprocess.Popen([sys.executable, "-m", "lrlab.cli", "worker", "--db", url,
-                                       "--poll", "0.05"], env=env, stdout=subprocess.DEVNULL,
+            command = [sys.executable, "-m", "lrlab.cli", "worker", "--db", url, "--poll",
+                       "0.05", *threads]
+            procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL) for _ in range(workers)]
             try:
                 while len(store.live_workers()) < workers:  # condition-wait: registered
@@ -136,14 +141,15 @@ def advice_quality(mnist: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
-    parser.add_argument("--skip-parallel", action="store_true")
+    parser.add_argument("--only", choices=("parallel", "advice"), default=None)
     args = parser.parse_args()
-    if not args.skip_parallel:
+    if args.only != "advice":
         one = ladder_seconds(1)
         two = ladder_seconds(2)
         print(f"5-point ladder, 3 epochs a point: 1 worker {one:.1f} s, 2 workers {two:.1f} s "
               f"-> ratio {two / one:.2f} (target <= 0.65)")
-    advice_quality(args.mnist if args.mnist.exists() else None)
+    if args.only != "parallel":
+        advice_quality(args.mnist if args.mnist.exists() else None)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,10 @@ def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
                 "trust": trust.get("level"),
                 "verdict": trust.get("verdict"),
             })
+        elif job.kind == "check" and result:
+            best = result.get("best") or {}
+            row.update({"best LR": best.get("lr"), "final val top-1": best.get("final_val_top1"),
+                        "verdict": result.get("verdict")})
         if job.error:
             row["error"] = job.error
         rows.append(row)

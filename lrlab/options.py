@@ -272,6 +272,11 @@ _FIELDS = [
     Field("worker.gpus", "GPUs per job", "float", None, low=0.0, high=64.0, optional=True,
           cli="gpus", help="Ray: GPUs each job asks for, fractional allowed (default: 1 on a "
                            "cluster with GPUs, else 0)"),
+    Field("worker.threads", "CPU threads per job", "int", None, low=1, high=1024, optional=True,
+          cli="threads",
+          help="torch's CPU threads in each job (OMP_NUM_THREADS); unset: torch's default, every "
+               "core. Several workers on one CPU machine: cores / workers each, so parallel jobs "
+               "(an LR check ladder's points) do not fight over the cores"),
     Field("worker.nice", "Niceness", "int", 0, low=0, high=19,
           help="lower this worker's and its jobs' CPU priority by N (the app's own worker uses "
                "10, so pages stay responsive while a job trains on the same CPU)"),

@@ -24,7 +24,8 @@ _DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, def
 
 # The worker's tuning flags, each declared once in lrlab.options.
 WORKER_FLAGS = ("worker.poll", "worker.heartbeat_timeout", "worker.cancel_grace", "worker.nice",
-                "worker.executor", "worker.ray_address", "worker.gpus", "worker.artifacts")
+                "worker.threads", "worker.executor", "worker.ray_address", "worker.gpus",
+                "worker.artifacts")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -274,6 +275,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     settings = options.flag_values(args, WORKER_FLAGS)
     if settings["worker.nice"]:
         os.nice(settings["worker.nice"])  # inherited by every job process this worker spawns
+    if settings["worker.threads"]:  # read by torch as each spawned job process imports it
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(
+            settings["worker.threads"])
     Worker(WorkerOptions(
         db_url=args.db,
         device=args.device,

@@ -279,8 +279,12 @@ class Worker:
         assert self.id is not None
         spec = runners.runner_spec(job.kind)
         config = dict(job.config)
-        if config.get("device", "auto") == "auto" and job.kind != "selftest" and not self._ray:
-            config["device"] = self.device  # "auto" means this worker's device
+        if isinstance(config.get("setup"), dict):  # a range test names its device in its setup
+            config["setup"] = place = dict(config["setup"])
+        else:
+            place = config
+        if place.get("device", "auto") == "auto" and job.kind != "selftest" and not self._ray:
+            place["device"] = self.device  # "auto" means this worker's device
         out_dir = url = None
         if spec.takes_out_dir:
             url = run_url(job.id, self.options.artifacts)

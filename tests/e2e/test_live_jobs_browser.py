@@ -159,3 +159,37 @@ def test_a_stale_job_link_says_so_without_a_traceback(page, app_url: str, page_p
     assert alert_box["y"] < 400 and alert_box["y"] > heading_box["y"]
     assert page.get_by_test_id("stException").count() == 0
     assert "Traceback" not in page.content()
+
+
+def test_the_whole_chain_find_check_train_and_back(page, app_url: str) -> None:
+    """Range test -> check (3 points, 1 epoch) -> train with the best -> the run names both."""
+    page.goto(f"{app_url}/finder")
+    page.get_by_role("heading", name="LR Finder").wait_for()
+    _fill(page, "Points", "30")
+    _fill(page, "Batch size", "32")
+    _fill(page, "Epochs", "2")
+    page.get_by_role("button", name="Run range test").click()
+    find_id = _submitted_job(page)
+    _status(page, "Range test", find_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
+
+    page.get_by_role("button", name="Check this advice (LR ladder)").click()
+    page.get_by_role("heading", name="LR Check").wait_for()
+    page.get_by_text(f"Range test #{find_id}").wait_for()
+    _fill(page, "Points", "3")
+    _fill(page, "Epochs per point", "1")
+    page.get_by_role("button", name="Run the ladder").click()
+    check_id = _submitted_job(page)
+    _status(page, "LR check", check_id, "succeeded").wait_for(timeout=3 * JOB_WAIT_MS)
+    page.get_by_test_id("stAlertContainer").filter(has_text="of 3 points").wait_for()
+
+    page.get_by_role("button", name=re.compile(r"^Train with the best LR")).click()
+    page.get_by_role("heading", name="Training").wait_for()
+    page.get_by_text(f"Setup from range test #{find_id} and LR check #{check_id}.").wait_for()
+    page.get_by_role("button", name="Start training").click()
+    run_id = _submitted_job(page)
+    _status(page, "Run", run_id).wait_for(timeout=JOB_WAIT_MS)
+    page.reload()  # the run's origin is stored with it, not only in this session
+    _status(page, "Run", run_id).wait_for(timeout=60_000)
+    page.get_by_role("button", name=f"From LR check #{check_id}").wait_for()
+    page.get_by_role("button", name=f"From range test #{find_id}").click()
+    _status(page, "Range test", find_id, "succeeded").wait_for(timeout=60_000)

@@ -132,3 +132,19 @@ def test_lrlab_check_refuses_a_result_without_the_advice_named(tmp_path, capsys)
     assert main(["check", "--from", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "advice" in err
+
+
+def test_a_worker_runs_a_range_test_of_a_setup_on_its_own_device(
+    store: Store, home: Path
+) -> None:
+    """"auto" in the setup means the worker's device (the setup holds it since /2)."""
+    config = runners.validate("find", {"setup": {**SETUP, "device": "auto"}, "num_points": 20})
+    job_id = store.submit("find", config)
+    worker = WorkerProcess(store.url, home, home / "find-worker.log")
+    try:
+        job = wait_finished(store, job_id)
+    finally:
+        worker.stop()
+    assert job.status == "succeeded", job.error
+    assert job.result["config"]["setup"]["device"] == "cpu"
+    assert job.result["format"] == "lrlab.range_test/2"
