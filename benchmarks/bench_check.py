@@ -5,15 +5,17 @@
    by one worker with every core (the same 5 runs one after another), each timed from the
    submit to the ladder's end (worker start-up excluded).
    Prints the ratio (target <= 0.65 on 2 cores).
-2. Advice against the ladder's best, on three model/data pairs. Each pair: a range test of the
-   setup (lrlab's advice sized to the run), then the same 1cycle schedule trained at the peaks
-   of a 5-point ladder around the advice (x0.1 ... x10), and at torch-lr-finder's and fastai's
-   (valley) suggestions, read off the same curve by those tools' own rules. Prints each run's
-   final top-1 and the advice's share of the ladder's best.
-   - small_cnn on digits (SGD): a pair the advice rules were tuned on
-     (bench_suggestion_quality.py).
-   - ResNet-18-D width 8 on digits with AdamW, label smoothing 0.1: held out.
-   - small_cnn width 16 on a 4,000-image MNIST sample (the t10k set), SGD + Nesterov: held out.
+2. Advice against the ladder's best, on four model/data pairs. Each pair: a range test of the
+   setup (lrlab's advice sized to the run); then each advised schedule (1cycle, warmup +
+   cosine) trained at the peaks of a 9-point ladder around the advice (x0.1 ... x10, a quarter
+   decade apart) and at torch-lr-finder's and fastai's (valley) suggestions, read off the same
+   curve by those tools' own rules. Prints each run's final top-1, the advice's share of the
+   ladder's best, and the share a peak of consensus^(1-w) x minimum^w would reach
+   (interpolated on the ladder): the family the advice's peaks are chosen from.
+   - tuned on: small_cnn on digits (SGD); small_cnn width 16 on a 4,000-image MNIST sample
+     (the t10k set; SGD + Nesterov);
+   - held out: ResNet-18-D width 8 on digits (AdamW, label smoothing 0.1); ResNet-18-A width 8
+     on the MNIST sample (SGD, mixup 0.2).
 
     python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k] [--only parallel|advice]
 """
@@ -77,7 +79,8 @@ def ladder_seconds(workers: int) -> float:
 
 
 def pairs(mnist: Path | None) -> list[tuple[str, dict, bool]]:
-    """(name, setup, held out) of each model/data pair."""
+    """(name, setup, held out) of each model/data pair; the advice rules' weight was chosen on
+    the pairs not held out (see advice.py)."""
     out = [
         ("small_cnn / digits, SGD", {"model": "small_cnn", "dataset": "digits", "epochs": 6,
                                      "batch_size": 64}, False),
@@ -86,10 +89,16 @@ def pairs(mnist: Path | None) -> list[tuple[str, dict, bool]]:
             "optimizer": {"name": "adamw", "weight_decay": 0.05}}, True),
     ]
     if mnist is not None:
-        out.append(("small_cnn w16 / MNIST 4k, SGD Nesterov", {
-            "model": "small_cnn", "width": 16, "dataset": "idx", "data_root": str(mnist),
-            "limit": 4000, "epochs": 4, "batch_size": 64,
-            "optimizer": {"nesterov": True}}, True))
+        out += [
+            ("small_cnn w16 / MNIST 4k, SGD Nesterov", {
+                "model": "small_cnn", "width": 16, "dataset": "idx", "data_root": str(mnist),
+                "limit": 4000, "epochs": 4, "batch_size": 64,
+                "optimizer": {"nesterov": True}}, False),
+            ("resnet18-A w8 / MNIST 4k, SGD + mixup 0.2", {
+                "model": "resnet18", "variant": "A", "width": 8, "dataset": "idx",
+                "data_root": str(mnist), "limit": 4000, "epochs": 4, "batch_size": 128,
+                "tricks": {"mixup": 0.2}}, True),
+        ]
     return [(name, {**setup, "device": "cpu"}, held) for name, setup, held in out]
 
 
@@ -106,42 +115,63 @@ def top1(setup: dict, schedule: dict, peak: float) -> float | None:
         return None
 
 
-def advice_quality(mnist: Path | None) -> None:
+def at_lr(ladder_rows: dict[float, float | None], lr: float) -> float | None:
+    """Accuracy at `lr`, linear in log LR between the two ladder points around it (a diverged
+    point counts as 0); None outside the ladder."""
+    import itertools
+    import math
+
+    points = sorted((k, v or 0.0) for k, v in ladder_rows.items())
+    for (a, fa), (b, fb) in itertools.pairwise(points):
+        if a <= lr <= b:
+            t = (math.log(lr) - math.log(a)) / (math.log(b) - math.log(a))
+            return fa + t * (fb - fa)
+    return None
+
+
+def advice_quality(mnist: Path | None, points: int) -> None:
     for name, setup, held in pairs(mnist):
         started = time.perf_counter()
         found = run_from_config({"setup": setup, "num_points": 100}, NullReporter())
-        advice = found["advice"]["onecycle"]
-        cfg = ladder.validate_config({"setup": {**setup, "schedule": advice}, "points": 5,
-                                      "epochs": setup["epochs"]})
-        rows = {p["factor"]: top1(setup, advice, p["lr"]) for p in ladder.points(cfg)}
-        peaks = {p["factor"]: p["lr"] for p in ladder.points(cfg)}
-        best_factor = max((f for f in rows if rows[f] is not None), key=lambda f: rows[f])
-        best = rows[best_factor]
-        others = {}
-        for method in ("torch_lr_finder", "fastai_valley"):
-            lr = found["suggestions"].get(method)
-            others[method] = (lr, top1(setup, advice, lr) if lr else None)
+        consensus, minimum = found["suggestions"]["consensus"], found["minimum_lr"]
         tag = "held out" if held else "tuned on"
-        print(f"\n{name} ({tag}); {found['planned_run']['updates']} updates, "
-              f"{time.perf_counter() - started:.0f} s")
-        for factor, acc in rows.items():
-            mark = " <- advice" if factor == 1.0 else ""
-            shown = "diverged" if acc is None else f"{100 * acc:.2f} %"
-            print(f"  ladder x{factor:<6.3g} peak {peaks[factor]:<8.3g} {shown}{mark}")
-        for method, (lr, acc) in others.items():
-            shown = "diverged" if acc is None else f"{100 * acc:.2f} %"
-            print(f"  {method:<16} peak {lr:<8.3g} {shown}")
-        own = rows[1.0]
-        if own is not None:
-            print(f"  advice / ladder best = {own / best:.3f} (best x{best_factor:g}); "
-                  f"advice - torch-lr-finder = "
-                  f"{100 * (own - (others['torch_lr_finder'][1] or 0)):+.2f} points")
+        print(f"\n{name} ({tag}); {found['planned_run']['updates']} updates; consensus "
+              f"{consensus:.3g}, smoothed minimum {minimum:.3g}, trust {found['trust']['level']}")
+        for kind in ("onecycle", "warmup_cosine"):
+            advice = found["advice"][kind]
+            cfg = ladder.validate_config({"setup": {**setup, "schedule": advice},
+                                          "points": points, "epochs": setup["epochs"]})
+            rows = {p["lr"]: top1(setup, advice, p["lr"]) for p in ladder.points(cfg)}
+            best_lr = max((lr for lr in rows if rows[lr] is not None), key=lambda lr: rows[lr])
+            best = rows[best_lr]
+            print(f"  {kind}: advice peak {advice['base_lr']:.3g}")
+            for lr, acc in rows.items():
+                mark = " <- advice" if lr == cfg["setup"]["schedule"]["base_lr"] else ""
+                shown = "diverged" if acc is None else f"{100 * acc:.2f} %"
+                print(f"    ladder peak {lr:<8.3g} {shown}{mark}")
+            others = {}
+            for method in ("torch_lr_finder", "fastai_valley"):
+                lr = found["suggestions"].get(method)
+                others[method] = top1(setup, advice, lr) if lr else None
+                shown = "none" if others[method] is None else f"{100 * others[method]:.2f} %"
+                print(f"    {method:<16} peak {lr or 0:<8.3g} {shown}")
+            own = rows.get(advice["base_lr"]) or 0.0
+            gap = 100 * (own - (others["torch_lr_finder"] or 0.0))
+            print(f"    advice / ladder best = {own / best:.3f} (best peak {best_lr:.3g}); "
+                  f"advice - torch-lr-finder = {gap:+.2f} points")
+            weights = "  ".join(
+                f"w={w:g}: {acc / best:.3f}" if (acc := at_lr(
+                    rows, consensus ** (1 - w) * minimum ** w)) is not None else f"w={w:g}: -"
+                for w in (0.0, 0.25, 0.5, 0.75, 1.0))
+            print(f"    consensus^(1-w) x minimum^w, share of best (interpolated): {weights}")
+        print(f"  ({time.perf_counter() - started:.0f} s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
     parser.add_argument("--only", choices=("parallel", "advice"), default=None)
+    parser.add_argument("--points", type=int, default=9, help="ladder points per schedule")
     args = parser.parse_args()
     if args.only != "advice":
         one = ladder_seconds(1)
@@ -149,7 +179,7 @@ def main() -> None:
         print(f"5-point ladder, 3 epochs a point: 1 worker {one:.1f} s, 2 workers {two:.1f} s "
               f"-> ratio {two / one:.2f} (target <= 0.65)")
     if args.only != "parallel":
-        advice_quality(args.mnist if args.mnist.exists() else None)
+        advice_quality(args.mnist if args.mnist.exists() else None, args.points)
 
 
 if __name__ == "__main__":

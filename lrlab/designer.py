@@ -86,6 +86,13 @@ def schedule_from_session(session: Mapping[str, Any]) -> dict[str, Any]:
 
 
 ADVICE_KEY = "training.schedule"  # the LR Finder advice last opened, kept for Training
+
+
+def train_with_designer(session: MutableMapping[str, Any]) -> None:
+    """The Training page's schedule: this Designer form's, its length taken from the run
+    (stretched: every step-valued field in proportion)."""
+    session["training.schedule_source"] = "designer"
+    session["training.schedule_fit"] = "stretch"
 # Where a training run's schedule comes from, as the Training page offers it.
 SCHEDULE_SOURCES = {
     "tricks": "Warmup + cosine (from the tricks)",

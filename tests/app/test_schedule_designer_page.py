@@ -156,3 +156,24 @@ def test_equivalent_batch_schedule_is_kept_with_the_same_noise(at: AppTest) -> N
     # Same noise at the start (no decay yet) and, by construction, after each change.
     assert plan["g at the peak"] == pytest.approx(rows["current"]["g at the peak"])
     assert plan["final g"] == pytest.approx(rows["current"]["final g"], rel=1e-9)
+
+
+def test_train_with_this_schedule_hands_it_to_training_stretched_to_the_run(
+    at: AppTest, store
+) -> None:
+    """From the Designer: the Training page takes this form's schedule, its length taken from
+    the run (the form's 1000 steps become the 55 updates of 5 digits epochs at batch 128)."""
+    widget(at.number_input, "d.base_lr").set_value(0.3).run()
+    at.button(key="designer.train").click().run()
+    assert at.session_state["training.schedule_source"] == "designer"
+    assert at.session_state["training.schedule_fit"] == "stretch"
+    training = AppTest.from_file(str(PAGES / "training.py"), default_timeout=60)
+    for key in ("training.schedule_source", "training.schedule_fit", "d.base_lr"):
+        training.session_state[key] = at.session_state[key]
+    training.run()
+    training.button(key="FormSubmitter:training.form-Start training").click().run()
+    assert not training.exception and not training.error, [e.value for e in training.error]
+    (job,) = store.list_jobs(None, kind="train")
+    assert job.config["schedule"]["base_lr"] == 0.3
+    assert job.config["schedule"]["total_steps"] == 1000
+    assert job.config["schedule_fit"] == "stretch"  # the run rescales it to its 55 updates

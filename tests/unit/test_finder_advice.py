@@ -70,17 +70,19 @@ def test_configs_validate_in_the_schedule_library(analysis) -> None:
 
 
 def test_lrs_come_from_the_curve(analysis) -> None:
-    configs = advise(analysis, total_steps=1000, batch_size=128)
+    configs = advise(analysis, total_steps=1000, batch_size=128, optimizer="sgd")
     one = configs["onecycle"]
-    # max_lr: the geometric midpoint of the steepest descent and the minimum, by hand
+    # SGD: 1cycle's max_lr at the smoothed minimum; warmup + cosine three quarters of the way
+    # from the steepest descent to it in log LR, by hand
     assert analysis.minimum_lr > analysis.consensus
-    midpoint = 10 ** ((math.log10(analysis.consensus) + math.log10(analysis.minimum_lr)) / 2)
-    assert one["base_lr"] == pytest.approx(midpoint, rel=5e-3)
+    assert one["base_lr"] == pytest.approx(analysis.minimum_lr, rel=5e-3)
+    three_quarters = 10 ** (0.25 * math.log10(analysis.consensus)
+                            + 0.75 * math.log10(analysis.minimum_lr))
     # 1cycle starts where the descent starts: max_lr / div_factor.
     start = one["base_lr"] / one["main"]["div_factor"]
     assert start == pytest.approx(analysis.descent_start_lr, rel=1e-2)
     warm = configs["warmup_cosine"]
-    assert warm["base_lr"] == pytest.approx(analysis.consensus, rel=5e-3)
+    assert warm["base_lr"] == pytest.approx(three_quarters, rel=5e-3)
     assert warm["warmup"]["steps"] == 50
     assert warm["base_lr"] * warm["warmup"]["start_factor"] == pytest.approx(start, rel=1e-2)
     clr = configs["cyclic"]
@@ -124,3 +126,10 @@ def test_bad_input(analysis) -> None:
     assert flat.consensus is None
     with pytest.raises(LrlabError, match="no LR suggestion"):
         advise(flat, total_steps=100, batch_size=8)
+
+
+def test_adam_keeps_the_midpoint_for_1cycle_and_the_consensus_for_cosine(analysis) -> None:
+    configs = advise(analysis, total_steps=1000, batch_size=128, optimizer="adamw")
+    midpoint = 10 ** ((math.log10(analysis.consensus) + math.log10(analysis.minimum_lr)) / 2)
+    assert configs["onecycle"]["base_lr"] == pytest.approx(midpoint, rel=5e-3)
+    assert configs["warmup_cosine"]["base_lr"] == pytest.approx(analysis.consensus, rel=5e-3)
