@@ -34,6 +34,16 @@ def _fill(page, label: str, value: str) -> None:
     box.press("Tab")
 
 
+def _start_range_test(page, app_url: str, fields: dict[str, str]) -> str:
+    """Open the LR Finder, fill the fields (label -> value), run the test; its job id."""
+    page.goto(f"{app_url}/finder")
+    page.get_by_role("heading", name="LR Finder").wait_for()
+    for label, value in fields.items():
+        _fill(page, label, value)
+    page.get_by_role("button", name="Run range test").click()
+    return _submitted_job(page)
+
+
 def _submitted_job(page) -> str:
     page.wait_for_url(re.compile(r"job=\d+"))
     return re.search(r"job=(\d+)", page.url).group(1)
@@ -55,12 +65,7 @@ def test_sidebar_names_the_local_worker_and_its_device(page, app_url: str) -> No
 
 
 def test_range_test_grows_live_and_ends_with_suggestions(page, app_url: str) -> None:
-    page.goto(f"{app_url}/finder")
-    page.get_by_role("heading", name="LR Finder").wait_for()
-    _fill(page, "Points", "30")
-    _fill(page, "Batch size", "32")
-    page.get_by_role("button", name="Run range test").click()
-    job_id = _submitted_job(page)
+    job_id = _start_range_test(page, app_url, {"Points": "30", "Batch size": "32"})
     _status(page, "Range test", job_id).wait_for()
 
     # the live chart appears while the test runs, or the result right away if it was quick
@@ -78,16 +83,10 @@ def test_range_test_grows_live_and_ends_with_suggestions(page, app_url: str) -> 
 
 
 def test_a_long_range_test_is_cancelled_from_the_page(page, app_url: str) -> None:
-    page.goto(f"{app_url}/finder")
-    page.get_by_role("heading", name="LR Finder").wait_for()
     # 10 seeds x 2000 points at batch 512 takes minutes even on a GPU: the cancel always lands
-    # while it runs, whatever the machine.
-    _fill(page, "Points", "2000")
-    _fill(page, "Seeds", "10")
-    _fill(page, "Batch size", "512")
-    _fill(page, "End LR", "0.001")  # never diverges: only a cancel stops it early
-    page.get_by_role("button", name="Run range test").click()
-    job_id = _submitted_job(page)
+    # while it runs, whatever the machine. End LR 0.001 never diverges: only a cancel stops it.
+    job_id = _start_range_test(page, app_url, {"Points": "2000", "Seeds": "10",
+                                               "Batch size": "512", "End LR": "0.001"})
     _status(page, "Range test", job_id, "running").wait_for(timeout=JOB_WAIT_MS)
     page.get_by_role("button", name="Cancel", exact=True).click()
     _status(page, "Range test", job_id, "cancelled").wait_for(timeout=60_000)
@@ -163,13 +162,8 @@ def test_a_stale_job_link_says_so_without_a_traceback(page, app_url: str, page_p
 
 def test_the_whole_chain_find_check_train_and_back(page, app_url: str) -> None:
     """Range test -> check (3 points, 1 epoch) -> train with the best -> the run names both."""
-    page.goto(f"{app_url}/finder")
-    page.get_by_role("heading", name="LR Finder").wait_for()
-    _fill(page, "Points", "30")
-    _fill(page, "Batch size", "32")
-    _fill(page, "Epochs", "2")
-    page.get_by_role("button", name="Run range test").click()
-    find_id = _submitted_job(page)
+    find_id = _start_range_test(page, app_url, {"Points": "30", "Batch size": "32",
+                                                "Epochs": "2"})
     _status(page, "Range test", find_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
 
     page.get_by_role("button", name="Check this advice (LR ladder)").click()
