@@ -5,7 +5,7 @@
    by one worker with every core (the same 5 runs one after another), each timed from the
    submit to the ladder's end (worker start-up excluded).
    Prints the ratio (target <= 0.65 on 2 cores).
-2. Advice against the ladder's best, on four model/data pairs. Each pair: a range test of the
+2. Advice against the ladder's best, on five model/data pairs. Each pair: a range test of the
    setup (lrlab's advice sized to the run); then each advised schedule (1cycle, warmup +
    cosine) trained at the peaks of a 9-point ladder around the advice (x0.1 ... x10, a quarter
    decade apart) and at torch-lr-finder's and fastai's (valley) suggestions, read off the same
@@ -13,7 +13,7 @@
    ladder's best, and the share a peak of consensus^(1-w) x minimum^w would reach
    (interpolated on the ladder): the family the advice's peaks are chosen from.
    - tuned on: small_cnn on digits (SGD); small_cnn width 16 on a 4,000-image MNIST sample
-     (the t10k set; SGD + Nesterov);
+     (the t10k set; SGD + Nesterov); small_cnn width 16 on digits (Adam);
    - held out: ResNet-18-D width 8 on digits (AdamW, label smoothing 0.1); ResNet-18-A width 8
      on the MNIST sample (SGD, mixup 0.2).
 
@@ -84,6 +84,10 @@ def pairs(mnist: Path | None) -> list[tuple[str, dict, bool]]:
     out = [
         ("small_cnn / digits, SGD", {"model": "small_cnn", "dataset": "digits", "epochs": 6,
                                      "batch_size": 64}, False),
+        ("small_cnn w16 / digits, Adam", {"model": "small_cnn", "width": 16,
+                                          "dataset": "digits", "epochs": 6, "batch_size": 64,
+                                          "optimizer": {"name": "adam", "weight_decay": 0.0}},
+         False),
         ("resnet18-D w8 / digits, AdamW + LS", {
             "model": "resnet18", "width": 8, "dataset": "digits", "epochs": 6, "batch_size": 64,
             "optimizer": {"name": "adamw", "weight_decay": 0.05}}, True),
@@ -129,8 +133,10 @@ def at_lr(ladder_rows: dict[float, float | None], lr: float) -> float | None:
     return None
 
 
-def advice_quality(mnist: Path | None, points: int) -> None:
+def advice_quality(mnist: Path | None, points: int, only: str | None = None) -> None:
     for name, setup, held in pairs(mnist):
+        if only and only not in name:
+            continue
         started = time.perf_counter()
         found = run_from_config({"setup": setup, "num_points": 100}, NullReporter())
         consensus, minimum = found["suggestions"]["consensus"], found["minimum_lr"]
@@ -172,6 +178,7 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
     parser.add_argument("--only", choices=("parallel", "advice"), default=None)
     parser.add_argument("--points", type=int, default=9, help="ladder points per schedule")
+    parser.add_argument("--pair", default=None, help="only the pairs whose name contains this")
     args = parser.parse_args()
     if args.only != "advice":
         one = ladder_seconds(1)
@@ -179,7 +186,7 @@ def main() -> None:
         print(f"5-point ladder, 3 epochs a point: 1 worker {one:.1f} s, 2 workers {two:.1f} s "
               f"-> ratio {two / one:.2f} (target <= 0.65)")
     if args.only != "parallel":
-        advice_quality(args.mnist if args.mnist.exists() else None, args.points)
+        advice_quality(args.mnist if args.mnist.exists() else None, args.points, args.pair)
 
 
 if __name__ == "__main__":

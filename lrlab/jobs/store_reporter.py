@@ -46,6 +46,9 @@ class StoreReporter:
         self._points: list[MetricPoint] = []
         self._progress: tuple[float, str] | None = None
         self._closing = threading.Event()
+        # the first metric is written at once: it is what a page watching the job waits for
+        self._wake = threading.Event()
+        self._reported = False
         self._thread: threading.Thread | None = None
 
     # -- Reporter ----------------------------------------------------------------------------
@@ -70,6 +73,9 @@ class StoreReporter:
         points = [MetricPoint(scope, int(index), key, float(v), now) for key, v in metrics.items()]
         with self._lock:
             self._points.extend(points)
+            first, self._reported = not self._reported, True
+        if first:
+            self._wake.set()
 
     def flush(self) -> None:
         """Write everything buffered so far in one transaction."""
@@ -89,7 +95,11 @@ class StoreReporter:
             raise
 
     def _flush_loop(self) -> None:
-        while not self._closing.wait(self._interval):
+        while not self._closing.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._closing.is_set():
+                break
             try:
                 self.flush()
             except Exception as exc:
@@ -104,6 +114,7 @@ class StoreReporter:
 
     def __exit__(self, *_exc: object) -> None:
         self._closing.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
         self.flush()

@@ -75,9 +75,11 @@ def test_a_worker_dying_mid_ladder_fails_its_point_and_the_rest_are_kept(
     ladder_id = submit_ladder(store, epochs=30)  # long enough to be killed mid-run
     first = store.get(ladder_id).config["children"][0]
     doomed = WorkerProcess(store.url, home, home / "ladder-doomed.log")
-    wait_for(lambda: store.get(first).status == "running" and store.metrics_since(first),
-             "the first point to train")
-    doomed.stop(signal.SIGKILL)
+    try:
+        wait_for(lambda: store.get(first).status == "running" and store.metrics_since(first),
+                 "the first point to train")
+    finally:
+        doomed.stop(signal.SIGKILL)
     survivor = WorkerProcess(store.url, home, home / "ladder-survivor.log",
                              "--heartbeat-timeout", "2")
     try:

@@ -376,3 +376,22 @@ def test_config_files_and_overrides(tmp_path: Path) -> None:
         read_config_file(tmp_path / "list.json")
     with pytest.raises(LrlabError, match="cannot read"):
         read_config_file(tmp_path / "missing.yaml")
+
+
+def test_store_reporter_writes_the_first_metric_without_waiting_for_its_interval(
+    store: Store,
+) -> None:
+    """A page watching a job waits for its first point: it is written at once, not at the next
+    flush (an interval of an hour here: only the first-point wake-up can write it)."""
+    job_id = store.submit("selftest", {})
+    with StoreReporter(store, job_id, flush_interval_s=3600.0) as reporter:
+        reporter.step(0, {"loss": 1.0})
+        seen = threading.Event()
+        for _ in range(200):  # liveness: give up after 10 s
+            if store.metrics_since(job_id):
+                seen.set()
+                break
+            seen.wait(0.05)
+        assert seen.is_set()
+        reporter.step(1, {"loss": 0.5})  # later points wait for the interval (or the exit)
+    assert len(store.metrics_since(job_id)) == 2
