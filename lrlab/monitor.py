@@ -23,25 +23,6 @@ from lrlab.jobs.store import Job, Metric, Store
 # browser, each poll's redraw takes CPU from the job (measured: 0.5 s polling made a 100-point
 # range test 3x slower on 2 cores).
 LIVE_POLL_S = 1.0
-# While a job has not reported yet, and in its last seconds (estimated from its pace so far), a
-# page polls faster: the first point and the result are what a person waits for, and both
-# phases are short, so the extra redraws cost the job little.
-EDGE_POLL_S = 0.25
-EDGE_REMAINING_S = 2.0
-
-
-def poll_interval(job: Job, follower: JobFollower, now: float | None = None) -> float | None:
-    """How often a page should look at a job: not at all once it ended, fast at its edges
-    (nothing reported yet, or about to end), every LIVE_POLL_S in between."""
-    if job.is_finished:
-        return None
-    if not (follower.step or follower.epoch):
-        return EDGE_POLL_S
-    if job.started is not None and 0 < job.progress < 1:
-        elapsed = (time.time() if now is None else now) - job.started
-        if elapsed * (1 - job.progress) / job.progress <= EDGE_REMAINING_S:
-            return EDGE_POLL_S
-    return LIVE_POLL_S
 
 
 @dataclass

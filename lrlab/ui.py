@@ -16,13 +16,7 @@ from lrlab import options
 from lrlab.jobs import runners
 from lrlab.jobs.local import WorkerStatus, ensure_local_worker
 from lrlab.jobs.store import Job, Store, shared_store
-from lrlab.monitor import (
-    JobFollower,
-    job_from_link,
-    jobs_from_link,
-    poll_interval,
-    progress_line,
-)
+from lrlab.monitor import LIVE_POLL_S, JobFollower, job_from_link, jobs_from_link, progress_line
 from lrlab.paths import allowed_data_dirs, confine_path, host_paths
 from lrlab.serve import serves_others
 
@@ -112,12 +106,11 @@ def jobs_in_url(known: set[int], param: str = "jobs") -> list[int]:
 def live_job(job: Job, title: str, key: str,
              draw: Callable[[Job, JobFollower], None]) -> Job:
     """A job's live view: its title and status, progress, a Cancel button, and what `draw` adds
-    (a chart), refreshed at monitor.poll_interval's pace until the job ends; then the page reruns
-    once so it can show the result. Returns the job as it is now."""
+    (a chart), refreshed every LIVE_POLL_S until the job ends; then the page reruns once so it
+    can show the result. Returns the job as it is now."""
     seen = follower(job.id)
-    interval = poll_interval(seen.poll(store()), seen)
 
-    @st.fragment(run_every=interval)
+    @st.fragment(run_every=None if job.is_finished else LIVE_POLL_S)
     def live() -> None:
         current = seen.poll(store())
         st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
@@ -129,8 +122,6 @@ def live_job(job: Job, title: str, key: str,
         if current.is_finished and not st.session_state.get(done):
             st.session_state[done] = True
             st.rerun()  # the whole page: stop polling and show the result
-        elif not current.is_finished and poll_interval(current, seen) != interval:
-            st.rerun()  # the whole page, so the fragment polls at the new phase's pace
 
     live()
     return store().get(job.id)

@@ -168,24 +168,3 @@ def test_listed_jobs_are_a_persons_runs_with_headlines_only(store: Store) -> Non
     (label, lrs, losses), = comparison.range_test_overlays([store.get(find), store.get(train)])
     assert label == f"#{find} find"  # no dataset in this config: no "on ..."
     assert lrs == [1e-3, 1e-2, 1e-1] and losses == [2, 1, 3]
-
-
-def test_a_page_polls_fast_at_a_jobs_edges_and_calmly_in_between(store) -> None:
-    from lrlab.jobs.store import MetricPoint
-    from lrlab.monitor import EDGE_POLL_S, LIVE_POLL_S, JobFollower, poll_interval
-
-    job_id = store.submit("selftest", {"steps": 10})
-    store.claim("w")
-    follower = JobFollower(job_id)
-    job = follower.poll(store)
-    assert poll_interval(job, follower) == EDGE_POLL_S  # nothing reported yet: the first point
-    store.append_metrics(job_id, [MetricPoint("step", 0, "loss", 1.0, 0.0)], progress=(0.1, ""))
-    job = follower.poll(store)
-    # 10 % done after 10 s: about 90 s left -> the calm pace
-    assert poll_interval(job, follower, now=job.started + 10) == LIVE_POLL_S
-    store.set_progress(job_id, 0.95)
-    job = follower.poll(store)
-    # 95 % after 10 s: about half a second left -> fast again, for the result
-    assert poll_interval(job, follower, now=job.started + 10) == EDGE_POLL_S
-    store.finish(job_id, "succeeded", result={})
-    assert poll_interval(follower.poll(store), follower) is None
