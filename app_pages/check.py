@@ -24,16 +24,13 @@ found = None if job is not None else ui.job_in_url("find", "find")  # the range 
 
 
 def adopt_best(ladder_job: Job) -> None:
-    """Button callback: the Training page with the ladder's setup at the best point's LR, for
-    the planned run (the point's own schedule, before it was stretched to the budget)."""
-    best = ladder_job.result["best"]
-    point = next(p for p in ladder.points(ladder_job.config) if p["factor"] == best["factor"])
-    ui.load_setup(state, "training", {**point["config"],
-                                      "epochs": ladder_job.config["setup"]["epochs"]})
+    """Button callback: the Training page with the ladder's setup at its best peak LR."""
+    best = ladder.best_training_config(ladder_job.config, ladder_job.result)
+    ui.load_setup(state, "training", best)
     state["training.origin"] = {"range_test": ladder_job.config.get("range_test"),
                                 "check": ladder_job.id}
-    if point["config"]["schedule"] is not None:
-        state[designer.ADVICE_KEY] = point["config"]["schedule"]
+    if best["schedule"] is not None:
+        state[designer.ADVICE_KEY] = best["schedule"]
         state["training.schedule_source"] = "advice"
     else:
         state["training.schedule_source"] = "tricks"

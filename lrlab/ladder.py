@@ -196,6 +196,14 @@ def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
     return text + tail
 
 
+def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+    """The setup at the ladder's best peak LR, for the planned run (its epochs, and its schedule
+    before it was stretched to the budget): what "train with the best LR" trains."""
+    point = next(p for p in points(cfg) if p["factor"] == result["best"]["factor"])
+    return {**point["config"], "epochs": cfg["setup"]["epochs"],
+            "schedule_fit": cfg["setup"]["schedule_fit"]}
+
+
 def table(result: Mapping[str, Any]) -> str:
     """The ladder as text: one line per point, the advice and the best marked."""
     best = (result.get("best") or {}).get("lr")
@@ -236,11 +244,14 @@ def refresh(store: Any, job: Any) -> Any:
         return job
     cfg = job.config
     rows = rows_of(store, cfg)
-    ended = [r for r in rows if r["status"] not in ("queued", "running")]
-    if len(ended) < len(rows):
-        progress = sum(1.0 if r["status"] not in ("queued", "running") else r["progress"]
-                       for r in rows) / max(1, len(rows))
-        store.set_progress(job.id, progress, f"{len(ended)} of {len(rows)} points done")
+    ended = [r["status"] not in ("queued", "running") for r in rows]
+    if not all(ended):
+        progress = sum(1.0 if done else r["progress"]
+                       for r, done in zip(rows, ended, strict=True)) / max(1, len(rows))
+        message = f"{sum(ended)} of {len(rows)} points done"
+        if (progress, message) == (job.progress, job.message):
+            return job  # workers refresh every poll: write only what changed
+        store.set_progress(job.id, progress, message)
         return store.get(job.id)
     result = aggregate(cfg, rows)
     if job.cancel_requested:
