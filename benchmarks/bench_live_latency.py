@@ -160,7 +160,10 @@ def range_test_latency(page, url: str, store) -> tuple[float, float, float]:
     suggestions = time.time() - clicked
     times = [m.time for m in store.metrics_since(job_id) if m.key == "loss"]
     job = store.get(job_id)
-    print(f"  job {job_id}: claimed {job.started - job.created:.2f} s after submit, first point "
+    print(f"  job {job_id}: submitted {job.created - clicked:.2f} s after the click, claimed "
+          f"{job.started - job.created:.2f} s after submit, first point on the page "
+          f"{first_point - (min(times) - clicked):.2f} s after its report, suggestions "
+          f"{suggestions - (job.finished - clicked):.2f} s after the result; first point "
           f"{min(times) - job.started:.2f} s after claim, sweep {max(times) - min(times):.2f} s, "
           f"result {job.finished - max(times):.2f} s after the last point")
     return first_point, suggestions, max(times) - min(times)

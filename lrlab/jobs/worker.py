@@ -7,7 +7,10 @@ Children are spawned, never forked, because forking a process that has touched C
 Why the child is started before its job: a fresh child spends seconds importing torch (and the
 libraries torch and the analysis load lazily) before its first step. So the worker keeps one
 child waiting: spawned while the worker is idle, warmed up (`runners.warm_up`), blocked on a pipe
-until a job is handed to it. Each child still runs exactly one job and exits.
+until a job is handed to it. Each child still runs exactly one job and exits. The next child is
+spawned WARM_AFTER_S after a job ends, not at once: warming burns a core for seconds, and that
+moment is when the user's page draws the job's result (on a small machine the result showed up to
+a second later). A job claimed before then gets a fresh child, as warm as that child would be.
 
 The parent owns the job's status. While the child runs, the parent heartbeats the job and itself
 about once a second, turns a cancel request into the child's cooperative stop flag, terminates the
@@ -38,6 +41,9 @@ from lrlab.jobs import runners
 from lrlab.jobs.store import Job, Lease, Store, strict_json
 from lrlab.jobs.store_reporter import StoreReporter
 from lrlab.options import FIELDS
+
+# Seconds between a job's end and spawning the next warm child (see the module's docstring).
+WARM_AFTER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ class Worker:
         self._log(f"worker {self.id} on {self.device_name}, store {self.store.display_url}")
         last_beat = 0.0
         self._waiting = None if self._ray else self._spawn_child()
+        spawn_at: float | None = None  # when to spawn the next warm child
         try:
             while not self._stopping.is_set():
                 if self._owner_gone():
@@ -252,8 +259,11 @@ class Worker:
                 if job is None:
                     if self.options.once:
                         break
+                    if spawn_at is not None and time.monotonic() >= spawn_at:
+                        spawn_at, self._waiting = None, self._spawn_child()
                     self._stopping.wait(self.options.poll_s)
                     continue
+                spawn_at = None  # the job gets a fresh child if none is waiting
                 try:
                     self.run_job(job)
                 except BaseException as exc:
@@ -265,7 +275,7 @@ class Worker:
                 if self.options.once:
                     break
                 if not self._ray:
-                    self._waiting = self._spawn_child()  # warms up while the worker is idle
+                    spawn_at = time.monotonic() + WARM_AFTER_S  # warms up while we are idle
         finally:
             self._dismiss_waiting()
             self.store.worker_heartbeat(self.id, "stopped")
