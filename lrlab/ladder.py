@@ -127,9 +127,11 @@ def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def children(cfg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The jobs a ladder queues: one training run per point (the store's group submit)."""
-    return [("train", point["config"]) for point in points(cfg)]
+def children(cfg: Mapping[str, Any], ladder_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """The jobs a ladder queues: one training run per point (the store's group submit), each
+    naming the ladder it belongs to (and the range test the ladder came from) in its origin."""
+    origin = {**(cfg["setup"].get("origin") or {"range_test": None}), "check": ladder_id}
+    return [("train", {**point["config"], "origin": origin}) for point in points(cfg)]
 
 
 def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any] | None = None,

@@ -9,9 +9,9 @@ take `out_dir`. A kind's validator, `validate(config) -> dict | None`, raises `L
 input; it is called before a job is queued and must import no torch. A kind's `warm_up(device)` is
 what a worker's waiting child calls before any job is handed to it.
 
-A kind with no runner but an `expand(config) -> [(kind, config), ...]` groups other jobs: the
-store queues those as its children and no worker ever claims the group itself (the LR check
-ladder, lrlab.ladder, which finishes it once its children end).
+A kind with no runner but an `expand(config, group_id) -> [(kind, config), ...]` groups other
+jobs: the store queues those as its children and no worker ever claims the group itself (the LR
+check ladder, lrlab.ladder, which finishes it once its children end).
 """
 
 from __future__ import annotations
@@ -96,10 +96,17 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return dict(config) if checked is None else dict(checked)
 
 
-def expand(kind: str, config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]] | None:
-    """The jobs a group kind queues for a (validated) config; None for kinds that run."""
+def is_group(kind: str) -> bool:
+    """Whether a kind groups other jobs (and is never run by a worker itself)."""
+    return runner_spec(kind).expand is not None
+
+
+def expand(kind: str, config: Mapping[str, Any], group_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """The jobs group `group_id` of a group kind queues for its (validated) config."""
     spec = runner_spec(kind)
-    return None if spec.expand is None else list(_function(spec, spec.expand)(dict(config)))
+    if spec.expand is None:
+        raise LrlabError(f"job kind {kind!r} runs on a worker; it queues no other jobs")
+    return list(_function(spec, spec.expand)(dict(config), group_id))
 
 
 def refresh_groups(store: Any) -> None:

@@ -45,7 +45,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from lrlab.errors import LrlabError
 from lrlab.jobs.lifecycle import FINISHED, HEARTBEAT_TIMEOUT_S, STATUSES
-from lrlab.jobs.runners import KINDS, expand, refresh_groups
+from lrlab.jobs.runners import KINDS, expand, is_group, refresh_groups
 from lrlab.paths import lrlab_home
 
 SCHEMA_VERSION = 1
@@ -207,6 +207,14 @@ def strict_json(value: Any) -> str:
         return obj
 
     return json.dumps(clean(value), allow_nan=False)
+
+
+def _storable(config: Mapping[str, Any]) -> None:
+    """Refuse a job config the JSON column cannot hold, naming why."""
+    try:
+        strict_json(config)
+    except (TypeError, ValueError) as exc:
+        raise LrlabError(f"job config: cannot be stored as JSON ({exc})") from exc
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -406,16 +414,15 @@ class Store:
             raise LrlabError(f"job kind: expected one of {', '.join(KINDS)}, got {kind!r}")
         if not isinstance(config, Mapping):
             raise LrlabError(f"job config: expected a mapping, got {type(config).__name__}")
-        group = expand(kind, config)
-        for _, child in [(kind, config), *(group or [])]:
-            try:
-                strict_json(child)
-            except (TypeError, ValueError) as exc:
-                raise LrlabError(f"job config: cannot be stored as JSON ({exc})") from exc
+        _storable(config)
+        grouping = is_group(kind)
         now = time.time()
         with self._write() as conn:
-            job_id = self._insert(conn, kind, config, now, running=group is not None)
-            if group is not None:
+            job_id = self._insert(conn, kind, config, now, running=grouping)
+            if grouping:  # its children know its id; a child that cannot be stored undoes all
+                group = expand(kind, config, job_id)
+                for _, child in group:
+                    _storable(child)
                 ids = [self._insert(conn, k, c, now) for k, c in group]
                 conn.execute(jobs_table.update().where(jobs_table.c.id == job_id).values(
                     config={**config, "children": ids},

@@ -36,6 +36,9 @@ def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(store: 
     assert all(c.status == "queued" for c in children)
     lrs = [c.config["optimizer"]["lr"] for c in children]
     assert lrs == pytest.approx([0.01, 0.1 / 10 ** 0.5, 0.1, 0.1 * 10 ** 0.5, 1.0])
+    # each point names its ladder, so its run page links back to it
+    assert all(c.config["origin"] == {"range_test": None, "check": ladder_id} for c in children)
+    assert runners.validate("train", children[0].config)["origin"]["check"] == ladder_id
     claimed = [store.claim("w") for _ in range(6)]
     assert [j.id for j in claimed if j is not None] == ladder.config["children"]
     for job in claimed[:5]:
@@ -43,6 +46,12 @@ def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(store: 
     store.fail_stale()
     ended = store.get(ladder_id)  # ended by the store's upkeep once its last point did
     assert ended.status == "failed" and ended.error.startswith("No point of the ladder finished")
+
+
+def test_a_ladders_points_keep_the_range_test_it_came_from(store: Store) -> None:
+    ladder_id = submit_ladder(store, setup={**SETUP, "origin": {"range_test": 7}})
+    points = [store.get(i) for i in store.get(ladder_id).config["children"]]
+    assert [p.config["origin"] for p in points] == [{"range_test": 7, "check": ladder_id}] * 3
 
 
 def test_two_workers_run_a_ladder_in_parallel_and_it_ends_with_the_aggregate(
