@@ -16,7 +16,14 @@ from lrlab import options
 from lrlab.jobs import runners
 from lrlab.jobs.local import WorkerStatus, ensure_local_worker
 from lrlab.jobs.store import Job, Store, shared_store
-from lrlab.monitor import LIVE_POLL_S, JobFollower, job_from_link, jobs_from_link, progress_line
+from lrlab.monitor import (
+    FIRST_METRIC_WAIT_S,
+    LIVE_POLL_S,
+    JobFollower,
+    job_from_link,
+    jobs_from_link,
+    progress_line,
+)
 from lrlab.paths import allowed_data_dirs, confine_path, host_paths
 from lrlab.serve import serves_others
 
@@ -82,7 +89,15 @@ def submit(kind: str, config: dict[str, Any],
     validated = runners.validate(kind, config)
     if check is not None:
         check(validated)
-    return store().submit(kind, validated)
+    job_id = store().submit(kind, validated)
+    # a job that reports metrics, with a worker idle to take it: its page waits for the first
+    if runners.runner_spec(kind).run is not None and any(
+            w.status == "idle" for w in store().live_workers()):
+        st.session_state[_JUST_SUBMITTED] = job_id
+    return job_id
+
+
+_JUST_SUBMITTED = "ui.just_submitted"  # the job this session's last submit queued (live_job)
 
 
 def job_in_url(kind: str, param: str = "job") -> Job | None:
@@ -109,10 +124,12 @@ def live_job(job: Job, title: str, key: str,
     (a chart), refreshed every LIVE_POLL_S until the job ends; then the page reruns once so it
     can show the result. Returns the job as it is now."""
     seen = follower(job.id)
+    # the run that submitted the job waits for its first point (lrlab.monitor); ticks do not
+    hold = [FIRST_METRIC_WAIT_S] if st.session_state.pop(_JUST_SUBMITTED, None) == job.id else []
 
     @st.fragment(run_every=None if job.is_finished else LIVE_POLL_S)
     def live() -> None:
-        current = seen.poll(store())
+        current = seen.poll(store(), wait_s=hold.pop() if hold else 0.0)
         st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
         st.progress(*progress_line(current))
         if not current.is_finished and st.button("Cancel", key=f"{key}.cancel"):

@@ -55,6 +55,44 @@ def test_two_followers_of_one_job_are_independent(store: Store) -> None:
     assert a.series("loss")[1].tolist() == b.series("loss")[1].tolist() == [1.0, 0.5]
 
 
+class _FirstMetricOnThirdRead:
+    """The store as a job seen just after its submit: its first metric lands while the page
+    is polling (before the page's third read)."""
+
+    def __init__(self, store: Store, job_id: int) -> None:
+        self.store, self.job_id, self.reads = store, job_id, 0
+
+    def metrics_since(self, *args, **kwargs):
+        self.reads += 1
+        if self.reads == 3:
+            self.store.append_metrics(self.job_id, [MetricPoint("step", 0, "loss", 2.3,
+                                                                time.time())])
+        return self.store.metrics_since(*args, **kwargs)
+
+    def get(self, job_id: int):
+        return self.store.get(job_id)
+
+
+def test_the_submitting_poll_waits_for_the_first_metric(store: Store) -> None:
+    job_id = _running_job(store)
+    watched = _FirstMetricOnThirdRead(store, job_id)
+    plain = monitor.JobFollower(job_id)
+    plain.poll(watched)  # a tick does not wait: nothing yet
+    assert plain.cursor == 0
+    held = monitor.JobFollower(job_id)
+    held.poll(watched, wait_s=60.0)  # returns once the metric came, long before the limit
+    assert held.series("loss")[1].tolist() == [2.3] and watched.reads == 3
+    store.append_metrics(job_id, [MetricPoint("step", 1, "loss", 2.2, time.time())])
+    held.poll(store, wait_s=60.0)  # once a job has reported, a held poll is a plain one
+    assert held.series("loss")[1].tolist() == [2.3, 2.2]
+
+
+def test_a_held_poll_ends_when_the_job_ends_without_a_metric(store: Store) -> None:
+    job_id = _running_job(store)
+    store.finish(job_id, "failed", error="data folder missing")
+    assert monitor.JobFollower(job_id).poll(store, wait_s=60.0).status == "failed"
+
+
 def test_eta_from_progress(store: Store) -> None:
     job_id = _running_job(store)
     store.set_progress(job_id, 0.25)
