@@ -43,13 +43,17 @@ def draw_points(current: Job, _follower: JobFollower) -> None:
     st.dataframe(
         [{"peak LR": r["lr"], "x advice": r["factor"], "status": r["status"],
           "progress": r["progress"], "final top-1": r["final_val_top1"],
-          "final val loss": r["final_val_loss"], "job": r["job"]} for r in rows],
+          "seed spread": ladder.seed_spread(r), "final val loss": r["final_val_loss"],
+          "job": r["job"]} for r in rows],
         hide_index=True,
         column_config={
             "peak LR": st.column_config.NumberColumn(format="%.3g"),
             "x advice": st.column_config.NumberColumn(format="%.3g"),
             "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-            "final top-1": st.column_config.NumberColumn(format="percent"),
+            "final top-1": st.column_config.NumberColumn(
+                format="percent", help="the mean of the point's seeds"),
+            "seed spread": st.column_config.NumberColumn(
+                format="percent", help="best minus worst seed's final top-1"),
             "final val loss": st.column_config.NumberColumn(format="%.4f"),
         })
     if not current.is_finished:
@@ -76,11 +80,12 @@ if job is None:
             st.markdown(f"**Range test #{found.id}**: suggested LR "
                         f"{found.result['suggestions'].get('consensus') or 0:.3g}; the ladder "
                         "trains its advised schedule at each peak LR.")
-            c = st.columns(5)
+            c = st.columns(6)
             advice = c[0].selectbox("Advice", list(found.result["advice"]), key="check.advice")
             put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
                    for column, name in zip(c[1:], ("check.points", "check.span",
-                                                   "check.epochs", "check.fraction"),
+                                                   "check.epochs", "check.fraction",
+                                                   "check.seeds"),
                                            strict=True)}
             submitted = st.form_submit_button("Run the ladder", type="primary")
         if submitted:

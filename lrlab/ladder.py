@@ -9,9 +9,14 @@ schedule stretched to it. Each point is an ordinary training job, so several wor
 ladder in parallel; the ladder itself (an ``lrlab.check/1`` job) is never claimed by a worker:
 it is finished, with the aggregate below, by whoever sees its last point end (``refresh``).
 
+With ``seeds`` > 1 each point is trained that many times (seed, seed+1, ...) and its figures are
+the mean: one short run's accuracy moves by a point or two between neighbouring LRs, enough to
+crown the wrong one.
+
 Config: ``{"setup": <lrlab.train/2>, "lr": peak or null (the setup's), "points", "span",
-"epochs" or "fraction" (the budget), "suggestions": {method: LR} to mark, "range_test": job id
-or null}``; the store adds ``children``, the ids of the points' jobs.
+"epochs" or "fraction" (the budget), "seeds", "suggestions": {method: LR} to mark,
+"range_test": job id or null}``; the store adds ``children``, the ids of the runs' jobs, point
+by point (a point's seeds next to each other). Configs without ``seeds`` read as one seed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from lrlab import options
 from lrlab.errors import LrlabError
 
 FORMAT = "lrlab.check/1"
-LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction")
+LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds")
 LADDER_DEFAULTS: dict[str, Any] = options.defaults("check", LADDER_FIELDS)
 # A point's accuracy this close to the best counts as a tie (one image in a thousand).
 TIE = 1e-3
@@ -127,11 +132,23 @@ def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def seeds_of(cfg: Mapping[str, Any]) -> int:
+    """Runs per point (ladders stored before seeds were added ran one)."""
+    return int(cfg.get("seeds") or 1)
+
+
+def runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(point, training config) of every run, point by point: each point's seeds in turn."""
+    return [(point, {**point["config"], "seed": point["config"]["seed"] + k})
+            for point in points(cfg) for k in range(seeds_of(cfg))]
+
+
 def children(cfg: Mapping[str, Any], ladder_id: int) -> list[tuple[str, dict[str, Any]]]:
-    """The jobs a ladder queues: one training run per point (the store's group submit), each
-    naming the ladder it belongs to (and the range test the ladder came from) in its origin."""
+    """The jobs a ladder queues: one training run per point and seed (the store's group
+    submit), each naming the ladder it belongs to (and the range test the ladder came from)
+    in its origin."""
     origin = {**(cfg["setup"].get("origin") or {"range_test": None}), "check": ladder_id}
-    return [("train", {**point["config"], "origin": origin}) for point in points(cfg)]
+    return [("train", {**config, "origin": origin}) for _, config in runs(cfg)]
 
 
 def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any] | None = None,
@@ -144,6 +161,35 @@ def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any
     for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
         row[key] = summary.get(key)
     return row
+
+
+def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A point's row from its seeds' rows: the mean of each figure over the seeds that
+    finished, every seed's final top-1 (``seed_final_val_top1``), and a status that is
+    "succeeded" only once all seeds have (else the first seed's that has not, with its error)."""
+    if len(seeds) == 1:
+        return {**seeds[0], "seed_final_val_top1": [seeds[0]["final_val_top1"]]}
+    row = point_row(point, "succeeded", progress=sum(r["progress"] for r in seeds) / len(seeds),
+                    job=seeds[0]["job"])
+    done = [r for r in seeds if r["status"] == "succeeded"]
+    for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
+        values = [r[key] for r in done if r[key] is not None]
+        row[key] = sum(values) / len(values) if values else None
+    row["seed_final_val_top1"] = [r["final_val_top1"] for r in seeds]
+    waiting = [r for r in seeds if r["status"] in ("queued", "running")]
+    if waiting:
+        row["status"] = "running" if any(r["status"] == "running" for r in waiting) else "queued"
+    elif len(done) < len(seeds):
+        bad = next(k for k, r in enumerate(seeds) if r["status"] != "succeeded")
+        row["status"] = seeds[bad]["status"]
+        row["error"] = f"seed {bad + 1} of {len(seeds)}: {seeds[bad]['error'] or row['status']}"
+    return row
+
+
+def seed_spread(row: Mapping[str, Any]) -> float | None:
+    """How far a point's seeds' final top-1 spread (max - min), None for one seed."""
+    values = [v for v in row.get("seed_final_val_top1") or [] if v is not None]
+    return max(values) - min(values) if len(values) > 1 else None
 
 
 def _decades(a: float, b: float) -> float:
@@ -161,15 +207,17 @@ def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict
                                         if r["final_val_loss"] is not None else math.inf))
     advice = next((r for r in rows if r["factor"] == 1.0), None)
     return {"format": FORMAT, "lr": rows[0]["lr"] / rows[0]["factor"] if rows else None,
-            "epochs": budget_epochs(cfg), "points": list(rows), "best": best,
-            "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
-            "range_test": cfg.get("range_test"), "verdict": verdict(rows, best, advice)}
+            "epochs": budget_epochs(cfg), "seeds": seeds_of(cfg), "points": list(rows),
+            "best": best, "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
+            "range_test": cfg.get("range_test"),
+            "verdict": verdict(rows, best, advice, seeds_of(cfg))}
 
 
 def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
-            advice: Mapping[str, Any] | None) -> str:
+            advice: Mapping[str, Any] | None, seeds: int = 1) -> str:
     """The ladder's answer in words: how far the advice is from the best point, in LR and in
-    accuracy, and what the ladder cannot tell (a best at its end, failed points)."""
+    accuracy, how far each point's seeds spread, and what the ladder cannot tell (a best at its
+    end, failed points)."""
     n = len(rows)
     failed = [r for r in rows if r["status"] != "succeeded"]
     tail = (f" {len(failed)} of {n} points did not finish ("
@@ -195,6 +243,13 @@ def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
         end = "top" if best["lr"] == lrs[-1] else "bottom"
         text += (f" The best is at the ladder's {end} end: a better LR may lie beyond it "
                  "(widen the span).")
+    spreads = [x for r in rows if r["status"] == "succeeded" and (x := seed_spread(r)) is not None]
+    if seeds > 1 and spreads:
+        text += (f" Each point is the mean of {seeds} seeds, whose final top-1 spread by up to "
+                 f"{100 * max(spreads):.1f} points.")
+    elif seeds == 1 and best is not advice:
+        text += (" One seed per point: a gap of a point or two may be noise; more seeds per "
+                 "point would tell.")
     return text + tail
 
 
@@ -209,31 +264,41 @@ def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any]) -> d
 def table(result: Mapping[str, Any]) -> str:
     """The ladder as text: one line per point, the advice and the best marked."""
     best = (result.get("best") or {}).get("lr")
-    lines = ["  peak LR     factor  final top-1  best top-1  final val loss  status"]
-    for r in result["points"]:
-        def pct(v: float | None) -> str:
-            return "-" if v is None else f"{100 * v:.2f} %"
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.2f} %"
 
+    several = (result.get("seeds") or 1) > 1
+    lines = ["  peak LR     factor  final top-1  best top-1  final val loss"
+             + ("  seed spread" if several else "") + "  status"]
+    for r in result["points"]:
         mark = (" <- advice" if r["factor"] == 1.0 else "") + (" <- best" if r["lr"] == best
                                                                else "")
         loss = "-" if r["final_val_loss"] is None else f"{r['final_val_loss']:.4f}"
+        spread = (f"  {pct(seed_spread(r)):>11}" if seed_spread(r) is not None
+                  else f"  {'-':>11}") if several else ""
         lines.append(f"  {r['lr']:<10.4g}  {r['factor']:<6.3g}  {pct(r['final_val_top1']):>11}"
-                     f"  {pct(r['best_val_top1']):>10}  {loss:>14}  {r['status']}{mark}")
+                     f"  {pct(r['best_val_top1']):>10}  {loss:>14}{spread}  {r['status']}{mark}")
     return "\n".join(lines)
 
 
 def rows_of(store: Any, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each point's row, read from its job in the store."""
+    """Each point's row, read from its seeds' jobs in the store."""
+    seeds = seeds_of(cfg)
+    ids = list(cfg.get("children") or [])
     rows = []
-    for point, job_id in zip(points(cfg), cfg.get("children") or [], strict=False):
-        try:
-            job = store.get(job_id)
-        except LrlabError:
-            rows.append(point_row(point, "deleted", error="the point's job was deleted",
-                                  job=job_id))
-            continue
-        rows.append(point_row(point, job.status, result=job.result, error=job.error,
-                              progress=job.progress, job=job.id))
+    for i, point in enumerate(points(cfg)):
+        seed_rows = []
+        for job_id in ids[i * seeds:(i + 1) * seeds]:
+            try:
+                job = store.get(job_id)
+            except LrlabError:
+                seed_rows.append(point_row(point, "deleted", error="the run's job was deleted",
+                                       job=job_id))
+                continue
+            seed_rows.append(point_row(point, job.status, result=job.result, error=job.error,
+                                   progress=job.progress, job=job.id))
+        if seed_rows:
+            rows.append(combine(point, seed_rows))
     return rows
 
 
@@ -303,15 +368,19 @@ def run_locally(cfg: Mapping[str, Any], reporter: Any = None) -> dict[str, Any]:
     from lrlab.train.job import train
 
     reporter = reporter or NullReporter()
-    rows = []
-    ladder = points(cfg)
-    for i, point in enumerate(ladder):
-        reporter.progress(i / len(ladder), f"point {i + 1}/{len(ladder)}: LR {point['lr']:.3g}")
+    seeds = seeds_of(cfg)
+    plan = runs(cfg)
+    done: list[dict[str, Any]] = []
+    for i, (point, config) in enumerate(plan):
+        which = f", seed {config['seed']}" if seeds > 1 else ""
+        reporter.progress(i / len(plan), f"run {i + 1}/{len(plan)}: LR {point['lr']:.3g}{which}")
         try:
-            result = train(point["config"])
+            result = train(config)
         except LrlabError as exc:
-            rows.append(point_row(point, "failed", error=str(exc)))
+            done.append(point_row(point, "failed", error=str(exc)))
             continue
-        rows.append(point_row(point, "succeeded", result=result, progress=1.0))
+        done.append(point_row(point, "succeeded", result=result, progress=1.0))
     reporter.progress(1.0, "done")
+    rows = [combine(point, done[i * seeds:(i + 1) * seeds])
+            for i, point in enumerate(points(cfg))]
     return aggregate(cfg, rows)

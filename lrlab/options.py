@@ -240,6 +240,10 @@ _FIELDS = [
           low_open=True, optional=True, cli="fraction",
           help="each point trains this share of the setup's epochs (at least one epoch); "
                "unset, with no epochs either: 0.2"),
+    Field("check.seeds", "Seeds per point", "int", 1, low=1, high=10, cli="seeds",
+          help="runs per point, seed, seed+1, ... (initialisation, data order, validation "
+               "split); a point's figures are their mean and the verdict says how far they "
+               "spread: one short run moves by a point or two between neighbouring LRs"),
     # -- an imported curve ---------------------------------------------------------------------
     Field("source", "Written by", "choice", "auto", choices=CURVE_SOURCES,
           help="the tool that wrote the curve: its EMA-smoothed losses are inverted to the raw "

@@ -262,15 +262,26 @@ def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Fi
 
 
 def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Figure:
-    """An LR check ladder: final validation top-1 and loss against each point's peak LR (log),
-    the advice's point ringed and every method's suggestion as a dotted line."""
+    """An LR check ladder: final validation top-1 (the seeds' mean, with their range as a bar)
+    and loss against each point's peak LR (log), the advice's point ringed and every method's
+    suggestion as a dotted line."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("final val top-1", "final val loss"))
     done = [r for r in rows if r.get("final_val_top1") is not None]
     lrs = [r["lr"] for r in done]
+    # several seeds a point: a bar from the worst seed's top-1 to the best's
+    seeds = [[v for v in r.get("seed_final_val_top1") or [] if v is not None] for r in done]
+    bars = None
+    if any(len(v) > 1 for v in seeds):
+        bars = {"type": "data", "symmetric": False,
+                "array": [max(v) - r["final_val_top1"] if v else 0 for r, v in
+                          zip(done, seeds, strict=True)],
+                "arrayminus": [r["final_val_top1"] - min(v) if v else 0 for r, v in
+                               zip(done, seeds, strict=True)]}
     for col, key in ((1, "final_val_top1"), (2, "final_val_loss")):
         fig.add_trace(go.Scatter(
             x=lrs, y=[r[key] for r in done], mode="lines+markers", name=key, showlegend=False,
             marker={"size": [14 if r["factor"] == 1.0 else 8 for r in done]},
+            error_y=bars if col == 1 else None,
             hovertemplate="peak LR %{x:.3g}<br>%{y:.4g}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(type="log", title_text="peak LR", row=1, col=col)
         for name, lr in suggestions.items():

@@ -19,7 +19,8 @@ from lrlab.reporting import NullReporter
 SWEEP_FLAGS = ("start_lr", "end_lr", "num_points", "mode", "seeds", "val_every", "advice_steps")
 # The ladder's flags; --epochs there is each point's budget (the setup's epochs come from its
 # config: the planned run the advice is sized for).
-LADDER_FLAGS = ("check.lr", "check.points", "check.span", "check.epochs", "check.fraction")
+LADDER_FLAGS = ("check.lr", "check.points", "check.span", "check.epochs", "check.fraction",
+                "check.seeds")
 
 
 IMPORT_FLAGS = ("source", "smoothing_factor")  # how `lrlab analyze` reads another tool's curve

@@ -67,10 +67,14 @@ def test_a_ladder_is_queued_from_a_range_test(store: Store, sweep: dict) -> None
     at = run_page("check.py", {"find": str(job_id)})
     at.number_input(key="check.points").set_value(3)
     at.number_input(key="check.epochs").set_value(1)
+    at.number_input(key="check.seeds").set_value(2)
     at.button(key="FormSubmitter:check.form-Run the ladder").click().run()
     assert not at.exception, at.exception
     (check,) = store.list_jobs(None, kind="check")
-    assert check.status == "running" and len(check.config["children"]) == 3
+    assert check.status == "running" and check.config["seeds"] == 2
+    children = [store.get(i) for i in check.config["children"]]
+    assert [c.config["seed"] for c in children] == [0, 1] * 3  # three points, two seeds each
+    assert {c.config["origin"]["check"] for c in children} == {check.id}
     assert check.config["range_test"] == job_id
     peak = sweep["advice"]["onecycle"]["base_lr"]
     lrs = [p["lr"] for p in ladder.points(check.config)]

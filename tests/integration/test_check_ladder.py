@@ -54,6 +54,25 @@ def test_a_ladders_points_keep_the_range_test_it_came_from(store: Store) -> None
     assert [p.config["origin"] for p in points] == [{"range_test": 7, "check": ladder_id}] * 3
 
 
+def test_a_ladder_with_seeds_queues_each_points_seeds_and_ends_with_their_mean(
+    store: Store,
+) -> None:
+    ladder_id = submit_ladder(store, points=1, seeds=2)
+    ids = store.get(ladder_id).config["children"]
+    assert [store.get(i).config["seed"] for i in ids] == [0, 1]
+    for job_id, top1 in zip(ids, (0.90, 0.94), strict=True):
+        assert store.claim("w").id == job_id
+        store.finish(job_id, "succeeded", result={"summary": {
+            "final_val_top1": top1, "best_val_top1": top1, "final_val_loss": 0.3,
+            "final_train_loss": 0.2}})
+    store.fail_stale()  # the store's upkeep refreshes the ladder
+    ended = store.get(ladder_id)
+    assert ended.status == "succeeded"
+    assert ended.result["best"]["final_val_top1"] == pytest.approx(0.92)
+    assert ended.result["best"]["seed_final_val_top1"] == [0.90, 0.94]
+    assert "mean of 2 seeds" in ended.result["verdict"]
+
+
 def test_two_workers_run_a_ladder_in_parallel_and_it_ends_with_the_aggregate(
     store: Store, home: Path
 ) -> None:
@@ -126,10 +145,14 @@ def test_lrlab_check_runs_a_ladder_from_a_range_test_file(tmp_path, capsys) -> N
     assert found["advice"]["onecycle"]["total_steps"] == found["planned_run"]["updates"] == 28
     capsys.readouterr()
     assert main(["check", "--from", str(find_out), "--points", "3", "--fraction", "0.25",
-                 "--out", str(check_out)]) == 0
+                 "--seeds", "2", "--out", str(check_out)]) == 0
     out = capsys.readouterr().out
     result = json.loads(check_out.read_text())
-    assert result["epochs"] == 1 and len(result["points"]) == 3
+    assert result["epochs"] == 1 and len(result["points"]) == 3 and result["seeds"] == 2
+    for point in result["points"]:  # each point the mean of its two seeds
+        runs = point["seed_final_val_top1"]
+        assert len(runs) == 2 and point["final_val_top1"] == pytest.approx(sum(runs) / 2)
+    assert "seed spread" in out
     peak = found["advice"]["onecycle"]["base_lr"]
     assert [p["lr"] for p in result["points"]] == pytest.approx([peak / 10, peak, peak * 10])
     assert "<- advice" in out and result["verdict"] in out

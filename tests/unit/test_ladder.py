@@ -55,6 +55,7 @@ def test_points_scale_a_given_schedule_and_stretch_it_to_the_budget() -> None:
     ({"span": 1.0}, "check.span"),
     ({"epochs": 1, "fraction": 0.5}, "not both"),
     ({"lr": -1.0}, "check.lr"),
+    ({"seeds": 0}, "check.seeds"),
     ({"suggestions": {"fastai": "big"}}, "suggestions"),
     ({"nonsense": 1}, "nonsense"),
     ({"setup": {**SETUP, "epochs": 0}}, "epochs"),
@@ -127,3 +128,60 @@ def test_a_ladder_from_a_range_test_takes_its_setup_advice_and_marks() -> None:
 def test_decades_are_symmetric() -> None:
     assert ladder._decades(0.1, 1.0) == ladder._decades(1.0, 0.1) == pytest.approx(1.0)
     assert math.isclose(ladder._decades(0.2, 0.2), 0.0)
+
+
+def test_each_point_runs_its_seeds_side_by_side_and_names_its_ladder() -> None:
+    cfg = config(points=3, seeds=2, setup={**SETUP, "seed": 5})
+    jobs = ladder.children(cfg, ladder_id=42)
+    assert [c["seed"] for _, c in jobs] == [5, 6, 5, 6, 5, 6]
+    lrs = [c["optimizer"]["lr"] for _, c in jobs]
+    assert lrs[0] == lrs[1] < lrs[2] == lrs[3] < lrs[4] == lrs[5]
+    assert all(c["origin"] == {"range_test": None, "check": 42} for _, c in jobs)
+    # a ladder stored before seeds existed ran one run a point
+    assert ladder.seeds_of({k: v for k, v in cfg.items() if k != "seeds"}) == 1
+    assert config()["seeds"] == 1
+
+
+def test_a_points_figures_are_its_seeds_mean_and_its_status_waits_for_all() -> None:
+    point = {"factor": 1.0, "lr": 0.1}
+    a, b = row(0.1, 1.0, 0.90, loss=0.4), row(0.1, 1.0, 0.94, loss=0.2)
+    both = ladder.combine(point, [a, b])
+    assert both["status"] == "succeeded"
+    assert both["final_val_top1"] == pytest.approx(0.92)
+    assert both["final_val_loss"] == pytest.approx(0.3)
+    assert both["seed_final_val_top1"] == [0.90, 0.94]
+    assert ladder.seed_spread(both) == pytest.approx(0.04)
+    running = ladder.combine(point, [a, {**b, "status": "running", "final_val_top1": None}])
+    assert running["status"] == "running" and running["final_val_top1"] == pytest.approx(0.90)
+    failed = ladder.combine(point, [a, {**row(0.1, 1.0, None, None, status="failed"),
+                                        "error": "the loss is nan at step 7"}])
+    assert failed["status"] == "failed"
+    assert failed["error"] == "seed 2 of 2: the loss is nan at step 7"
+    assert ladder.seed_spread(ladder.combine(point, [a])) is None
+
+
+def test_the_verdict_says_how_far_the_seeds_spread_or_that_one_seed_may_be_noise() -> None:
+    point_rows = [ladder.combine({"factor": f, "lr": lr}, [row(lr, f, x), row(lr, f, y)])
+                  for lr, f, x, y in ((0.01, 0.1, 0.90, 0.92), (0.1, 1.0, 0.95, 0.96),
+                                      (1.0, 10.0, 0.90, 0.85))]
+    result = ladder.aggregate(config(seeds=2), point_rows)
+    assert result["seeds"] == 2 and result["best"]["lr"] == 0.1
+    assert result["verdict"].endswith(
+        "Each point is the mean of 2 seeds, whose final top-1 spread by up to 5.0 points.")
+    assert "seed spread" in ladder.table(result).splitlines()[0]
+    assert "5.00 %" in ladder.table(result).splitlines()[3]
+    one = ladder.aggregate(config(), [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.95),
+                                      row(1.0, 10.0, 0.97)])
+    assert "One seed per point" in one["verdict"]
+    assert "seed spread" not in ladder.table(one)
+
+
+def test_the_ladder_figure_draws_each_points_seed_range() -> None:
+    from lrlab.plots import ladder_figure
+
+    rows = [ladder.combine({"factor": f, "lr": lr}, [row(lr, f, x), row(lr, f, y)])
+            for lr, f, x, y in ((0.01, 0.1, 0.90, 0.92), (0.1, 1.0, 0.95, 0.96))]
+    top1 = ladder_figure(rows, {}).data[0]
+    assert list(top1.y) == pytest.approx([0.91, 0.955])
+    assert list(top1.error_y.array) == pytest.approx([0.01, 0.005])
+    assert list(top1.error_y.arrayminus) == pytest.approx([0.01, 0.005])
