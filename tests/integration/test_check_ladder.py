@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,26 @@ SETUP = {"model": "small_cnn", "width": 8, "dataset": "digits", "limit": 300, "e
          "device": "cpu"}
 
 
+@pytest.fixture
+def own_store(tmp_path: Path) -> Iterator[Store]:
+    """A store of the test's own, for tests that drive the queue by hand: the module's shared
+    store would hand them (and later workers) jobs other tests left queued."""
+    with Store(f"sqlite:///{tmp_path / 'jobs.db'}") as s:
+        yield s
+
+
 def submit_ladder(store: Store, **fields) -> int:
     config = runners.validate("check", {"setup": SETUP, "points": 3, "epochs": 1, **fields})
     return store.submit("check", config)
 
 
-def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(store: Store) -> None:
-    ladder_id = submit_ladder(store, points=5)
-    ladder = store.get(ladder_id)
+def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(
+    own_store: Store,
+) -> None:
+    ladder_id = submit_ladder(own_store, points=5)
+    ladder = own_store.get(ladder_id)
     assert ladder.status == "running" and ladder.worker is None
-    children = [store.get(i) for i in ladder.config["children"]]
+    children = [own_store.get(i) for i in ladder.config["children"]]
     assert [c.kind for c in children] == ["train"] * 5
     assert all(c.status == "queued" for c in children)
     lrs = [c.config["optimizer"]["lr"] for c in children]
@@ -39,34 +50,34 @@ def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(store: 
     # each point names its ladder, so its run page links back to it
     assert all(c.config["origin"] == {"range_test": None, "check": ladder_id} for c in children)
     assert runners.validate("train", children[0].config)["origin"]["check"] == ladder_id
-    claimed = [store.claim("w") for _ in range(6)]
+    claimed = [own_store.claim("w") for _ in range(6)]
     assert [j.id for j in claimed if j is not None] == ladder.config["children"]
     for job in claimed[:5]:
-        store.finish(job.id, "cancelled")
-    store.fail_stale()
-    ended = store.get(ladder_id)  # ended by the store's upkeep once its last point did
+        own_store.finish(job.id, "cancelled")
+    own_store.fail_stale()
+    ended = own_store.get(ladder_id)  # ended by the store's upkeep once its last point did
     assert ended.status == "failed" and ended.error.startswith("No point of the ladder finished")
 
 
-def test_a_ladders_points_keep_the_range_test_it_came_from(store: Store) -> None:
-    ladder_id = submit_ladder(store, setup={**SETUP, "origin": {"range_test": 7}})
-    points = [store.get(i) for i in store.get(ladder_id).config["children"]]
+def test_a_ladders_points_keep_the_range_test_it_came_from(own_store: Store) -> None:
+    ladder_id = submit_ladder(own_store, setup={**SETUP, "origin": {"range_test": 7}})
+    points = [own_store.get(i) for i in own_store.get(ladder_id).config["children"]]
     assert [p.config["origin"] for p in points] == [{"range_test": 7, "check": ladder_id}] * 3
 
 
 def test_a_ladder_with_seeds_queues_each_points_seeds_and_ends_with_their_mean(
-    store: Store,
+    own_store: Store,
 ) -> None:
-    ladder_id = submit_ladder(store, points=1, seeds=2)
-    ids = store.get(ladder_id).config["children"]
-    assert [store.get(i).config["seed"] for i in ids] == [0, 1]
+    ladder_id = submit_ladder(own_store, points=1, seeds=2)
+    ids = own_store.get(ladder_id).config["children"]
+    assert [own_store.get(i).config["seed"] for i in ids] == [0, 1]
     for job_id, top1 in zip(ids, (0.90, 0.94), strict=True):
-        assert store.claim("w").id == job_id
-        store.finish(job_id, "succeeded", result={"summary": {
+        assert own_store.claim("w").id == job_id
+        own_store.finish(job_id, "succeeded", result={"summary": {
             "final_val_top1": top1, "best_val_top1": top1, "final_val_loss": 0.3,
             "final_train_loss": 0.2}})
-    store.fail_stale()  # the store's upkeep refreshes the ladder
-    ended = store.get(ladder_id)
+    own_store.fail_stale()  # the store's upkeep refreshes the ladder
+    ended = own_store.get(ladder_id)
     assert ended.status == "succeeded"
     assert ended.result["best"]["final_val_top1"] == pytest.approx(0.92)
     assert ended.result["best"]["seed_final_val_top1"] == [0.90, 0.94]
