@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from lrlab import comparison, designer, options, ui
@@ -39,9 +41,9 @@ def train_with_setup(job: Job) -> None:
         state["training.schedule_source"] = "advice"
 
 
-def show_result(result: dict, key: str, overlays=()) -> None:
-    """Suggestions, consensus, verdict, warnings and advice of one analysed curve."""
-    st.plotly_chart(range_test_result_figure(result, overlays=overlays), key=f"{key}.chart")
+def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list) -> None:
+    """Suggestions, consensus, verdict, warnings and advice of one analysed curve: the answer
+    first, then the curve it came from (with the curves `pick_overlays` asks for)."""
     suggestions = result.get("suggestions") or {}
     trust = result.get("trust") or {}
     consensus = suggestions.get("consensus")
@@ -54,6 +56,8 @@ def show_result(result: dict, key: str, overlays=()) -> None:
         f"**Trust: {level}.** {verdict}")
     for warning in trust.get("warnings") or []:
         st.warning(warning)
+    overlays = pick_overlays()
+    st.plotly_chart(range_test_result_figure(result, overlays=overlays), key=f"{key}.chart")
     st.dataframe(
         [{"method": name, "suggested LR": value} for name, value in suggestions.items()
          if name != "consensus"],
@@ -71,6 +75,14 @@ def show_result(result: dict, key: str, overlays=()) -> None:
             if row[1].button("Open in Schedule Designer", key=f"{key}.advice.{i}",
                              on_click=open_in_designer, args=(config,)):
                 st.switch_page("app_pages/schedule_designer.py")
+
+
+def pick_overlays(job: Job) -> list:
+    """Earlier range tests to draw beside this one's curve, as the user picks them."""
+    earlier = [j for j in comparison.listed_jobs(store, "find", limit=50)
+               if j.id != job.id and j.status == "succeeded"]
+    chosen = st.multiselect("Overlay earlier tests", earlier, format_func=comparison.run_label)
+    return comparison.range_test_overlays([store.get(j.id) for j in chosen])
 
 
 def draw_live_curve(job: Job, follower: JobFollower) -> None:
@@ -115,12 +127,7 @@ with run_tab:
     if job is not None:
         job = ui.live_job(job, "Range test", "finder", draw_live_curve)
         if job.status == "succeeded" and job.result:
-            earlier = [j for j in comparison.listed_jobs(store, "find", limit=50)
-                       if j.id != job.id and j.status == "succeeded"]
-            chosen = st.multiselect("Overlay earlier tests", earlier,
-                                    format_func=comparison.run_label)
-            overlays = comparison.range_test_overlays([store.get(j.id) for j in chosen])
-            show_result(job.result, f"finder.{job.id}", overlays)
+            show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job))
             if job.result.get("advice"):
                 c = st.columns(2)
                 if c[0].button("Train with this setup", key="finder.train", type="primary",

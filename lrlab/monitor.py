@@ -6,8 +6,10 @@ several browser sessions can follow the same job independently.
 
 The page run that submits a job holds its first poll open until the job's first metric (or
 FIRST_METRIC_WAIT_S): the first point is what the user watches for, and it then comes with that
-run instead of at the next tick, up to a second later. Only that run waits: holding every tick
-open kept the browser busy and made a range test twice as slow on 2 cores.
+run instead of at the next tick, up to a second later. Likewise the one tick that finds the job
+due to end before the next (by its ETA) holds until it ends, so the result comes with that tick.
+Nothing else waits: holding every tick open kept the browser busy and made a range test twice as
+slow on 2 cores.
 """
 
 from __future__ import annotations
@@ -57,18 +59,30 @@ class JobFollower:
     step: dict[str, Series] = field(default_factory=dict)
     epoch: dict[str, Series] = field(default_factory=dict)
     job: Job | None = None
+    end_held: bool = False  # whether a poll has held for this job's end (once per job)
 
-    def poll(self, store: Store, limit: int = 50_000, wait_s: float = 0.0) -> Job:
+    def poll(self, store: Store, limit: int = 50_000, wait_s: float = 0.0,
+             end_within_s: float = 0.0) -> Job:
         """Read new metrics (seq > cursor) and the job row; returns the fresh job. With
         `wait_s`, a job that has reported nothing yet is re-read until its first metric comes or
-        it ends, for at most `wait_s` seconds."""
+        it ends, for at most `wait_s` seconds. With `end_within_s`, a job whose ETA is within it
+        is re-read until it ends, for at most that long, once per job."""
         deadline = time.monotonic() + wait_s
         while True:
             self.extend(store.metrics_since(self.job_id, self.cursor, limit=limit))
             self.job = store.get(self.job_id)
             if self.cursor or self.job.is_finished or time.monotonic() >= deadline:
-                return self.job
+                break
             time.sleep(FIRST_METRIC_POLL_S)
+        eta = eta_seconds(self.job)
+        if not self.end_held and eta is not None and eta <= end_within_s:
+            self.end_held = True
+            deadline = time.monotonic() + end_within_s
+            while not self.job.is_finished and time.monotonic() < deadline:
+                time.sleep(FIRST_METRIC_POLL_S)
+                self.job = store.get(self.job_id)
+            self.extend(store.metrics_since(self.job_id, self.cursor, limit=limit))
+        return self.job
 
     def extend(self, metrics: list[Metric]) -> None:
         for m in metrics:

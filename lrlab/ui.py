@@ -124,12 +124,14 @@ def live_job(job: Job, title: str, key: str,
     (a chart), refreshed every LIVE_POLL_S until the job ends; then the page reruns once so it
     can show the result. Returns the job as it is now."""
     seen = follower(job.id)
-    # the run that submitted the job waits for its first point (lrlab.monitor); ticks do not
+    # the run that submitted the job waits for its first point, and the tick that finds it due
+    # to end before the next waits for its end (lrlab.monitor); other ticks do not
     hold = [FIRST_METRIC_WAIT_S] if st.session_state.pop(_JUST_SUBMITTED, None) == job.id else []
 
     @st.fragment(run_every=None if job.is_finished else LIVE_POLL_S)
     def live() -> None:
-        current = seen.poll(store(), wait_s=hold.pop() if hold else 0.0)
+        current = seen.poll(store(), wait_s=hold.pop() if hold else 0.0,
+                            end_within_s=LIVE_POLL_S)
         st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
         st.progress(*progress_line(current))
         if not current.is_finished and st.button("Cancel", key=f"{key}.cancel"):

@@ -6,9 +6,10 @@ import time
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from lrlab import comparison, monitor
-from lrlab.jobs.store import MetricPoint, Store
+from lrlab.jobs.store import MetricPoint, Store, jobs_table
 from lrlab.plots import range_test_figure, training_figure
 
 
@@ -91,6 +92,57 @@ def test_a_held_poll_ends_when_the_job_ends_without_a_metric(store: Store) -> No
     job_id = _running_job(store)
     store.finish(job_id, "failed", error="data folder missing")
     assert monitor.JobFollower(job_id).poll(store, wait_s=60.0).status == "failed"
+
+
+class _EndsOnThirdRead:
+    """The store as a job at 95 % seen by a tick: it ends on the page's third read of its row."""
+
+    def __init__(self, store: Store, job_id: int) -> None:
+        self.store, self.job_id, self.reads = store, job_id, 0
+
+    def metrics_since(self, *args, **kwargs):
+        return self.store.metrics_since(*args, **kwargs)
+
+    def get(self, job_id: int):
+        self.reads += 1
+        if self.reads == 3:
+            self.store.append_metrics(job_id, [MetricPoint("step", 99, "loss", 0.4, time.time())])
+            self.store.finish(job_id, "succeeded", result={"done": True})
+        return self.store.get(job_id)
+
+
+def _nearly_done_job(store: Store, progress: float) -> int:
+    """A job claimed 10 s ago at `progress`: its ETA is 10 s x (1 - p) / p."""
+    job_id = _running_job(store)
+    with store._write() as conn:
+        conn.execute(sa.update(jobs_table).where(jobs_table.c.id == job_id)
+                     .values(started=time.time() - 10.0))
+    store.set_progress(job_id, progress)
+    return job_id
+
+
+def test_the_tick_that_finds_a_job_about_to_end_holds_for_its_end(store: Store) -> None:
+    job_id = _nearly_done_job(store, 0.95)  # ETA 0.53 s
+    watched = _EndsOnThirdRead(store, job_id)
+    follower = monitor.JobFollower(job_id)
+    job = follower.poll(watched, end_within_s=60.0)  # returns at the end, long before the limit
+    assert job.status == "succeeded" and watched.reads == 3
+    assert follower.series("loss")[1].tolist() == [0.4]  # the last metrics come with it
+
+
+def test_a_tick_does_not_hold_for_an_end_beyond_the_next_or_twice(store: Store) -> None:
+    far = _nearly_done_job(store, 0.5)  # ETA 10 s
+    watched = _EndsOnThirdRead(store, far)
+    monitor.JobFollower(far).poll(watched, end_within_s=1.0)
+    assert watched.reads == 1
+    near = _nearly_done_job(store, 0.99)  # ETA 0.1 s
+    follower = monitor.JobFollower(near)
+    started = time.monotonic()
+    assert follower.poll(store, end_within_s=0.2).status == "running"  # held, it did not end
+    assert time.monotonic() - started >= 0.2
+    watched = _EndsOnThirdRead(store, near)
+    follower.poll(watched, end_within_s=60.0)  # once per job: the next tick is a plain read
+    assert watched.reads == 1
 
 
 def test_eta_from_progress(store: Store) -> None:
