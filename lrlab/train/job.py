@@ -22,7 +22,7 @@ from lrlab.schedules.fit import stretch
 from lrlab.setup import build_network, build_objective, build_optimizer, load_data
 from lrlab.train import run_folder
 from lrlab.train.config import FORMAT, validate_config
-from lrlab.train.distributed import Rank, torchrun_rank
+from lrlab.train.distributed import Rank, end_process_group, torchrun_rank
 
 # The paper's baseline divides the LR by 10 at epochs 30, 60 and 90 of 120; a run without the
 # cosine trick does the same at the same fractions of its own length.
@@ -127,10 +127,16 @@ def train(
 
     cfg = validate_config(config)
     if rank is None and (torchrun := torchrun_rank(reporter or NullReporter())) is not None:
-        rank, reporter, device_name = torchrun  # torchrun started this process as one rank
-        cfg = {**cfg, "device": device_name}
-        out_dir = out_dir if rank.rank == 0 else None
-    elif cfg["nproc"] > 1 and rank is None:
+        me, rank_reporter, device_name = torchrun  # torchrun started this process as one rank
+        try:
+            result = train({**cfg, "device": device_name}, rank_reporter,
+                           out_dir if me.rank == 0 else None, rank=me)
+        except BaseException:
+            end_process_group(together=False)  # the other ranks may never get here
+            raise
+        end_process_group(together=True)
+        return result
+    if cfg["nproc"] > 1 and rank is None:
         from lrlab.train.distributed import launch
 
         return launch(cfg, reporter or NullReporter(), out_dir)
