@@ -45,6 +45,7 @@ from pathlib import Path
 
 from lrlab import ladder
 from lrlab.errors import LrlabError
+from lrlab.finder.advice import PEAK_DECADES
 from lrlab.finder.job import run_from_config
 from lrlab.jobs import runners
 from lrlab.jobs.store import Store
@@ -172,7 +173,7 @@ def at_lr(ladder_rows: dict[float, float | None], lr: float) -> float | None:
 
 
 def advice_quality(mnist: Path | None, points: int, only: str | None = None,
-                   kinds: tuple[str, ...] = ("onecycle", "warmup_cosine"),
+                   kinds: tuple[str, ...] = tuple(PEAK_DECADES),
                    seeds: int = 1) -> None:
     for name, setup, role in pairs(mnist):
         if only and only not in name and only != role:
@@ -207,10 +208,9 @@ def advice_quality(mnist: Path | None, points: int, only: str | None = None,
                   f"advice - torch-lr-finder = {gap:+.2f} points")
             # the family the peaks are chosen from, on this ladder
             family = {f"d={d:g}": consensus * 10**d for d in (0.25, 0.5, 0.75, 1.0, 1.25)}
-            label = "consensus x 10^d"
             shares = "  ".join(f"{key}: {acc / best:.3f}" if (acc := at_lr(rows, lr)) is not None
                                else f"{key}: -" for key, lr in family.items())
-            print(f"    {label}, share of best (interpolated): {shares}")
+            print(f"    consensus x 10^d, share of best (interpolated): {shares}")
         print(f"  ({time.perf_counter() - started:.0f} s)")
 
 
@@ -224,7 +224,7 @@ def main() -> None:
                              f"({TUNED!r}, {SEEN!r}, {COSINE_HELD_OUT!r}, {HELD_OUT!r})")
     parser.add_argument("--seeds", type=int, default=1,
                         help="seeds per trained point (each figure is their mean)")
-    parser.add_argument("--schedule", choices=("onecycle", "warmup_cosine"), default=None,
+    parser.add_argument("--schedule", choices=tuple(PEAK_DECADES), default=None,
                         help="only this advised schedule's ladder")
     args = parser.parse_args()
     if args.only != "advice":
@@ -233,7 +233,7 @@ def main() -> None:
         print(f"5-point ladder, 3 epochs a point: 1 worker {one:.1f} s, 2 workers {two:.1f} s "
               f"-> ratio {two / one:.2f} (target <= 0.65)")
     if args.only != "parallel":
-        kinds = (args.schedule,) if args.schedule else ("onecycle", "warmup_cosine")
+        kinds = (args.schedule,) if args.schedule else tuple(PEAK_DECADES)
         advice_quality(args.mnist if args.mnist.exists() else None, args.points, args.pair, kinds,
                        args.seeds)
 

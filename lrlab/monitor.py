@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,10 @@ from lrlab.jobs.store import Job, Metric, Store
 # browser, each poll's redraw takes CPU from the job (measured: 0.5 s polling made a 100-point
 # range test 3x slower on 2 cores).
 LIVE_POLL_S = 1.0
-# The submitting run's wait for the first metric (see the module's docstring), and how often it
-# re-reads the store meanwhile (two indexed reads, nothing drawn).
+# The submitting run's wait for the first metric (see the module's docstring), and how often a
+# held poll re-reads the store meanwhile (two indexed reads, nothing drawn).
 FIRST_METRIC_WAIT_S = 2.0
-FIRST_METRIC_POLL_S = 0.05
+HOLD_POLL_S = 0.05
 
 
 @dataclass
@@ -67,22 +68,25 @@ class JobFollower:
         `wait_s`, a job that has reported nothing yet is re-read until its first metric comes or
         it ends, for at most `wait_s` seconds. With `end_within_s`, a job whose ETA is within it
         is re-read until it ends, for at most that long, once per job."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            self.extend(store.metrics_since(self.job_id, self.cursor, limit=limit))
-            self.job = store.get(self.job_id)
-            if self.cursor or self.job.is_finished or time.monotonic() >= deadline:
-                break
-            time.sleep(FIRST_METRIC_POLL_S)
+        self._read(store, limit)
+        self._hold(store, limit, wait_s, until=lambda: self.cursor > 0)
         eta = eta_seconds(self.job)
         if not self.end_held and eta is not None and eta <= end_within_s:
             self.end_held = True
-            deadline = time.monotonic() + end_within_s
-            while not self.job.is_finished and time.monotonic() < deadline:
-                time.sleep(FIRST_METRIC_POLL_S)
-                self.job = store.get(self.job_id)
-            self.extend(store.metrics_since(self.job_id, self.cursor, limit=limit))
+            self._hold(store, limit, end_within_s, until=lambda: False)
         return self.job
+
+    def _read(self, store: Store, limit: int) -> None:
+        """The job row, then its new metrics: a job read as ended comes with its last ones."""
+        self.job = store.get(self.job_id)
+        self.extend(store.metrics_since(self.job_id, self.cursor, limit=limit))
+
+    def _hold(self, store: Store, limit: int, seconds: float, until: Callable[[], bool]) -> None:
+        """Re-read every HOLD_POLL_S until `until()` or the job's end, for at most `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not (until() or self.job.is_finished) and time.monotonic() < deadline:
+            time.sleep(HOLD_POLL_S)
+            self._read(store, limit)
 
     def extend(self, metrics: list[Metric]) -> None:
         for m in metrics:
