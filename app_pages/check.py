@@ -56,8 +56,22 @@ def draw_points(current: Job, _follower: JobFollower) -> None:
                 format="percent", help="best minus worst seed's final top-1"),
             "final val loss": st.column_config.NumberColumn(format="%.4f"),
         })
-    if not current.is_finished:
-        ladder.refresh(store, current)  # ends the ladder as soon as its last point has
+
+
+def draw_outcome(current: Job, _follower: JobFollower) -> None:
+    """The ended ladder's verdict on the advice and the next steps; or why it stopped."""
+    result = current.result or {}
+    if not result:
+        st.error(current.error or f"The ladder was {current.status}.")
+        return
+    {"succeeded": st.success}.get(current.status, st.warning)(result["verdict"])
+    if result.get("range_test") is not None and st.button(
+            f"Open range test #{result['range_test']}", key="check.range_test"):
+        st.switch_page("app_pages/lr_finder.py", query_params={"job": str(result["range_test"])})
+    if result.get("best") and st.button(
+            f"Train with the best LR ({result['best']['lr']:.3g})", type="primary",
+            key="check.adopt", on_click=adopt_best, args=(current,)):
+        st.switch_page("app_pages/training.py")
 
 
 if job is None:
@@ -101,17 +115,6 @@ if job is None:
                 st.rerun()
 
 if job is not None:
-    job = ui.live_job(job, "LR check", "check", draw_points)
-    result = job.result or {}
-    if job.is_finished and result:
-        {"succeeded": st.success}.get(job.status, st.warning)(result["verdict"])
-        if result.get("range_test") is not None and st.button(
-                f"Open range test #{result['range_test']}", key="check.range_test"):
-            st.switch_page("app_pages/lr_finder.py",
-                           query_params={"job": str(result["range_test"])})
-        if result.get("best") and st.button(
-                f"Train with the best LR ({result['best']['lr']:.3g})", type="primary",
-                key="check.adopt", on_click=adopt_best, args=(job,)):
-            st.switch_page("app_pages/training.py")
-    elif job.is_finished:
-        st.error(job.error or f"The ladder was {job.status}.")
+    # the page's view ends the ladder as soon as its last point has
+    ui.live_job(job, "LR check", "check", draw_points, draw_outcome,
+                refresh=lambda current: ladder.refresh(store, current))

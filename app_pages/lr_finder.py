@@ -97,6 +97,23 @@ def draw_live_curve(job: Job, follower: JobFollower) -> None:
     st.plotly_chart(range_test_figure(lrs, loss, lr_range=span), key="finder.live_chart")
 
 
+def draw_outcome(job: Job, _follower: JobFollower) -> None:
+    """The ended test: its suggestions and advice, with the next steps; or why it stopped."""
+    if job.status != "succeeded" or not job.result:
+        st.error(job.error or f"The range test was {job.status}.")
+        return
+    show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job))
+    if job.result.get("advice"):
+        c = st.columns(2)
+        if c[0].button("Train with this setup", key="finder.train", type="primary",
+                       on_click=train_with_setup, args=(job,),
+                       help="The Training page with this setup and the 1cycle advice"):
+            st.switch_page("app_pages/training.py")
+        if c[1].button("Check this advice (LR ladder)", key="finder.check",
+                       help="Short runs at LRs around the advice, on the LR Check page"):
+            st.switch_page("app_pages/check.py", query_params={"find": str(job.id)})
+
+
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
 
 with run_tab:
@@ -125,20 +142,7 @@ with run_tab:
             job = store.get(job_id)
 
     if job is not None:
-        job = ui.live_job(job, "Range test", "finder", draw_live_curve)
-        if job.status == "succeeded" and job.result:
-            show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job))
-            if job.result.get("advice"):
-                c = st.columns(2)
-                if c[0].button("Train with this setup", key="finder.train", type="primary",
-                               on_click=train_with_setup, args=(job,),
-                               help="The Training page with this setup and the 1cycle advice"):
-                    st.switch_page("app_pages/training.py")
-                if c[1].button("Check this advice (LR ladder)", key="finder.check",
-                               help="Short runs at LRs around the advice, on the LR Check page"):
-                    st.switch_page("app_pages/check.py", query_params={"find": str(job.id)})
-        elif job.status in ("failed", "cancelled"):
-            st.error(job.error or f"The range test was {job.status}.")
+        ui.live_job(job, "Range test", "finder", draw_live_curve, draw_outcome)
 
 with upload_tab:
     upload = st.file_uploader(

@@ -87,33 +87,35 @@ def origin_links(job: Job) -> None:
             st.switch_page(ORIGIN_PAGES[kind], query_params={"job": str(job_id)})
 
 
+def draw_outcome(job: Job, follower: JobFollower) -> None:
+    """The ended run: its error if any, headline numbers and downloads."""
+    if job.error:
+        st.error(job.error)
+    summary = (job.result or {}).get("summary") or {}
+    if summary:
+        for column, (label, text) in zip(st.columns(4), monitor.summary_cards(summary),
+                                         strict=True):
+            column.metric(label, text)
+    c = st.columns(3)
+    c[0].download_button("Metrics (CSV)", monitor.metrics_csv(follower),
+                         file_name=f"run-{job.id}-metrics.csv", mime="text/csv",
+                         on_click="ignore")
+    c[1].download_button("Metrics (JSON)", monitor.metrics_json(follower),
+                         file_name=f"run-{job.id}-metrics.json",
+                         mime="application/json", on_click="ignore")
+    if job.status == "succeeded":
+        # Wherever the worker kept the run folder (older results: this host's runs/).
+        folder = (job.result or {}).get("artifacts") or run_url(job.id)
+        try:
+            checkpoint = read_bytes(folder, "checkpoint.pt")
+        except LrlabError as exc:
+            c[2].caption(f"Model: {exc}")
+        else:
+            c[2].download_button("Model (checkpoint.pt)", checkpoint,
+                                 file_name=f"run-{job.id}-checkpoint.pt",
+                                 mime="application/octet-stream", on_click="ignore")
+
+
 if job is not None:
     origin_links(job)
-    job = ui.live_job(job, "Run", "training", draw_metrics)
-    follower = ui.follower(job.id)
-    if job.is_finished:
-        if job.error:
-            st.error(job.error)
-        summary = (job.result or {}).get("summary") or {}
-        if summary:
-            for column, (label, text) in zip(st.columns(4), monitor.summary_cards(summary),
-                                             strict=True):
-                column.metric(label, text)
-        c = st.columns(3)
-        c[0].download_button("Metrics (CSV)", monitor.metrics_csv(follower),
-                             file_name=f"run-{job.id}-metrics.csv", mime="text/csv",
-                             on_click="ignore")
-        c[1].download_button("Metrics (JSON)", monitor.metrics_json(follower),
-                             file_name=f"run-{job.id}-metrics.json",
-                             mime="application/json", on_click="ignore")
-        if job.status == "succeeded":
-            # Wherever the worker kept the run folder (older results: this host's runs/).
-            folder = (job.result or {}).get("artifacts") or run_url(job.id)
-            try:
-                checkpoint = read_bytes(folder, "checkpoint.pt")
-            except LrlabError as exc:
-                c[2].caption(f"Model: {exc}")
-            else:
-                c[2].download_button("Model (checkpoint.pt)", checkpoint,
-                                     file_name=f"run-{job.id}-checkpoint.pt",
-                                     mime="application/octet-stream", on_click="ignore")
+    ui.live_job(job, "Run", "training", draw_metrics, draw_outcome)

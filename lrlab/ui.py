@@ -118,32 +118,44 @@ def jobs_in_url(known: set[int], param: str = "jobs") -> list[int]:
     return ids
 
 
-def live_job(job: Job, title: str, key: str,
-             draw: Callable[[Job, JobFollower], None]) -> Job:
-    """A job's live view: its title and status, progress, a Cancel button, and what `draw` adds
-    (a chart), refreshed every LIVE_POLL_S until the job ends; then the page reruns once so it
-    can show the result. Returns the job as it is now."""
+def live_job(job: Job, title: str, key: str, draw: Callable[[Job, JobFollower], None],
+             outcome: Callable[[Job, JobFollower], None],
+             refresh: Callable[[Job], Job] | None = None) -> None:
+    """A job's view: its title and status, progress, a Cancel button and what `draw` adds (a
+    chart), refreshed every LIVE_POLL_S while it runs; once it has ended, what `outcome` shows
+    (its result or error). `refresh` brings a job whose state the page derives up to date each
+    tick (a ladder ends with its points).
+
+    The tick that sees the end draws the outcome itself, so the answer comes with that tick. Only
+    the next tick, having drawn the same again, reruns the whole page to stop the polling: a
+    rerun started at once would drop the first drawing if it had not yet left for the browser
+    (Streamlit clears the outgoing queue when a run starts), and the page would wait for the
+    full rerun instead."""
     seen = follower(job.id)
     # the run that submitted the job waits for its first point, and the tick that finds it due
     # to end before the next waits for its end (lrlab.monitor); other ticks do not
     hold = [FIRST_METRIC_WAIT_S] if st.session_state.pop(_JUST_SUBMITTED, None) == job.id else []
+    shown = f"{key}.shown.{job.id}"  # this session has seen the outcome drawn by a tick
 
     @st.fragment(run_every=None if job.is_finished else LIVE_POLL_S)
     def live() -> None:
         current = seen.poll(store(), wait_s=hold.pop() if hold else 0.0,
                             end_within_s=LIVE_POLL_S)
+        if refresh is not None:
+            current = refresh(current)
         st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
         st.progress(*progress_line(current))
         if not current.is_finished and st.button("Cancel", key=f"{key}.cancel"):
             store().request_cancel(current.id)
         draw(current, seen)
-        done = f"{key}.done.{current.id}"
-        if current.is_finished and not st.session_state.get(done):
-            st.session_state[done] = True
-            st.rerun()  # the whole page: stop polling and show the result
+        if not current.is_finished:
+            return
+        outcome(current, seen)  # drawn whole first, so its buttons act (a click reruns this)
+        if not job.is_finished and st.session_state.get(shown):
+            st.rerun()  # the page, which then draws this job as ended and polls no more
+        st.session_state[shown] = True
 
     live()
-    return store().get(job.id)
 
 
 def follower(job_id: int) -> JobFollower:
