@@ -14,7 +14,7 @@ import streamlit as st
 
 from lrlab import options
 from lrlab.jobs import runners
-from lrlab.jobs.local import WorkerStatus, ensure_local_worker
+from lrlab.jobs.local import WorkerStatus, ensure_local_worker, nudge_local_worker
 from lrlab.jobs.store import Job, Store, shared_store
 from lrlab.monitor import (
     FIRST_METRIC_WAIT_S,
@@ -90,9 +90,10 @@ def submit(kind: str, config: dict[str, Any],
     if check is not None:
         check(validated)
     job_id = store().submit(kind, validated)
+    workers = store().live_workers()
+    nudge_local_worker(workers)  # this server's own worker claims it now, not at its next poll
     # a job that reports metrics, with a worker idle to take it: its page waits for the first
-    if runners.runner_spec(kind).run is not None and any(
-            w.status == "idle" for w in store().live_workers()):
+    if runners.runner_spec(kind).run is not None and any(w.status == "idle" for w in workers):
         st.session_state[_JUST_SUBMITTED] = job_id
     return job_id
 
