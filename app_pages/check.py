@@ -36,9 +36,10 @@ def adopt_best(ladder_job: Job) -> None:
         state["training.schedule_source"] = "tricks"
 
 
-def draw_points(current: Job, _follower: JobFollower, chart_key: str) -> None:
+def draw_points(current: Job, _follower: JobFollower) -> None:
     rows = ladder.rows_of(store, current.config)
-    st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}), key=chart_key)
+    st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}),
+                    key="check.chart")
     st.dataframe(
         [{"peak LR": r["lr"], "x advice": r["factor"], "status": r["status"],
           "progress": r["progress"], "final top-1": r["final_val_top1"],

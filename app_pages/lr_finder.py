@@ -85,7 +85,7 @@ def pick_overlays(job: Job) -> list:
     return comparison.range_test_overlays([store.get(j.id) for j in chosen])
 
 
-def draw_live_curve(job: Job, follower: JobFollower, chart_key: str) -> None:
+def draw_live_curve(job: Job, follower: JobFollower) -> None:
     """The curve so far, drawn from the start (empty at first) on the sweep's LR span, so the
     chart is ready when the first points come."""
     if job.is_finished:
@@ -94,7 +94,7 @@ def draw_live_curve(job: Job, follower: JobFollower, chart_key: str) -> None:
     if not len(lrs):
         st.caption("Waiting for the worker's first points…")
     span = (job.config["start_lr"], job.config["end_lr"])
-    st.plotly_chart(range_test_figure(lrs, loss, lr_range=span), key=chart_key)
+    st.plotly_chart(range_test_figure(lrs, loss, lr_range=span), key="finder.live_chart")
 
 
 def draw_outcome(job: Job, _follower: JobFollower) -> None:

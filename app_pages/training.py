@@ -71,9 +71,10 @@ if submitted:
 
 
 
-def draw_metrics(job: Job, follower: JobFollower, chart_key: str) -> None:
+def draw_metrics(job: Job, follower: JobFollower) -> None:
     if follower.step or follower.epoch:
-        st.plotly_chart(training_figure([(f"#{job.id}", follower.all_series())]), key=chart_key)
+        st.plotly_chart(training_figure([(f"#{job.id}", follower.all_series())]),
+                        key="training.chart")
     elif not job.is_finished:
         st.caption("Waiting for the worker's first metrics…")
 

@@ -7,7 +7,6 @@ without a browser.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ import streamlit as st
 
 from lrlab import options
 from lrlab.jobs import runners
-from lrlab.jobs.local import WorkerStatus, ensure_local_worker, nudge_local_worker
+from lrlab.jobs.local import WorkerStatus, ensure_local_worker
 from lrlab.jobs.store import Job, Store, shared_store
 from lrlab.monitor import (
     FIRST_METRIC_WAIT_S,
@@ -91,10 +90,9 @@ def submit(kind: str, config: dict[str, Any],
     if check is not None:
         check(validated)
     job_id = store().submit(kind, validated)
-    workers = store().live_workers()
-    nudge_local_worker(workers)  # this server's own worker claims it now, not at its next poll
     # a job that reports metrics, with a worker idle to take it: its page waits for the first
-    if runners.runner_spec(kind).run is not None and any(w.status == "idle" for w in workers):
+    if runners.runner_spec(kind).run is not None and any(
+            w.status == "idle" for w in store().live_workers()):
         st.session_state[_JUST_SUBMITTED] = job_id
     return job_id
 
@@ -120,18 +118,13 @@ def jobs_in_url(known: set[int], param: str = "jobs") -> list[int]:
     return ids
 
 
-def live_job(job: Job, title: str, key: str,
-             draw: Callable[[Job, JobFollower, str], None],
+def live_job(job: Job, title: str, key: str, draw: Callable[[Job, JobFollower], None],
              outcome: Callable[[Job, JobFollower], None],
              refresh: Callable[[Job], Job] | None = None) -> None:
     """A job's view: its title and status, progress, a Cancel button and what `draw` adds (a
-    chart, under the key it is given), refreshed every LIVE_POLL_S while it runs; once it has
-    ended, what `outcome` shows (its result or error). `refresh` brings a job whose state the
-    page derives up to date each tick (a ladder ends with its points).
-
-    The run that submitted the job draws it at once, then waits for its first point and draws it
-    again in the same place: the click is answered before the worker has started, and the browser
-    has set up the chart (loading its code takes it half a second) by the time the point comes.
+    chart), refreshed every LIVE_POLL_S while it runs; once it has ended, what `outcome` shows
+    (its result or error). `refresh` brings a job whose state the page derives up to date each
+    tick (a ladder ends with its points).
 
     The tick that sees the end draws the outcome itself, so the answer comes with that tick. Only
     the next tick, having drawn the same again, reruns the whole page to stop the polling: a
@@ -144,27 +137,17 @@ def live_job(job: Job, title: str, key: str,
     hold = [FIRST_METRIC_WAIT_S] if st.session_state.pop(_JUST_SUBMITTED, None) == job.id else []
     shown = f"{key}.shown.{job.id}"  # this session has seen the outcome drawn by a tick
 
-    def view(current: Job, chart_key: str, widgets: bool = True) -> None:
-        st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
-        st.progress(*progress_line(current))
-        if widgets and not current.is_finished and st.button("Cancel", key=f"{key}.cancel"):
-            store().request_cancel(current.id)
-        draw(current, seen, chart_key)
-
     @st.fragment(run_every=None if job.is_finished else LIVE_POLL_S)
     def live() -> None:
-        wait_s = hold.pop() if hold else 0.0
-        # Only that run draws into a placeholder: elements in one are new to the browser at
-        # every rerun, and a chart redrawn from scratch each tick costs the job CPU.
-        slot = st.empty() if wait_s else None
-        if slot is not None:  # drawn as it stands first; its widgets once the wait is over
-            with slot.container():
-                view(seen.poll(store()), f"{key}.chart.first", widgets=False)
-        current = seen.poll(store(), wait_s=wait_s, end_within_s=LIVE_POLL_S)
+        current = seen.poll(store(), wait_s=hold.pop() if hold else 0.0,
+                            end_within_s=LIVE_POLL_S)
         if refresh is not None:
             current = refresh(current)
-        with slot.container() if slot is not None else contextlib.nullcontext():
-            view(current, f"{key}.chart")
+        st.subheader(f"{title} #{current.id} — {status_line(current.status)}")
+        st.progress(*progress_line(current))
+        if not current.is_finished and st.button("Cancel", key=f"{key}.cancel"):
+            store().request_cancel(current.id)
+        draw(current, seen)
         if not current.is_finished:
             return
         outcome(current, seen)  # drawn whole first, so its buttons act (a click reruns this)

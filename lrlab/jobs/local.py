@@ -5,9 +5,7 @@ or after the worker died, must still run. So the server process owns a superviso
 `lrlab worker` child about once a second and restarts it when it dies, at once after a long life
 and with growing back-off (1, 2, 4 ... 60 s) while it keeps dying young. When the child dies it
 fails the job the child was running with the reason, rather than leaving it to the heartbeat
-timeout. The worker exits by itself if the server dies (`--exit-with`). When a page queues a
-job, the server nudges its idle worker (SIGUSR1, see lrlab.jobs.worker) rather than wait for the
-worker's next poll.
+timeout. The worker exits by itself if the server dies (`--exit-with`).
 
 No local worker is started while another live worker serves the same store (a compose worker
 service, GPU machines), nor at all with LRLAB_LOCAL_WORKER=0.
@@ -114,7 +112,6 @@ class LocalWorkerSupervisor:
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
         self.started_at = 0.0
-        self.spawned_wall = 0.0  # time.time() at the last spawn: a worker row older is not ours
         self.restarts = 0
         self.quick_deaths = 0  # consecutive deaths before min_uptime_s
         self.failure: str | None = None
@@ -200,25 +197,7 @@ class LocalWorkerSupervisor:
             )
         self._pids.add(self.process.pid)
         self.started_at = time.monotonic()
-        self.spawned_wall = time.time()
         atexit.register(_stop_worker, self.process)
-
-    def nudge(self, workers: list[WorkerInfo]) -> bool:
-        """Wake this server's worker if `workers` (the store's live ones) show it registered
-        and idle: it installs its SIGUSR1 handler before it registers, and only a row written
-        since the last spawn can be the running process (a dead one's pid may be reused)."""
-        if not hasattr(signal, "SIGUSR1"):
-            return False
-        with self._lock:
-            process = self.process
-            if process is None or process.poll() is not None:
-                return False
-            ready = any(w.pid == process.pid and w.host == socket.gethostname()
-                        and w.status == "idle" and w.started >= self.spawned_wall
-                        for w in workers)
-            if ready:
-                os.kill(process.pid, signal.SIGUSR1)
-            return ready
 
     def status(self) -> WorkerStatus:
         workers = live_workers(self.store)
@@ -273,13 +252,6 @@ def ensure_local_worker(db_url: str | None = None) -> WorkerStatus:
             supervisor = _supervisors[url] = LocalWorkerSupervisor(url)
     supervisor.start()
     return supervisor.status()
-
-
-def nudge_local_worker(workers: list[WorkerInfo], db_url: str | None = None) -> bool:
-    """Wake this server's own worker for a job just queued (True if one was nudged)."""
-    with _lock:
-        supervisor = _supervisors.get(resolve_db_url(db_url))
-    return supervisor is not None and supervisor.nudge(workers)
 
 
 def stop_local_workers() -> None:

@@ -12,11 +12,6 @@ spawned WARM_AFTER_S after a job ends, not at once: warming burns a core for sec
 moment is when the user's page draws the job's result (on a small machine the result showed up to
 a second later). A job claimed before then gets a fresh child, as warm as that child would be.
 
-Why a nudge: an idle worker polls the store every `worker.poll` seconds, so a job waits half that
-on average before it is claimed. The app that started a worker sends it SIGUSR1 when it queues a
-job (`lrlab.jobs.local.nudge_local_worker`); the signal wakes the idle wait at once, through a
-pipe that Python's signal machinery writes to (`signal.set_wakeup_fd`). Other workers just poll.
-
 The parent owns the job's status. While the child runs, the parent heartbeats the job and itself
 about once a second, turns a cancel request into the child's cooperative stop flag, terminates the
 child if it has not stopped after a grace period, and at the end writes the outcome the child sent
@@ -27,10 +22,8 @@ progress. If the parent dies, the job's heartbeat stops and any other process re
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
-import select
 import signal
 import sys
 import threading
@@ -203,8 +196,6 @@ class Worker:
         self._stop_signal = ""
         self._context = multiprocessing.get_context("spawn")
         self._waiting: _Child | None = None  # the warm child for the next job
-        self._wake: tuple[int, int] | None = None  # (read, write) ends of the nudge pipe
-        self._wakeup_before = -1  # the wakeup fd to restore when the worker stops
         self._ray: Any = None
         if options.executor == "ray":
             from lrlab.jobs.ray_executor import RayPlacement
@@ -215,14 +206,8 @@ class Worker:
     def request_stop(self, reason: str = "stop requested") -> None:
         self._stop_signal = reason
         self._stopping.set()
-        wake = self._wake
-        if wake is not None:  # the idle wait ends now
-            with contextlib.suppress(OSError):  # closed meanwhile: nothing waits on it any more
-                os.write(wake[1], b"s")
 
     def _install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the worker; SIGUSR1 wakes it (see the module's docstring).
-        Installed before the worker registers, so a registered worker can take a nudge."""
         if threading.current_thread() is not threading.main_thread():
             return
 
@@ -232,35 +217,6 @@ class Worker:
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
-        if hasattr(signal, "SIGUSR1"):  # not on Windows: there the worker only polls
-            read, write = os.pipe()
-            os.set_blocking(read, False)
-            os.set_blocking(write, False)
-            self._wakeup_before = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-            signal.signal(signal.SIGUSR1, lambda _signum, _frame: None)
-            self._wake = (read, write)
-
-    def _remove_signal_handlers(self) -> None:
-        if self._wake is None:
-            return
-        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
-        signal.set_wakeup_fd(self._wakeup_before)
-        wake, self._wake = self._wake, None
-        for fd in wake:
-            os.close(fd)
-
-    def _idle(self, seconds: float) -> None:
-        """Wait for the next poll, or less when nudged or told to stop."""
-        if self._wake is None:
-            self._stopping.wait(seconds)
-            return
-        if select.select([self._wake[0]], [], [], seconds)[0]:
-            while True:  # drain: one wake-up per wait, however many signals came
-                try:
-                    if not os.read(self._wake[0], 512):
-                        break
-                except BlockingIOError:
-                    break
 
     def _owner_gone(self) -> bool:
         pid = self.options.exit_with_pid
@@ -305,7 +261,7 @@ class Worker:
                         break
                     if spawn_at is not None and time.monotonic() >= spawn_at:
                         spawn_at, self._waiting = None, self._spawn_child()
-                    self._idle(self.options.poll_s)
+                    self._stopping.wait(self.options.poll_s)
                     continue
                 spawn_at = None  # the job gets a fresh child if none is waiting
                 try:
@@ -322,7 +278,6 @@ class Worker:
                     spawn_at = time.monotonic() + WARM_AFTER_S  # warms up while we are idle
         finally:
             self._dismiss_waiting()
-            self._remove_signal_handlers()
             self.store.worker_heartbeat(self.id, "stopped")
             if self._stop_signal:
                 self._log(f"worker {self.id} stopped ({self._stop_signal})")

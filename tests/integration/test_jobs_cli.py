@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from jobs_helpers import LRLAB, WorkerProcess, wait_finished, wait_for
+from jobs_helpers import LRLAB, WorkerProcess, wait_for
 
 from lrlab.errors import LrlabError
 from lrlab.jobs import local
-from lrlab.jobs.store import Store, WorkerInfo
+from lrlab.jobs.store import Store
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -113,57 +110,11 @@ def test_the_app_starts_one_local_worker_and_it_passes_the_check(store: Store) -
         niceness = int(Path(f"/proc/{first.started_pid}/stat").read_text().split()[18])
         assert niceness >= local.LOCAL_WORKER_NICENESS  # the pages keep CPU priority
         assert "started by this app" in status.summary()
-        assert local.nudge_local_worker(status.workers)  # a registered worker takes SIGUSR1
-        assert local.check_workers(store).startswith("ok: worker ")  # ... and lives on
+        assert local.check_workers(store).startswith("ok: worker ")
         assert store.list_jobs() == []  # the check cleans up after itself
     finally:
         local.stop_local_workers()
     wait_for(lambda: not store.live_workers(), "the local worker to stop")
-
-
-def test_a_nudged_worker_claims_a_queued_job_before_its_next_poll(
-    store: Store, lrlab_home: Path
-) -> None:
-    worker = WorkerProcess(store.url, lrlab_home, lrlab_home / "w.log", "--poll", "300")
-    try:
-        # its first claim has found nothing (that beat comes after it): it now waits 300 s
-        wait_for(lambda: [w for w in store.live_workers() if w.heartbeat > w.started],
-                 "the worker's first idle poll")
-        job_id = store.submit("selftest", {"steps": 2})
-        worker.process.send_signal(signal.SIGUSR1)
-        wait_for(lambda: store.get(job_id).status != "queued", "the nudged worker's claim",
-                 patience_s=60)  # well before the next poll
-        assert wait_finished(store, job_id).status == "succeeded"
-    finally:
-        assert worker.stop() == 0, worker.log()
-
-
-def test_the_supervisor_nudges_only_its_own_registered_idle_worker(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sent = []
-    monkeypatch.setattr(local.os, "kill", lambda pid, sig: sent.append((pid, sig)))
-    supervisor = local.LocalWorkerSupervisor(store.url)
-    supervisor.process = subprocess.Popen(["sleep", "600"])  # stands in for its worker
-    supervisor.spawned_wall = 1000.0
-    pid, host = supervisor.process.pid, socket.gethostname()
-
-    def row(**changes: object) -> WorkerInfo:
-        return replace(WorkerInfo("w", host, pid, "CPU", 1001.0, 1002.0, "idle", None), **changes)
-
-    try:
-        assert not supervisor.nudge([])  # not registered yet: no handler for the signal either
-        assert not supervisor.nudge([row(status="busy", job_id=3)])
-        assert not supervisor.nudge([row(started=999.0)])  # a dead worker's row, pid reused
-        assert not supervisor.nudge([row(host="elsewhere")])
-        assert not supervisor.nudge([row(pid=pid + 1)])
-        assert sent == []
-        assert supervisor.nudge([row(pid=pid + 1), row()])
-        assert sent == [(pid, signal.SIGUSR1)]
-    finally:
-        monkeypatch.undo()  # os.kill is the module's: Popen.kill needs it back
-        supervisor.process.kill()
-        supervisor.process.wait()
 
 
 def test_no_local_worker_when_workers_run_elsewhere(
