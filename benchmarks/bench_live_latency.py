@@ -11,11 +11,11 @@ which times the store alone (metric -> store, submit -> claimed).
    (the LR Finder's defaults) with the worker warm and idle: from the click on "Run range test"
    (on a page at rest: drawn, no script running) to the first frame showing a point on the
    live chart, and to the first frame showing the "Suggested LR" metric. The page stamps both
-   itself (a requestAnimationFrame watcher, SEEN_WATCH), because Playwright's locator waits
-   re-check only every 0.5 s after their first 0.3 s, which would add up to 0.5 s to what is
-   timed. The second is compared with the sweep itself (first to last point reported by the
-   runner): the overhead (start, analysis, page) should stay within 1.5 s of it. Targets 1.5 s
-   and sweep + 1.5 s.
+   itself (SEEN_WATCH: a MutationObserver that stamps the next animation frame), because
+   Playwright's locator waits re-check only every 0.5 s after their first 0.3 s, which would
+   add up to 0.5 s to what is timed. The second is compared with the sweep itself (first to
+   last point reported by the runner): the overhead (start, analysis, page) should stay within
+   1.5 s of it. Targets 1.5 s and sweep + 1.5 s.
 4. Widget latency under load: while a training job runs on the same 2-core machine, change the
    Base LR on the Schedule Designer in another tab; time from the key press to the end of the
    rerun (Streamlit's own script-state attribute, read by a MutationObserver). Target 0.5 s.
