@@ -58,20 +58,21 @@ def draw_points(current: Job, _follower: JobFollower) -> None:
         })
 
 
-def draw_outcome(current: Job, _follower: JobFollower) -> None:
+def draw_outcome(current: Job, _follower: JobFollower, settled: bool) -> None:
     """The ended ladder's verdict on the advice and the next steps; or why it stopped."""
     result = current.result or {}
     if not result:
         st.error(current.error or f"The ladder was {current.status}.")
         return
     {"succeeded": st.success}.get(current.status, st.warning)(result["verdict"])
-    if result.get("range_test") is not None and st.button(
-            f"Open range test #{result['range_test']}", key="check.range_test"):
-        st.switch_page("app_pages/lr_finder.py", query_params={"job": str(result["range_test"])})
-    if result.get("best") and st.button(
-            f"Train with the best LR ({result['best']['lr']:.3g})", type="primary",
-            key="check.adopt", on_click=adopt_best, args=(current,)):
-        st.switch_page("app_pages/training.py")
+    if result.get("range_test") is not None:
+        ui.page_button(st, f"Open range test #{result['range_test']}", "app_pages/lr_finder.py",
+                       key="check.range_test", settled=settled,
+                       query_params={"job": str(result["range_test"])})
+    if result.get("best"):
+        ui.page_button(st, f"Train with the best LR ({result['best']['lr']:.3g})",
+                       "app_pages/training.py", key="check.adopt", settled=settled,
+                       type="primary", on_click=adopt_best, args=(current,))
 
 
 if job is None:

@@ -41,9 +41,11 @@ def train_with_setup(job: Job) -> None:
         state["training.schedule_source"] = "advice"
 
 
-def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list) -> None:
+def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list,
+                settled: bool = True) -> None:
     """Suggestions, consensus, verdict, warnings and advice of one analysed curve: the answer
-    first, then the curve it came from (with the curves `pick_overlays` asks for)."""
+    first, then the curve it came from (with the curves `pick_overlays` asks for). `settled`:
+    see ui.live_job."""
     suggestions = result.get("suggestions") or {}
     trust = result.get("trust") or {}
     consensus = suggestions.get("consensus")
@@ -72,9 +74,9 @@ def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list
             main = config.get("main", {})
             row[0].markdown(f"`{name}` — {main.get('kind')}, base LR "
                             f"{config.get('base_lr', 0):.3g}, {config.get('total_steps')} steps")
-            if row[1].button("Open in Schedule Designer", key=f"{key}.advice.{i}",
-                             on_click=open_in_designer, args=(config,)):
-                st.switch_page("app_pages/schedule_designer.py")
+            ui.page_button(row[1], "Open in Schedule Designer", "app_pages/schedule_designer.py",
+                           key=f"{key}.advice.{i}", settled=settled,
+                           on_click=open_in_designer, args=(config,))
 
 
 def pick_overlays(job: Job) -> list:
@@ -97,21 +99,20 @@ def draw_live_curve(job: Job, follower: JobFollower) -> None:
     st.plotly_chart(range_test_figure(lrs, loss, lr_range=span), key="finder.live_chart")
 
 
-def draw_outcome(job: Job, _follower: JobFollower) -> None:
+def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
     """The ended test: its suggestions and advice, with the next steps; or why it stopped."""
     if job.status != "succeeded" or not job.result:
         st.error(job.error or f"The range test was {job.status}.")
         return
-    show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job))
+    show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job), settled)
     if job.result.get("advice"):
         c = st.columns(2)
-        if c[0].button("Train with this setup", key="finder.train", type="primary",
-                       on_click=train_with_setup, args=(job,),
-                       help="The Training page with this setup and the 1cycle advice"):
-            st.switch_page("app_pages/training.py")
-        if c[1].button("Check this advice (LR ladder)", key="finder.check",
-                       help="Short runs at LRs around the advice, on the LR Check page"):
-            st.switch_page("app_pages/check.py", query_params={"find": str(job.id)})
+        ui.page_button(c[0], "Train with this setup", "app_pages/training.py", key="finder.train",
+                       settled=settled, type="primary", on_click=train_with_setup, args=(job,),
+                       help="The Training page with this setup and the 1cycle advice")
+        ui.page_button(c[1], "Check this advice (LR ladder)", "app_pages/check.py",
+                       key="finder.check", settled=settled, query_params={"find": str(job.id)},
+                       help="Short runs at LRs around the advice, on the LR Check page")
 
 
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])

@@ -83,11 +83,11 @@ def origin_links(job: Job) -> None:
     """Where the run's setup and LR came from: its range test and LR check, one click away."""
     came_from = {k: v for k, v in (job.config.get("origin") or {}).items() if v is not None}
     for column, (kind, job_id) in zip(st.columns(4), came_from.items(), strict=False):
-        if column.button(f"From {ORIGIN_LABELS[kind]} #{job_id}", key=f"training.from.{kind}"):
-            st.switch_page(ORIGIN_PAGES[kind], query_params={"job": str(job_id)})
+        ui.page_button(column, f"From {ORIGIN_LABELS[kind]} #{job_id}", ORIGIN_PAGES[kind],
+                       key=f"training.from.{kind}", query_params={"job": str(job_id)})
 
 
-def draw_outcome(job: Job, follower: JobFollower) -> None:
+def draw_outcome(job: Job, follower: JobFollower, _settled: bool) -> None:
     """The ended run: its error if any, headline numbers and downloads."""
     if job.error:
         st.error(job.error)

@@ -119,18 +119,20 @@ def jobs_in_url(known: set[int], param: str = "jobs") -> list[int]:
 
 
 def live_job(job: Job, title: str, key: str, draw: Callable[[Job, JobFollower], None],
-             outcome: Callable[[Job, JobFollower], None],
+             outcome: Callable[[Job, JobFollower, bool], None],
              refresh: Callable[[Job], Job] | None = None) -> None:
     """A job's view: its title and status, progress, a Cancel button and what `draw` adds (a
-    chart), refreshed every LIVE_POLL_S while it runs; once it has ended, what `outcome` shows
-    (its result or error). `refresh` brings a job whose state the page derives up to date each
-    tick (a ladder ends with its points).
+    chart), refreshed every LIVE_POLL_S while it runs; once it has ended, what
+    `outcome(job, follower, settled)` shows (its result or error). `refresh` brings a job whose
+    state the page derives up to date each tick (a ladder ends with its points).
 
     The tick that sees the end draws the outcome itself, so the answer comes with that tick. Only
     the next tick, having drawn the same again, reruns the whole page to stop the polling: a
     rerun started at once would drop the first drawing if it had not yet left for the browser
     (Streamlit clears the outgoing queue when a run starts), and the page would wait for the
-    full rerun instead."""
+    full rerun instead. Those two ticks pass settled=False: the outcome's page_buttons wait for
+    the page's own run, because a page switch from a tick can meet the next tick's rerun, and
+    Streamlit then runs the old page's fragment on the new page and leaves it blank."""
     seen = follower(job.id)
     # the run that submitted the job waits for its first point, and the tick that finds it due
     # to end before the next waits for its end (lrlab.monitor); other ticks do not
@@ -150,12 +152,20 @@ def live_job(job: Job, title: str, key: str, draw: Callable[[Job, JobFollower], 
         draw(current, seen)
         if not current.is_finished:
             return
-        outcome(current, seen)  # drawn whole first, so its buttons act (a click reruns this)
+        outcome(current, seen, job.is_finished)  # whole first: a click reruns this
         if not job.is_finished and st.session_state.get(shown):
             st.rerun()  # the page, which then draws this job as ended and polls no more
         st.session_state[shown] = True
 
     live()
+
+
+def page_button(container: Any, label: str, page: str, *, key: str, settled: bool = True,
+                query_params: dict[str, str] | None = None, **button: Any) -> None:
+    """A button that opens another page (`button`: on_click, args, help, type). Disabled until
+    the job view around it has settled (see live_job), for the second or so that takes."""
+    if container.button(label, key=key, disabled=not settled, **button):
+        st.switch_page(page, query_params=query_params)
 
 
 def follower(job_id: int) -> JobFollower:

@@ -104,6 +104,9 @@ def test_a_finished_ladder_shows_its_verdict_and_hands_the_best_lr_to_training(
     assert chart["data"][0]["y"] == pytest.approx([0.5, 0.7, 0.9])
     marked = {a["text"] for a in chart["layout"]["annotations"]}
     assert {"lrlab", "torch_lr_finder", "consensus"} <= marked
+    # drawn by the tick that ended it, the page's buttons wait for the page's own run
+    assert at.button(key="check.adopt").disabled
+    at.run()
     at.button(key="check.adopt").click().run()
     state = at.session_state
     peak = sweep["advice"]["onecycle"]["base_lr"]
