@@ -75,7 +75,8 @@ def test_range_test_grows_live_and_ends_with_suggestions(page, app_url: str) -> 
     alert = page.get_by_test_id("stAlertContainer").filter(
         has_text=re.compile(r"Trust: (high|medium|low)"))
     alert.wait_for()
-    assert page.get_by_role("button", name="Open in Schedule Designer").count() >= 1
+    # drawn after the chart: wait for it rather than count what has arrived so far
+    page.get_by_role("button", name="Open in Schedule Designer").first.wait_for()
 
     page.reload()  # the job lives in the URL: a reload shows the same finished test
     _status(page, "Range test", job_id, "succeeded").wait_for()
@@ -106,7 +107,7 @@ def test_a_one_epoch_training_run_streams_live_metrics(page, browser, app_url: s
     _status(page, "Run", job_id).wait_for()
     chart = page.locator(".js-plotly-plot").first
     chart.wait_for(timeout=JOB_WAIT_MS)
-    assert chart.get_by_text("training loss").count() >= 1
+    chart.get_by_text("training loss").first.wait_for()  # the legend, drawn with the traces
     # another browser session watches the same job through its URL
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     watcher = other.new_page()
