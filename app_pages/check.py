@@ -67,11 +67,11 @@ def draw_outcome(current: Job, _follower: JobFollower, settled: bool) -> None:
     {"succeeded": st.success}.get(current.status, st.warning)(result["verdict"])
     if result.get("range_test") is not None:
         ui.page_button(st, f"Open range test #{result['range_test']}", "app_pages/lr_finder.py",
-                       key="check.range_test", settled=settled,
+                       key="check.range_test", disabled=not settled,
                        query_params={"job": str(result["range_test"])})
     if result.get("best"):
         ui.page_button(st, f"Train with the best LR ({result['best']['lr']:.3g})",
-                       "app_pages/training.py", key="check.adopt", settled=settled,
+                       "app_pages/training.py", key="check.adopt", disabled=not settled,
                        type="primary", on_click=adopt_best, args=(current,))
 
 

@@ -75,7 +75,7 @@ def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list
             row[0].markdown(f"`{name}` — {main.get('kind')}, base LR "
                             f"{config.get('base_lr', 0):.3g}, {config.get('total_steps')} steps")
             ui.page_button(row[1], "Open in Schedule Designer", "app_pages/schedule_designer.py",
-                           key=f"{key}.advice.{i}", settled=settled,
+                           key=f"{key}.advice.{i}", disabled=not settled,
                            on_click=open_in_designer, args=(config,))
 
 
@@ -108,10 +108,10 @@ def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
     if job.result.get("advice"):
         c = st.columns(2)
         ui.page_button(c[0], "Train with this setup", "app_pages/training.py", key="finder.train",
-                       settled=settled, type="primary", on_click=train_with_setup, args=(job,),
+                       disabled=not settled, type="primary", on_click=train_with_setup, args=(job,),
                        help="The Training page with this setup and the 1cycle advice")
         ui.page_button(c[1], "Check this advice (LR ladder)", "app_pages/check.py",
-                       key="finder.check", settled=settled, query_params={"find": str(job.id)},
+                       key="finder.check", disabled=not settled, query_params={"find": str(job.id)},
                        help="Short runs at LRs around the advice, on the LR Check page")
 
 

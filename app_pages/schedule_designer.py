@@ -146,11 +146,10 @@ with output:
     top = st.columns([2, 1, 1, 1])
     name = top[0].text_input("Name", value=f"{kind.name}", key=P + "name",
                              label_visibility="collapsed", placeholder="name to keep it under")
-    if top[3].button("Train with this schedule", disabled=schedule is None, width="stretch",
-                     key="designer.train", on_click=designer.train_with_designer,
-                     args=(state,), help="The Training page with this schedule, stretched "
-                                         "to the run's length"):
-        st.switch_page("app_pages/training.py")
+    ui.page_button(top[3], "Train with this schedule", "app_pages/training.py",
+                   key="designer.train", disabled=schedule is None, width="stretch",
+                   on_click=designer.train_with_designer, args=(state,),
+                   help="The Training page with this schedule, stretched to the run's length")
     if top[1].button("Keep for comparison", disabled=schedule is None, width="stretch"):
         unique = designer.unique_name(name or kind.name, [s["name"] for s in state[SAVED]])
         state[SAVED].append({"name": unique, "config": schedule.to_dict(), "metrics": metrics})

@@ -160,11 +160,11 @@ def live_job(job: Job, title: str, key: str, draw: Callable[[Job, JobFollower], 
     live()
 
 
-def page_button(container: Any, label: str, page: str, *, key: str, settled: bool = True,
+def page_button(container: Any, label: str, page: str, *, key: str,
                 query_params: dict[str, str] | None = None, **button: Any) -> None:
-    """A button that opens another page (`button`: on_click, args, help, type). Disabled until
-    the job view around it has settled (see live_job), for the second or so that takes."""
-    if container.button(label, key=key, disabled=not settled, **button):
+    """A button that opens another page (`button`: disabled, on_click, args, help, type...). In a
+    job's result, disabled until the view has settled (see live_job)."""
+    if container.button(label, key=key, **button):
         st.switch_page(page, query_params=query_params)
 
 

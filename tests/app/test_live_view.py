@@ -28,7 +28,7 @@ def _live_view() -> None:
 
     def outcome(current, _follower, settled: bool) -> None:
         st.caption(f"outcome of a {current.status} job, settled={settled}")
-        ui.page_button(st, "Next page", "app_pages/check.py", key="next", settled=settled)
+        ui.page_button(st, "Next page", "app_pages/check.py", key="next", disabled=not settled)
 
     ui.live_job(job, "Range test", "view", lambda current, follower: None, outcome)
 
