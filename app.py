@@ -1,7 +1,7 @@
 """lrlab web app entry: page config, navigation and the sidebar (workers and their devices).
 
 Run with `make run` (or `streamlit run app.py`). Pages are thin: they read widgets, call the
-library and render figures built by `lrlab.plots`. Long work runs on a worker, never here; if no
+library and render figures built by `lrlab.web.plots`. Long work runs on a worker, never here; if no
 live worker is found, a local one is started once per server.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import __version__, ui
+from lrlab import __version__
+from lrlab.web import ui
 
 st.set_page_config(page_title="lrlab", page_icon="📉", layout="wide")
 

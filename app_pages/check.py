@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import designer, ladder, ui
-from lrlab.errors import LrlabError
+from lrlab import lr_check
+from lrlab.core.errors import LrlabError
 from lrlab.finder.job import finder_setup
-from lrlab.jobs.store import Job
-from lrlab.monitor import JobFollower
-from lrlab.plots import ladder_figure
+from lrlab.store import Job
+from lrlab.web import designer, ui
+from lrlab.web.monitor import JobFollower
+from lrlab.web.plots import ladder_figure
 
 state = st.session_state
 store = ui.store()
@@ -25,7 +26,7 @@ found = None if job is not None else ui.job_in_url("find", "find")  # the range 
 
 def adopt_best(ladder_job: Job) -> None:
     """Button callback: the Training page with the ladder's setup at its best peak LR."""
-    best = ladder.best_training_config(ladder_job.config, ladder_job.result)
+    best = lr_check.best_training_config(ladder_job.config, ladder_job.result)
     ui.load_setup(state, "training", best)
     state["training.origin"] = {"range_test": ladder_job.config.get("range_test"),
                                 "check": ladder_job.id}
@@ -37,13 +38,13 @@ def adopt_best(ladder_job: Job) -> None:
 
 
 def draw_points(current: Job, _follower: JobFollower) -> None:
-    rows = ladder.rows_of(store, current.config)
+    rows = lr_check.rows_of(store, current.config)
     st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}),
                     key="check.chart")
     st.dataframe(
         [{"peak LR": r["lr"], "x advice": r["factor"], "status": r["status"],
           "progress": r["progress"], "final top-1": r["final_val_top1"],
-          "seed spread": ladder.seed_spread(r), "final val loss": r["final_val_loss"],
+          "seed spread": lr_check.seed_spread(r), "final val loss": r["final_val_loss"],
           "job": r["job"]} for r in rows],
         hide_index=True,
         column_config={
@@ -81,7 +82,7 @@ if job is None:
                 "advice”, or pick one here.")
         tests = [j for j in store.list_jobs(50, kind="find", status="succeeded", summary=True)]
         if tests:
-            from lrlab.comparison import run_label
+            from lrlab.web.comparison import run_label
 
             picked = st.selectbox("Range test", tests, format_func=run_label, index=None,
                                   key="check.pick")
@@ -105,7 +106,7 @@ if job is None:
             submitted = st.form_submit_button("Run the ladder", type="primary")
         if submitted:
             try:
-                config = {**ladder.from_range_test(found.result, setup=finder_setup(found.config),
+                config = {**lr_check.from_range_test(found.result, setup=finder_setup(found.config),
                                                    advice=advice, job=found.id), **put}
                 job_id = ui.submit("check", config)
             except LrlabError as exc:
@@ -118,4 +119,4 @@ if job is None:
 if job is not None:
     # the page's view ends the ladder as soon as its last point has
     ui.live_job(job, "LR check", "check", draw_points, draw_outcome,
-                refresh=lambda current: ladder.refresh(store, current))
+                refresh=lambda current: lr_check.refresh(store, current))

@@ -6,14 +6,15 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lrlab import comparison, designer, options, ui
-from lrlab.errors import LrlabError
+from lrlab.core import options
+from lrlab.core.errors import LrlabError
 from lrlab.finder.curves import parse_curve
-from lrlab.finder.imported import analyze_imported
+from lrlab.finder.importers import analyze_imported
 from lrlab.finder.job import finder_setup
-from lrlab.jobs.store import Job
-from lrlab.monitor import JobFollower
-from lrlab.plots import range_test_figure, range_test_result_figure
+from lrlab.store import Job
+from lrlab.web import comparison, designer, ui
+from lrlab.web.monitor import JobFollower
+from lrlab.web.plots import range_test_figure, range_test_result_figure
 
 state = st.session_state
 store = ui.store()
@@ -118,7 +119,7 @@ def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
 
 with run_tab:
-    # One setup form with the Training page (lrlab.ui.setup_*): the range test sweeps the
+    # One setup form with the Training page (lrlab.web.ui.setup_*): the range test sweeps the
     # network, loss and optimizer groups the run will train.
     put = ui.setup_header("finder")
     with st.form("finder.form"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import comparison, ui
-from lrlab.errors import LrlabError
-from lrlab.plots import range_test_result_figure, training_figure
+from lrlab.core.errors import LrlabError
+from lrlab.web import comparison, ui
+from lrlab.web.plots import range_test_result_figure, training_figure
 
 store = ui.store()
 st.title("Runs")

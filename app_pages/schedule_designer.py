@@ -6,16 +6,16 @@ import json
 
 import streamlit as st
 
-from lrlab import designer, ui
-from lrlab.errors import LrlabError
-from lrlab.noise_scale import DECAY_RULES
-from lrlab.plots import noise_figure, schedule_figure
+from lrlab.core.errors import LrlabError
 from lrlab.schedules import Schedule
-from lrlab.schedules.foreign import parse_any
+from lrlab.schedules.importers import parse_any
 from lrlab.schedules.io import parse_metric_series
+from lrlab.schedules.noise_scale import DECAY_RULES
 from lrlab.schedules.spec import KINDS, SETTINGS
 from lrlab.schedules.targets import FORMS, TARGETS, Export, export
 from lrlab.schedules.targets.exactness import APPROXIMATE, EXACT
+from lrlab.web import designer, ui
+from lrlab.web.plots import noise_figure, schedule_figure
 
 P = designer.FORM_PREFIX  # session-state prefix of this page's widgets
 SAVED = "designer.saved"  # list of {"name", "config"} kept for comparison

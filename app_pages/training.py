@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrlab import designer, monitor, options, ui
-from lrlab.artifacts import read_bytes, run_url
-from lrlab.errors import LrlabError
-from lrlab.jobs.store import Job
-from lrlab.monitor import JobFollower
-from lrlab.plots import training_figure
-from lrlab.train.job import check_schedule_fit
+from lrlab.core import options
+from lrlab.core.artifacts import read_bytes, run_url
+from lrlab.core.errors import LrlabError
+from lrlab.store import Job
+from lrlab.training.job import check_schedule_fit
+from lrlab.web import designer, monitor, ui
+from lrlab.web.monitor import JobFollower
+from lrlab.web.plots import training_figure
 
 state = st.session_state
 ORIGIN_LABELS = {"range_test": "range test", "check": "LR check"}
@@ -26,8 +27,8 @@ if origin:
     st.caption("Setup from " + " and ".join(f"{ORIGIN_LABELS[k]} #{v}" for k, v in origin.items()
                                               if v is not None) + ".")
 
-# One setup form with the LR Finder (lrlab.ui.setup_*): each widget drawn from its option's
-# declaration (lrlab.options). What to train sits outside the form, so the model's size updates
+# One setup form with the LR Finder (lrlab.web.ui.setup_*): each widget drawn from its option's
+# declaration (lrlab.core.options). What to train sits outside the form, so the model's size updates
 # as it is chosen.
 put = ui.setup_header("training")
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lrlab.train.ablation import ablation_table, run_ablation
-from lrlab.train.job import train
+from lrlab.training.ablation import ablation_table, run_ablation
+from lrlab.training.job import train
 
 BASE = {"model": "resnet18", "variant": "D", "width": 16, "dataset": "digits", "batch_size": 64,
         "epochs": 8, "optimizer": {"lr": 0.8}, "device": "cpu"}

@@ -17,7 +17,7 @@ import time
 
 from lrlab.schedules import Schedule
 from lrlab.schedules.batch_plan import equivalent_batch_plan
-from lrlab.train.job import train
+from lrlab.training.job import train
 
 BATCH, TRAIN_EXAMPLES = 32, 1437  # digits' training split (val_fraction 0.2)
 RUN = {"model": "resnet18", "variant": "A", "width": 16, "dataset": "digits",

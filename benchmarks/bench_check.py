@@ -43,14 +43,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from lrlab import ladder
-from lrlab.errors import LrlabError
+from lrlab import lr_check
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import NullReporter
 from lrlab.finder.advice import PEAK_DECADES
 from lrlab.finder.job import run_from_config
-from lrlab.jobs import runners
-from lrlab.jobs.store import Store
-from lrlab.reporting import NullReporter
-from lrlab.train.job import train
+from lrlab.jobs import kinds
+from lrlab.store import Store
+from lrlab.training.job import train
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER_SETUP = {"model": "small_cnn", "dataset": "digits", "epochs": 15, "device": "cpu"}
@@ -72,11 +72,11 @@ def ladder_seconds(workers: int) -> float:
             try:
                 while len(store.live_workers()) < workers:  # condition-wait: registered
                     time.sleep(0.05)
-                warm = [store.submit("train", runners.validate("train", {
+                warm = [store.submit("train", kinds.validate("train", {
                     **LADDER_SETUP, "epochs": 1})) for _ in range(workers)]
                 while not all(store.get(i).is_finished for i in warm):  # condition-wait
                     time.sleep(0.05)
-                config = runners.validate("check", {"setup": LADDER_SETUP, "epochs": 3})
+                config = kinds.validate("check", {"setup": LADDER_SETUP, "epochs": 3})
                 started = time.perf_counter()
                 job_id = store.submit("check", config)
                 while not store.get(job_id).is_finished:  # condition-wait: the ladder ended
@@ -186,9 +186,9 @@ def advice_quality(mnist: Path | None, points: int, only: str | None = None,
               f"sweep {found['stop_reason']} at {found['lr'][-1]:.3g}")
         for kind in kinds:
             advice = found["advice"][kind]
-            cfg = ladder.validate_config({"setup": {**setup, "schedule": advice},
+            cfg = lr_check.validate_config({"setup": {**setup, "schedule": advice},
                                           "points": points, "epochs": setup["epochs"]})
-            rows = {p["lr"]: top1(setup, advice, p["lr"], seeds) for p in ladder.points(cfg)}
+            rows = {p["lr"]: top1(setup, advice, p["lr"], seeds) for p in lr_check.points(cfg)}
             best_lr = max((lr for lr in rows if rows[lr] is not None), key=lambda lr: rows[lr])
             best = rows[best_lr]
             print(f"  {kind}: advice peak {advice['base_lr']:.3g}")

@@ -1,4 +1,5 @@
-"""On-device batching (lrlab.data.BatchLoader) vs torch.utils.data.DataLoader, in the same run.
+"""On-device batching (lrlab.tasks.image.data.BatchLoader) vs torch.utils.data.DataLoader,
+in the same run.
 
 Both read the same in-memory uint8 tensors and deliver normalised float32 batches on the CPU.
 The DataLoader collates sample by sample (num_workers 0, and 2 with persistent workers); with
@@ -16,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.transforms import v2
 
-from lrlab.data import Dataset, load_dataset, make_loader
+from lrlab.tasks.image.data import Dataset, load_dataset, make_loader
 
 BATCH = 128
 MNIST_T10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"

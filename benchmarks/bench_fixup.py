@@ -15,11 +15,11 @@ import argparse
 import statistics
 import time
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import NullReporter
 from lrlab.finder.job import run_from_config as range_test
 from lrlab.finder.job import validate_config
-from lrlab.reporting import NullReporter
-from lrlab.train.job import train
+from lrlab.training.job import train
 
 NET = {"model": "resnet18", "variant": "A", "width": 16, "dataset": "digits"}
 

@@ -249,7 +249,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="lrlab-latency-"))
     os.environ["LRLAB_HOME"] = str(home)
     os.environ.pop("LRLAB_DB", None)
-    from lrlab.jobs.store import Store, resolve_db_url
+    from lrlab.store import Store, resolve_db_url
 
     proc, url = start_app(home)
     if browser_elsewhere:

@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from lrlab.jobs.store import Store
-from lrlab.reporting import MemoryReporter
-from lrlab.train.job import train
+from lrlab.core.reporting import MemoryReporter
+from lrlab.store import Store
+from lrlab.training.job import train
 
 
 def executor_seconds(executor: str, jobs: int = 8) -> float:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler as tls
 
-from lrlab.designer import preview
 from lrlab.schedules import Schedule
+from lrlab.web.designer import preview
 
 N = 1_000_000
 TORCH_STEPS = 100_000

@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lrlab.jobs.store import MetricPoint, Store
-from lrlab.jobs.store_reporter import StoreReporter
+from lrlab.store import MetricPoint, Store
+from lrlab.store.reporter import StoreReporter
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,4 +1,4 @@
-"""Loop overhead: lrlab.train.loop.run_epochs vs a hand-written PyTorch loop.
+"""Loop overhead: lrlab.training.loop.run_epochs vs a hand-written PyTorch loop.
 
 Same model (small_cnn), data (digits, on-device BatchLoader), batch size, optimizer and schedule;
 the two are timed alternately over seven rounds on this shared machine; the ratio of the best
@@ -15,9 +15,9 @@ import time
 import torch
 from torch import nn
 
-from lrlab.data import load_dataset, make_loader
-from lrlab.models import build_model
-from lrlab.train.loop import run_epochs
+from lrlab.tasks.image.data import load_dataset, make_loader
+from lrlab.tasks.image.models import build_model
+from lrlab.training.loop import run_epochs
 
 EPOCHS = 3
 ROUNDS = 7

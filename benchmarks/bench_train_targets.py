@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrlab.errors import LrlabError
-from lrlab.train.job import train
+from lrlab.core.errors import LrlabError
+from lrlab.training.job import train
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 NO_TRICKS = {"linear_scaling": False, "warmup_epochs": 0, "zero_gamma": False,

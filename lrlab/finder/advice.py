@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder.analysis import Analysis
 from lrlab.finder.stop_reason import StopReason
 from lrlab.schedules.spec import FORMAT

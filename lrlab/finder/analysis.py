@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder.curves import validate_curve
 from lrlab.finder.methods import METHODS
 from lrlab.finder.smoothing import ArrayLike, smooth_log_lr

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 
 LR_ALIASES = ("lr", "lrs", "learning_rate", "learning_rates", "learning rate", "learningrate")
 # Raw losses first: an lrlab.range_test file has both "loss" (raw) and "smoothed".

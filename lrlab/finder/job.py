@@ -19,11 +19,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab import __version__, options
-from lrlab.errors import LrlabError
+from lrlab import __version__
+from lrlab.core import options
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import Reporter
 from lrlab.finder.curves import RANGE_TEST_FORMAT as FORMAT
 from lrlab.finder.stop_reason import StopReason
-from lrlab.reporting import Reporter
 
 SWEEP_FIELDS = ("start_lr", "end_lr", "num_points", "mode", "seeds", "val_every", "val_batches",
                 "batches_per_point", "accumulation_steps", "advice_steps")
@@ -59,7 +60,7 @@ def finder_setup(config: Mapping[str, Any]) -> dict[str, Any]:
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """``{"setup": <checked lrlab.train/2 config>, <sweep fields>}`` with defaults filled in;
     bad fields raise LrlabError naming the field."""
-    from lrlab.train.config import validate_config as validate_setup
+    from lrlab.tasks.image.config import validate_config as validate_setup
 
     if not isinstance(config, Mapping):
         raise LrlabError(f"find config: expected a mapping, got {type(config).__name__}")
@@ -88,7 +89,7 @@ def warm_up(device: str) -> None:
     """Start-up costs of every range test, paid before the job arrives (see jobs.worker)."""
     import importlib
 
-    from lrlab.device import warm_up as warm_up_torch
+    from lrlab.core.device import warm_up as warm_up_torch
 
     warm_up_torch(device)
     importlib.import_module("scipy.signal")  # the curve smoothing's lazy import, ~2 s
@@ -100,14 +101,19 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
     setup = cfg["setup"]
     import torch
 
-    from lrlab.data import make_loader
-    from lrlab.device import describe_device, resolve_device
+    from lrlab.core.device import describe_device, resolve_device
+    from lrlab.core.precision import resolve_precision
     from lrlab.finder.advice import advise
     from lrlab.finder.analysis import analyze
     from lrlab.finder.range_test import range_test
-    from lrlab.precision import resolve_precision
-    from lrlab.setup import build_network, build_objective, build_optimizer, load_data
-    from lrlab.train.job import planned_updates
+    from lrlab.tasks.image.builders import (
+        build_network,
+        build_objective,
+        build_optimizer,
+        load_data,
+    )
+    from lrlab.tasks.image.data import make_loader
+    from lrlab.training.job import planned_updates
 
     started = time.perf_counter()
     device = resolve_device(setup["device"])

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder.smoothing import (
     ArrayLike,
     ema_debiased,

@@ -34,11 +34,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
+from lrlab.core.options import SWEEP_MODES
+from lrlab.core.precision import Precision, resolve_precision
+from lrlab.core.reporting import NullReporter, Reporter
 from lrlab.finder.stop_reason import StopReason
-from lrlab.options import SWEEP_MODES
-from lrlab.precision import Precision, resolve_precision
-from lrlab.reporting import NullReporter, Reporter
 
 # A step GradScaler skips is redone at the same LR; this many skips in a row means the gradients
 # are not finite at this LR at any scale, which is a NaN stop, not something to retry forever.

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 
 ArrayLike = Sequence[float] | np.ndarray
 

@@ -15,8 +15,8 @@ import os
 import time
 from typing import Any
 
-from lrlab.jobs.store import Store, strict_json
-from lrlab.jobs.store_reporter import StoreReporter
+from lrlab.store import Store, strict_json
+from lrlab.store.reporter import StoreReporter
 
 CANCEL_POLL_S = 0.5
 

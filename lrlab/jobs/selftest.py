@@ -13,9 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.errors import LrlabError
-from lrlab.options import Field
-from lrlab.reporting import Reporter
+from lrlab.core.errors import LrlabError
+from lrlab.core.options import Field
+from lrlab.core.reporting import Reporter
 
 FIELDS = (
     Field("steps", "Steps", "int", 20, low=1, high=1_000_000),

@@ -6,7 +6,7 @@ Children are spawned, never forked, because forking a process that has touched C
 
 Why the child is started before its job: a fresh child spends seconds importing torch (and the
 libraries torch and the analysis load lazily) before its first step. So the worker keeps one
-child waiting: spawned while the worker is idle, warmed up (`runners.warm_up`), blocked on a pipe
+child waiting: spawned while the worker is idle, warmed up (`kinds.warm_up`), blocked on a pipe
 until a job is handed to it. Each child still runs exactly one job and exits. The next child is
 spawned WARM_AFTER_S after a job ends, not at once: warming burns a core for seconds, and that
 moment is when the user's page draws the job's result (on a small machine the result showed up to
@@ -35,12 +35,12 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from lrlab.artifacts import local_path, run_url, staging_dir, upload
-from lrlab.errors import LrlabError
-from lrlab.jobs import runners
-from lrlab.jobs.store import Job, Lease, Store, strict_json
-from lrlab.jobs.store_reporter import StoreReporter
-from lrlab.options import FIELDS
+from lrlab.core.artifacts import local_path, run_url, staging_dir, upload
+from lrlab.core.errors import LrlabError
+from lrlab.core.options import FIELDS
+from lrlab.jobs import kinds
+from lrlab.store import Job, Lease, Store, strict_json
+from lrlab.store.reporter import StoreReporter
 
 # Seconds between a job's end and spawning the next warm child (see the module's docstring).
 WARM_AFTER_S = 2.0
@@ -72,14 +72,14 @@ class ChildTask:
     kind: str
     config: dict[str, Any]
     out_dir: str | None
-    artifacts_url: str | None = None  # where the run folder is kept (see lrlab.artifacts)
+    artifacts_url: str | None = None  # where the run folder is kept (see lrlab.core.artifacts)
 
 
 def run_with_artifacts(task: ChildTask, reporter: Any) -> dict[str, Any]:
     """Run the task's job; a run folder is written where its URL says (or staged, then
     uploaded), and the result names that URL so any host can read it."""
     out_dir = Path(task.out_dir) if task.out_dir else None
-    result = runners.run(task.kind, task.config, reporter, out_dir)
+    result = kinds.run(task.kind, task.config, reporter, out_dir)
     if task.artifacts_url and out_dir is not None:
         if local_path(task.artifacts_url) is None:
             upload(out_dir, task.artifacts_url)
@@ -138,7 +138,7 @@ def _watch_parent(stop: Any, grace_s: float) -> None:
 
 def _warm_up(device: str) -> None:
     try:
-        runners.warm_up(device)
+        kinds.warm_up(device)
     except Exception:  # the job itself will meet the same problem and report it
         traceback.print_exc(file=sys.stderr)
 
@@ -183,7 +183,7 @@ class Worker:
     """One worker process: register, then claim and run jobs until told to stop."""
 
     def __init__(self, options: WorkerOptions) -> None:
-        from lrlab.device import describe_device, resolve_device
+        from lrlab.core.device import describe_device, resolve_device
 
         self.options = options
         device = resolve_device(options.device)
@@ -287,7 +287,7 @@ class Worker:
     def run_job(self, job: Job) -> None:
         """Run one claimed job in a spawned child and record its outcome."""
         assert self.id is not None
-        spec = runners.runner_spec(job.kind)
+        spec = kinds.runner_spec(job.kind)
         config = dict(job.config)
         if isinstance(config.get("setup"), dict):  # a range test names its device in its setup
             config["setup"] = place = dict(config["setup"])

@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.errors import LrlabError
-from lrlab.options import Field
+from lrlab.core.errors import LrlabError
+from lrlab.core.options import Field
 from lrlab.schedules.spec import FORMAT, FORMAT_V2, FORMATS, KINDS, SETTINGS
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from lrlab.config_files import load_yaml
+from lrlab.core.config_files import load_yaml
 from lrlab.schedules.config import ScheduleError
 from lrlab.schedules.schedule import Schedule
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lrlab.options import Field
+from lrlab.core.options import Field
 
 FORMAT = "lrlab.schedule/1"
 # /2 is /1 plus an optional batch-size plan; a schedule without one is still written as /1, so

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lrlab.jobs.store import Store
+from lrlab.store import Store
 
 
 def _decode(value: Any) -> Any:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 from app_helpers import run_page
 
-from lrlab import ladder, ui
-from lrlab.jobs import runners
-from lrlab.jobs.store import Store
-from lrlab.reporting import NullReporter
+from lrlab import lr_check
+from lrlab.core.reporting import NullReporter
+from lrlab.jobs import kinds
+from lrlab.store import Store
+from lrlab.web import ui
 
 SETUP = {"model": "small_cnn", "width": 8, "dataset": "digits", "limit": 400, "epochs": 4,
          "batch_size": 32, "device": "cpu", "tricks": {"label_smoothing": 0.05}}
@@ -77,7 +78,7 @@ def test_a_ladder_is_queued_from_a_range_test(store: Store, sweep: dict) -> None
     assert {c.config["origin"]["check"] for c in children} == {check.id}
     assert check.config["range_test"] == job_id
     peak = sweep["advice"]["onecycle"]["base_lr"]
-    lrs = [p["lr"] for p in ladder.points(check.config)]
+    lrs = [p["lr"] for p in lr_check.points(check.config)]
     assert lrs == pytest.approx([peak / 10, peak, peak * 10])
     assert at.query_params["job"] == str(check.id) and "find" not in at.query_params
 
@@ -86,7 +87,7 @@ def test_a_finished_ladder_shows_its_verdict_and_hands_the_best_lr_to_training(
     store: Store, sweep: dict, figure
 ) -> None:
     find_id = finished(store, "find", sweep["config"], sweep)
-    config = runners.validate("check", {**ladder.from_range_test(
+    config = kinds.validate("check", {**lr_check.from_range_test(
         sweep, setup=sweep["config"]["setup"], job=find_id), "points": 3, "epochs": 1})
     check_id = store.submit("check", config)
     children = store.get(check_id).config["children"]

@@ -1,4 +1,4 @@
-"""The live job view (lrlab.ui.live_job): its outcome, once drawn by a polling tick, keeps its
+"""The live job view (lrlab.web.ui.live_job): its outcome, once drawn by a polling tick, keeps its
 page buttons disabled until the page's own run has drawn the ended job.
 
 Why: a page switch clicked in that tick can meet the next tick's rerun, and Streamlit 1.67 then
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lrlab.jobs import runners
-from lrlab.jobs.store import Store
+from lrlab.jobs import kinds
+from lrlab.store import Store
 
 
 def _live_view() -> None:
@@ -20,7 +20,7 @@ def _live_view() -> None:
 
     import streamlit as st
 
-    from lrlab import ui
+    from lrlab.web import ui
 
     job = ui.store().get(int(st.query_params["job"]))
     if st.query_params.get("stale"):
@@ -34,7 +34,7 @@ def _live_view() -> None:
 
 
 def _ended_job(store: Store) -> int:
-    job_id = store.submit("find", runners.validate("find", {"model": "small_cnn",
+    job_id = store.submit("find", kinds.validate("find", {"model": "small_cnn",
                                                             "dataset": "digits"}))
     store.claim("w")
     store.finish(job_id, "succeeded", result={"suggestions": {}})

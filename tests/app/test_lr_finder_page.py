@@ -10,9 +10,9 @@ import pytest
 from app_helpers import PAGES, run_page
 from streamlit.testing.v1 import AppTest
 
-from lrlab.jobs import runners
-from lrlab.jobs.store import MetricPoint, Store
-from lrlab.reporting import NullReporter
+from lrlab.core.reporting import NullReporter
+from lrlab.jobs import kinds
+from lrlab.store import MetricPoint, Store
 
 PAGE = str(PAGES / "lr_finder.py")
 SUBMIT = "FormSubmitter:finder.form-Run range test"
@@ -63,7 +63,7 @@ def test_impossible_settings_are_refused_before_anything_is_queued(
 
 
 def test_a_running_test_draws_its_points_and_can_be_cancelled(store: Store, figure) -> None:
-    job_id = store.submit("find", runners.validate("find", {"model": "small_cnn",
+    job_id = store.submit("find", kinds.validate("find", {"model": "small_cnn",
                                                             "dataset": "digits"}))
     store.claim("w")
     points = []
@@ -147,7 +147,7 @@ def test_a_link_to_another_kind_of_job_says_where_it_lives(store: Store) -> None
 
 
 def test_a_cancelled_test_shows_how_far_it_got(store: Store) -> None:
-    job_id = store.submit("find", runners.validate("find", {"model": "small_cnn",
+    job_id = store.submit("find", kinds.validate("find", {"model": "small_cnn",
                                                             "dataset": "digits"}))
     store.claim("w")
     store.append_metrics(job_id, [], progress=(0.12, "point 12/100"))
@@ -169,12 +169,12 @@ def test_a_data_folder_outside_the_allowed_ones_is_refused_when_serving_others(
     at.run()
     at.selectbox(key="finder.dataset").set_value("image_folder")
     at.text_input(key="finder.root").set_value(str(allowed / ".." / "secret"))
-    monkeypatch.setattr("lrlab.ui.serving_others", lambda: True)
+    monkeypatch.setattr("lrlab.web.ui.serving_others", lambda: True)
     at.button(key=SUBMIT).click().run()
     assert any("data_root: " in e.value and "outside the folders this app may read" in e.value
                for e in at.error), [e.value for e in at.error]
     assert store.list_jobs(None) == []
     # the same folder on loopback (the host's own user) is not confined: validation speaks
-    monkeypatch.setattr("lrlab.ui.serving_others", lambda: False)
+    monkeypatch.setattr("lrlab.web.ui.serving_others", lambda: False)
     at.button(key=SUBMIT).click().run()
     assert not any("outside the folders" in e.value for e in at.error)

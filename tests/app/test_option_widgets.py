@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from app_helpers import run_page
 
-from lrlab import designer, options
-from lrlab.data import DATASETS
+from lrlab.core import options
 from lrlab.schedules.spec import KINDS, SETTINGS
+from lrlab.tasks.image.data import DATASETS
+from lrlab.web import designer
 
 
 @pytest.mark.parametrize(

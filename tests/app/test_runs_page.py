@@ -11,7 +11,7 @@ from app_helpers import run_page
 from streamlit.testing.v1 import AppTest
 
 from lrlab.finder.analysis import analyze
-from lrlab.jobs.store import MetricPoint, Store
+from lrlab.store import MetricPoint, Store
 
 
 def _finished_train(store: Store, lr: float, top1: float) -> int:

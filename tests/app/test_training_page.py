@@ -10,9 +10,9 @@ import pytest
 from app_helpers import run_page
 from streamlit.testing.v1 import AppTest
 
-from lrlab.jobs import runners
-from lrlab.jobs.store import Store
-from lrlab.jobs.store_reporter import StoreReporter
+from lrlab.jobs import kinds
+from lrlab.store import Store
+from lrlab.store.reporter import StoreReporter
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
@@ -93,7 +93,7 @@ def test_designer_schedule_is_sent_with_the_job(store: Store, fit: str) -> None:
 
 
 def test_a_running_job_shows_progress_and_can_be_cancelled(store: Store) -> None:
-    job_id = store.submit("train", runners.validate("train", {"epochs": 2}))
+    job_id = store.submit("train", kinds.validate("train", {"epochs": 2}))
     store.claim("w")
     store.set_progress(job_id, 0.25, "epoch 1/2, step 5/20")
     at = _page({"job": str(job_id)})
@@ -105,13 +105,13 @@ def test_a_running_job_shows_progress_and_can_be_cancelled(store: Store) -> None
 def test_a_finished_run_shows_summary_charts_and_downloads(
     store: Store, lrlab_home: Path, figure
 ) -> None:
-    config = runners.validate("train", {"model": "small_cnn", "width": 8,
+    config = kinds.validate("train", {"model": "small_cnn", "width": 8,
                                         "dataset": "synthetic", "limit": 240, "epochs": 2,
                                         "batch_size": 32, "device": "cpu"})
     job_id = store.submit("train", config)
     store.claim("w")
     with StoreReporter(store, job_id) as reporter:
-        result = runners.run("train", config, reporter, lrlab_home / "runs" / str(job_id))
+        result = kinds.run("train", config, reporter, lrlab_home / "runs" / str(job_id))
     store.finish(job_id, "succeeded", result=result)
 
     at = _page({"job": str(job_id)})
@@ -132,7 +132,7 @@ def test_a_stale_link_gets_a_sentence_and_the_form(store: Store) -> None:
 
 
 def test_a_run_folder_this_host_cannot_reach_is_said_not_crashed(store: Store) -> None:
-    config = runners.validate("train", {"model": "small_cnn", "dataset": "synthetic"})
+    config = kinds.validate("train", {"model": "small_cnn", "dataset": "synthetic"})
     job_id = store.submit("train", config)
     store.claim("w")
     store.finish(job_id, "succeeded", result={"summary": {}, "artifacts":

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lrlab.schedules import Schedule
-from lrlab.schedules.foreign import parse_foreign
+from lrlab.schedules.importers import parse_foreign
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from lrlab.jobs.store import Store
+from lrlab.store import Store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

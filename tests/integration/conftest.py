@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lrlab.jobs.store import Store
+from lrlab.store import Store
 
 
 @pytest.fixture(scope="module")

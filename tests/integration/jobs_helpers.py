@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 
-from lrlab.jobs.store import Job, Store
+from lrlab.store import Job, Store
 
 T = TypeVar("T")
 LRLAB = [sys.executable, "-m", "lrlab.cli"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from jobs_helpers import LRLAB, wait_finished, wait_for
 
-from lrlab.jobs.store import Store
+from lrlab.store import Store
 
 pytestmark = pytest.mark.timeout(240)
 

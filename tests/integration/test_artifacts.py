@@ -12,9 +12,9 @@ import pytest
 import torch
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
 
-from lrlab.artifacts import read_bytes, run_url, upload
-from lrlab.errors import LrlabError
-from lrlab.jobs.store import Store
+from lrlab.core.artifacts import read_bytes, run_url, upload
+from lrlab.core.errors import LrlabError
+from lrlab.store import Store
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -13,8 +13,8 @@ import pytest
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
 
 from lrlab.cli import main
-from lrlab.jobs import runners
-from lrlab.jobs.store import Store
+from lrlab.jobs import kinds
+from lrlab.store import Store
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -32,7 +32,7 @@ def own_store(tmp_path: Path) -> Iterator[Store]:
 
 
 def submit_ladder(store: Store, **fields) -> int:
-    config = runners.validate("check", {"setup": SETUP, "points": 3, "epochs": 1, **fields})
+    config = kinds.validate("check", {"setup": SETUP, "points": 3, "epochs": 1, **fields})
     return store.submit("check", config)
 
 
@@ -49,7 +49,7 @@ def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(
     assert lrs == pytest.approx([0.01, 0.1 / 10 ** 0.5, 0.1, 0.1 * 10 ** 0.5, 1.0])
     # each point names its ladder, so its run page links back to it
     assert all(c.config["origin"] == {"range_test": None, "check": ladder_id} for c in children)
-    assert runners.validate("train", children[0].config)["origin"]["check"] == ladder_id
+    assert kinds.validate("train", children[0].config)["origin"]["check"] == ladder_id
     claimed = [own_store.claim("w") for _ in range(6)]
     assert [j.id for j in claimed if j is not None] == ladder.config["children"]
     for job in claimed[:5]:
@@ -183,7 +183,7 @@ def test_a_worker_runs_a_range_test_of_a_setup_on_its_own_device(
     store: Store, home: Path
 ) -> None:
     """"auto" in the setup means the worker's device (the setup holds it since /2)."""
-    config = runners.validate("find", {"setup": {**SETUP, "device": "auto"}, "num_points": 20})
+    config = kinds.validate("find", {"setup": {**SETUP, "device": "auto"}, "num_points": 20})
     job_id = store.submit("find", config)
     worker = WorkerProcess(store.url, home, home / "find-worker.log")
     try:

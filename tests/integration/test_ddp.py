@@ -9,9 +9,9 @@ import signal
 
 import pytest
 
-from lrlab.errors import LrlabError
-from lrlab.reporting import MemoryReporter
-from lrlab.train.job import train
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import MemoryReporter
+from lrlab.training.job import train
 
 # No BatchNorm (Fixup) and no augmentation: then the two ranks' halves of each batch give
 # exactly the full batch's mean gradient, and the runs can be compared step by step.

@@ -14,9 +14,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lrlab.cli import main
+from lrlab.core.reporting import MemoryReporter
 from lrlab.finder.range_test import range_test
 from lrlab.finder.smoothing import torch_lr_finder_smooth
-from lrlab.reporting import MemoryReporter
 
 
 def _loader() -> DataLoader:
@@ -96,7 +96,7 @@ def test_analyze_missing_file_is_one_line_exit_2(tmp_path, capsys) -> None:
     assert code == 2 and err.count("\n") == 1
 
 
-# --- with the model zoo and datasets (lrlab.models, lrlab.data) --------------------------------
+# --- with the model zoo and datasets (lrlab.tasks.image.models, lrlab.tasks.image.data) ----------
 
 
 def test_find_unknown_model_is_one_line_exit_2(tmp_path, capsys) -> None:
@@ -107,7 +107,7 @@ def test_find_unknown_model_is_one_line_exit_2(tmp_path, capsys) -> None:
 
 def test_run_from_config_with_seeds_and_validation() -> None:
     from lrlab.finder.job import run_from_config
-    from lrlab.plots import range_test_result_figure
+    from lrlab.web.plots import range_test_result_figure
 
     reporter = MemoryReporter()
     result = run_from_config({"model": "small_cnn", "dataset": "digits", "batch_size": 32,

@@ -4,10 +4,10 @@ runs more seeds and a large-LR row)."""
 
 from __future__ import annotations
 
+from lrlab.core.reporting import NullReporter
 from lrlab.finder.job import run_from_config as range_test
 from lrlab.finder.job import validate_config
-from lrlab.reporting import NullReporter
-from lrlab.train.job import train
+from lrlab.training.job import train
 
 NET = {"model": "resnet18", "variant": "A", "width": 16, "dataset": "digits", "seed": 1,
        "batch_size": 64, "device": "cpu"}

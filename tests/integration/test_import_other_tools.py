@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lrlab.data import load_dataset, make_loader
 from lrlab.finder.curves import curve_from_mapping
-from lrlab.finder.imported import analyze_imported
-from lrlab.models import build_model
+from lrlab.finder.importers import analyze_imported
+from lrlab.tasks.image.data import load_dataset, make_loader
+from lrlab.tasks.image.models import build_model
 
 
 def _digits() -> tuple[torch.utils.data.DataLoader, int]:
@@ -117,7 +117,7 @@ def test_fastai_recorder_is_recognised_by_its_names() -> None:
     raw = [2.3, 2.2, 2.25, 2.0, 1.7, 1.5, 1.6, 1.2, 1.3, 2.5, 6.0]
     lrs = [10 ** (-4 + 0.4 * i) for i in range(len(raw))]
     stored = {"lrs": lrs, "losses": ema_debiased(raw, 0.98).tolist()}
-    from lrlab.finder.imported import read_as
+    from lrlab.finder.importers import read_as
 
     recovered, reading = read_as(curve_from_mapping(stored))
     assert reading["source"] == "fastai" and not reading["assumed"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from jobs_helpers import LRLAB, WorkerProcess, wait_for
 
-from lrlab.errors import LrlabError
-from lrlab.jobs import local
-from lrlab.jobs.store import Store
+from lrlab.core.errors import LrlabError
+from lrlab.jobs import supervisor as local
+from lrlab.store import Store
 
 pytestmark = pytest.mark.timeout(240)
 

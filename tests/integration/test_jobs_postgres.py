@@ -20,8 +20,8 @@ import pytest
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
 from sqlalchemy.engine import make_url
 
-from lrlab.errors import LrlabError
-from lrlab.jobs.store import MetricPoint, Store, metadata
+from lrlab.core.errors import LrlabError
+from lrlab.store import MetricPoint, Store, metadata
 
 pytestmark = pytest.mark.timeout(240)
 URL = os.environ.get("LRLAB_TEST_POSTGRES_URL", "")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
 
-from lrlab.jobs.store import Store
+from lrlab.store import Store
 
 pytestmark = pytest.mark.timeout(240)
 LONG_RUN = {"steps": 1_000_000, "step_seconds": 0.01}

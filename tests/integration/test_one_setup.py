@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import NullReporter
 from lrlab.finder import job as finder_job
-from lrlab.reporting import NullReporter
 from lrlab.schedules import Schedule
 
 SETUP = {"model": "resnet18", "variant": "D", "width": 8, "dataset": "digits", "limit": 400,
@@ -44,7 +44,7 @@ def capture_training(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen.update(model=network, optimizer=optimizer, objective=objective)
         raise BuiltError
 
-    monkeypatch.setattr("lrlab.train.loop.run_epochs", stand_in)
+    monkeypatch.setattr("lrlab.training.loop.run_epochs", stand_in)
     return seen
 
 
@@ -56,7 +56,7 @@ def groups(optimizer: torch.optim.Optimizer) -> list[tuple]:
 def test_a_range_test_and_a_training_run_of_one_config_build_the_same_objects(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lrlab.train.job import train
+    from lrlab.training.job import train
 
     found = capture_range_test(monkeypatch)
     with pytest.raises(BuiltError):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
 
-from lrlab.jobs.store import Store
+from lrlab.store import Store
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -80,7 +80,7 @@ def test_a_killed_ray_worker_fails_its_job_and_the_next_job_runs(
 
 def test_the_local_executor_imports_no_ray() -> None:
     code = ("import sys; from lrlab.jobs.worker import Worker, WorkerOptions; "
-            "from lrlab.jobs import commands; assert 'ray' not in sys.modules, 'ray imported'")
+            "import lrlab.cli.jobs; assert 'ray' not in sys.modules, 'ray imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

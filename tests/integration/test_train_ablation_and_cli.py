@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lrlab.errors import LrlabError
-from lrlab.train.ablation import AblationRow, ablation_configs, ablation_table, run_ablation
+from lrlab.core.errors import LrlabError
+from lrlab.training.ablation import AblationRow, ablation_configs, ablation_table, run_ablation
 
 BASE = {"model": "small_cnn", "width": 8, "dataset": "synthetic", "limit": 240,
         "batch_size": 32, "epochs": 1, "device": "cpu",

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from lrlab.data import load_dataset, make_loader
-from lrlab.errors import LrlabError
-from lrlab.jobs import runners
-from lrlab.reporting import MemoryReporter
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import MemoryReporter
+from lrlab.jobs import kinds
 from lrlab.schedules import Schedule
-from lrlab.train.checkpoint import load_checkpoint, model_from_checkpoint
-from lrlab.train.job import train
-from lrlab.train.loop import evaluate
-from lrlab.train.run_folder import read_metrics
+from lrlab.tasks.image.checkpoint import load_checkpoint, model_from_checkpoint
+from lrlab.tasks.image.data import load_dataset, make_loader
+from lrlab.training.job import train
+from lrlab.training.loop import evaluate
+from lrlab.training.run_folder import read_metrics
 
 TINY = {"model": "small_cnn", "width": 8, "dataset": "synthetic", "limit": 240,
         "batch_size": 32, "epochs": 2, "device": "cpu", "optimizer": {"lr": 0.4}}
@@ -130,8 +130,8 @@ def test_distillation_from_a_finished_run_by_folder_and_by_job_id(
 
 def test_the_job_runner_validates_and_runs_a_training_job(tmp_path: Path) -> None:
     with pytest.raises(LrlabError, match="epochs: expected an integer"):
-        runners.validate("train", _config(epochs="many"))
-    config = runners.validate("train", _config(epochs=1))
-    result = runners.run("train", config, MemoryReporter(), tmp_path / "job")
+        kinds.validate("train", _config(epochs="many"))
+    config = kinds.validate("train", _config(epochs=1))
+    result = kinds.run("train", config, MemoryReporter(), tmp_path / "job")
     assert result["summary"]["epochs_done"] == 1 and (tmp_path / "job" / "checkpoint.pt").exists()
     json.dumps(result, allow_nan=False)  # what the store keeps must be plain JSON

@@ -8,12 +8,12 @@ import itertools
 import numpy as np
 import pytest
 
-from lrlab.data import load_dataset, make_loader
-from lrlab.noise_scale import noise_scale
-from lrlab.reporting import MemoryReporter
+from lrlab.core.reporting import MemoryReporter
 from lrlab.schedules import Schedule, ScheduleError
 from lrlab.schedules.batch_plan import equivalent_batch_plan, phases
-from lrlab.train.job import train
+from lrlab.schedules.noise_scale import noise_scale
+from lrlab.tasks.image.data import load_dataset, make_loader
+from lrlab.training.job import train
 
 N, B = 1437, 32  # digits' training split and a small batch
 LR_RUN = {"format": "lrlab.schedule/1", "base_lr": 0.1, "total_steps": 540,

@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lrlab.data import (
+from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.data import (
     DATASETS,
     TensorSplit,
     load_dataset,
@@ -21,7 +22,6 @@ from lrlab.data import (
     read_idx,
     stratified_split,
 )
-from lrlab.errors import LrlabError
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -162,7 +162,7 @@ def test_digits_is_the_real_sklearn_set() -> None:
     assert counts.tolist() == np.bincount(reference.target).tolist()
     assert int(data.train.x.max()) == 255
     # the same pixels as scikit-learn's loader, image for image
-    from lrlab.data import _digits_arrays
+    from lrlab.tasks.image.data import _digits_arrays
 
     images, targets = _digits_arrays()
     np.testing.assert_array_equal(images, reference.images)
@@ -351,7 +351,7 @@ def test_set_epoch_replays_that_epoch() -> None:
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_folder_left_on_disk_yields_the_in_memory_batches(tmp_path: Path, workers: int) -> None:
-    from lrlab.data import FileLoader, FileSplit
+    from lrlab.tasks.image.data import FileLoader, FileSplit
 
     _image_tree(tmp_path, {"ant": 7, "bee": 6, "moth": 7})
     memory = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.25)
@@ -373,7 +373,7 @@ def test_a_folder_left_on_disk_yields_the_in_memory_batches(tmp_path: Path, work
 
 
 def test_a_folder_over_the_memory_budget_stays_on_disk(tmp_path: Path) -> None:
-    from lrlab.data import FileSplit
+    from lrlab.tasks.image.data import FileSplit
 
     _image_tree(tmp_path, {"ant": 3, "bee": 3})
     small = load_dataset("image_folder", root=tmp_path, image_size=8, val_fraction=0.34,
@@ -397,7 +397,7 @@ def test_each_augmentation_choice_does_what_it_says() -> None:
     """auto is the dataset's own (shift for digits); crop never mirrors; crop_flip mirrors some
     images; none leaves every pixel. Compared against the transforms applied by hand with the
     loader's own random stream."""
-    from lrlab.data import _BatchTransform, _crop_padding, _random_crop, epoch_generator
+    from lrlab.tasks.image.data import _BatchTransform, _crop_padding, _random_crop, epoch_generator
 
     data = load_dataset("digits")
     images = data.train.x[:64]

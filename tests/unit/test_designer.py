@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from lrlab import designer
-from lrlab.errors import LrlabError
-from lrlab.plots import schedule_figure
+from lrlab.core.errors import LrlabError
 from lrlab.schedules import Schedule
 from lrlab.schedules.io import parse_metric_series
 from lrlab.schedules.spec import KINDS
+from lrlab.web import designer
+from lrlab.web.plots import schedule_figure
 
 
 def form(**overrides: object) -> dict:

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from lrlab.schedules import Schedule, ScheduleError
-from lrlab.schedules.foreign import parse_foreign
+from lrlab.schedules.importers import parse_foreign
 from lrlab.schedules.spec import KINDS
 from lrlab.schedules.targets import TARGETS, export
 from lrlab.schedules.targets.exactness import APPROXIMATE, EXACT_TOL, deviation
@@ -384,7 +384,7 @@ def test_readme_tables_are_the_computed_ones() -> None:
 
 def test_the_designer_import_box_reads_every_format() -> None:
     """parse_any: lrlab's own file, an export's Python, or a JSON config sized by the form."""
-    from lrlab.schedules.foreign import parse_any
+    from lrlab.schedules.importers import parse_any
     from lrlab.schedules.io import dump_schedule
 
     schedule = Schedule.from_dict(CASES["cosine, warmup from 0"])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder import advise, analyze, scaling_rule
 from lrlab.schedules import Schedule
 from lrlab.schedules.spec import FORMAT, KINDS, SCALING_RULES, WARMUP_SHAPES

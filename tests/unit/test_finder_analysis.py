@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder import METHODS, analyze, consensus_of
 from lrlab.finder.analysis import agreeing_core
 from lrlab.finder.methods import fastai_valley, lightning_suggestion, torch_lr_finder_steepest

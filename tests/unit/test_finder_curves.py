@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder.curves import curve_from_mapping, load_curve, validate_curve
 
 LRS = [1e-4, 1e-3, 1e-2, 1e-1]
@@ -111,7 +111,7 @@ def test_an_uploaded_csv_is_analysed_like_a_range_test_with_advice() -> None:
 
     from lrlab.finder.analysis import analyze
     from lrlab.finder.curves import parse_curve
-    from lrlab.finder.imported import analyze_imported
+    from lrlab.finder.importers import analyze_imported
 
     lrs = np.logspace(-6, 0, 60)
     losses = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 3) * 3)) + np.where(lrs > 0.3, 5 * lrs, 0)

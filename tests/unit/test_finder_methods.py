@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder.methods import (
     METHODS,
     fastai_lr_find_window,

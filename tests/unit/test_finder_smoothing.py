@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.finder.smoothing import (
     ema_debiased,
     smooth_log_lr,

@@ -1,4 +1,5 @@
-"""The LR check ladder's plan, aggregate and verdict (lrlab.ladder), with values worked by hand."""
+"""The LR check ladder's plan, aggregate and verdict (lrlab.lr_check), with values worked by
+hand."""
 
 from __future__ import annotations
 
@@ -6,30 +7,30 @@ import math
 
 import pytest
 
-from lrlab import ladder
-from lrlab.errors import LrlabError
+from lrlab import lr_check
+from lrlab.core.errors import LrlabError
 from lrlab.schedules import Schedule
 
 SETUP = {"model": "small_cnn", "dataset": "digits", "epochs": 10, "batch_size": 64}
 
 
 def config(**fields) -> dict:
-    return ladder.validate_config({"setup": SETUP, **fields})
+    return lr_check.validate_config({"setup": SETUP, **fields})
 
 
 def test_factors_are_log_spaced_over_the_span_and_include_the_advice() -> None:
-    assert ladder.factors(5, 10.0) == pytest.approx([0.1, 10 ** -0.5, 1.0, 10 ** 0.5, 10.0])
-    assert ladder.factors(3, 10.0) == [0.1, 1.0, 10.0]
-    assert ladder.factors(4, 100.0) == pytest.approx([0.01, 100 ** (-1 / 3), 1.0,
+    assert lr_check.factors(5, 10.0) == pytest.approx([0.1, 10 ** -0.5, 1.0, 10 ** 0.5, 10.0])
+    assert lr_check.factors(3, 10.0) == [0.1, 1.0, 10.0]
+    assert lr_check.factors(4, 100.0) == pytest.approx([0.01, 100 ** (-1 / 3), 1.0,
                                                       100 ** (1 / 3), 100.0])  # 1 added
-    assert ladder.factors(1, 10.0) == [1.0]
+    assert lr_check.factors(1, 10.0) == [1.0]
 
 
 def test_points_move_the_setups_own_lr_with_linear_scaling() -> None:
     # the paper's schedule: optimizer.lr 0.1 at batch 256, linear scaling -> peak 0.025 at 64
     cfg = config(points=3)
-    assert ladder.peak_lr(cfg["setup"]) == pytest.approx(0.025)
-    pts = ladder.points(cfg)
+    assert lr_check.peak_lr(cfg["setup"]) == pytest.approx(0.025)
+    pts = lr_check.points(cfg)
     assert [p["lr"] for p in pts] == pytest.approx([0.0025, 0.025, 0.25])
     assert [p["config"]["optimizer"]["lr"] for p in pts] == pytest.approx([0.01, 0.1, 1.0])
     assert all(p["config"]["epochs"] == 2 for p in pts)  # 0.2 of 10 epochs
@@ -40,7 +41,7 @@ def test_points_scale_a_given_schedule_and_stretch_it_to_the_budget() -> None:
                 "main": {"kind": "cyclic", "base_lr": 0.04, "step_size_up": 100}}
     cfg = config(setup={**SETUP, "schedule": schedule, "schedule_fit": "stretch"}, lr=0.2,
                  points=3, span=4.0, epochs=1)
-    pts = ladder.points(cfg)
+    pts = lr_check.points(cfg)
     assert [p["lr"] for p in pts] == pytest.approx([0.05, 0.2, 0.8])
     for point in pts:
         moved = Schedule.from_dict(point["config"]["schedule"])
@@ -62,7 +63,7 @@ def test_points_scale_a_given_schedule_and_stretch_it_to_the_budget() -> None:
 ])
 def test_bad_ladder_configs_name_the_field(fields, where) -> None:
     with pytest.raises(LrlabError, match=where):
-        ladder.validate_config({"setup": SETUP, **fields})
+        lr_check.validate_config({"setup": SETUP, **fields})
 
 
 def row(lr: float, factor: float, top1: float | None, loss: float | None = 0.5,
@@ -75,7 +76,7 @@ def row(lr: float, factor: float, top1: float | None, loss: float | None = 0.5,
 def test_verdict_gives_the_gap_in_decades_and_accuracy_points() -> None:
     rows = [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.95), row(1.0, 10.0, 0.975),
             row(10.0, 100.0, 0.97)]
-    result = ladder.aggregate(config(), rows)
+    result = lr_check.aggregate(config(), rows)
     assert result["best"]["lr"] == 1.0 and result["advice"]["lr"] == 0.1
     assert result["verdict"].startswith(
         "The advice (LR 0.1) is 1.00 decade below the best of 4 points (LR 1) and 2.5 points "
@@ -86,25 +87,25 @@ def test_verdict_gives_the_gap_in_decades_and_accuracy_points() -> None:
 def test_a_best_at_the_end_of_the_ladder_and_failed_points_are_said() -> None:
     rows = [row(0.01, 0.1, 0.80), row(0.1, 1.0, 0.90), row(1.0, 10.0, 0.95),
             row(10.0, 100.0, None, None, status="failed")]
-    verdict = ladder.aggregate(config(), rows)["verdict"]
+    verdict = lr_check.aggregate(config(), rows)["verdict"]
     # the failed top point is not part of the finished ladder's range, so LR 1 is its top
     assert "1 of 4 points did not finish (LR 10: failed)" in verdict
     rows[3] = row(0.001, 0.01, 0.5)
-    verdict = ladder.aggregate(config(), rows)["verdict"]
+    verdict = lr_check.aggregate(config(), rows)["verdict"]
     assert "at the ladder's top end" in verdict
 
 
 def test_ties_go_to_the_lower_loss_and_the_advice_that_ties_is_the_best() -> None:
     rows = [row(0.05, 0.5, 0.9600, loss=0.30), row(0.1, 1.0, 0.9605, loss=0.20),
             row(0.2, 2.0, 0.9600, loss=0.25)]
-    result = ladder.aggregate(config(), rows)
+    result = lr_check.aggregate(config(), rows)
     assert result["best"]["lr"] == 0.1
     assert result["verdict"].startswith("The advice (LR 0.1) is the best of 3 points")
 
 
 def test_no_finished_point_cannot_judge() -> None:
     rows = [row(0.1, 1.0, None, None, status="cancelled")]
-    result = ladder.aggregate(config(), rows)
+    result = lr_check.aggregate(config(), rows)
     assert result["best"] is None
     assert result["verdict"].startswith("No point of the ladder finished")
 
@@ -115,71 +116,71 @@ def test_a_ladder_from_a_range_test_takes_its_setup_advice_and_marks() -> None:
     result = {"format": "lrlab.range_test/2", "config": {"setup": SETUP},
               "suggestions": {"fastai_valley": 0.01, "lrlab": 0.2, "lightning": None},
               "advice": {"onecycle": advice}}
-    cfg = ladder.validate_config(ladder.from_range_test(result, job=7))
+    cfg = lr_check.validate_config(lr_check.from_range_test(result, job=7))
     assert cfg["setup"]["schedule"]["base_lr"] == 0.3 and cfg["range_test"] == 7
     assert cfg["suggestions"] == {"fastai_valley": 0.01, "lrlab": 0.2}
-    assert ladder.points(cfg)[2]["lr"] == pytest.approx(0.3)
+    assert lr_check.points(cfg)[2]["lr"] == pytest.approx(0.3)
     with pytest.raises(LrlabError, match="advised onecycle"):
-        ladder.from_range_test(result, advice="cyclic")
+        lr_check.from_range_test(result, advice="cyclic")
     flat = {"config": {"model": "small_cnn", "dataset": "digits"}, "advice": {"onecycle": advice}}
-    assert ladder.from_range_test(flat)["setup"]["batch_size"] == 64  # a /1 result's setup
+    assert lr_check.from_range_test(flat)["setup"]["batch_size"] == 64  # a /1 result's setup
 
 
 def test_decades_are_symmetric() -> None:
-    assert ladder._decades(0.1, 1.0) == ladder._decades(1.0, 0.1) == pytest.approx(1.0)
-    assert math.isclose(ladder._decades(0.2, 0.2), 0.0)
+    assert lr_check._decades(0.1, 1.0) == lr_check._decades(1.0, 0.1) == pytest.approx(1.0)
+    assert math.isclose(lr_check._decades(0.2, 0.2), 0.0)
 
 
 def test_each_point_runs_its_seeds_side_by_side_and_names_its_ladder() -> None:
     cfg = config(points=3, seeds=2, setup={**SETUP, "seed": 5})
-    jobs = ladder.children(cfg, ladder_id=42)
+    jobs = lr_check.children(cfg, ladder_id=42)
     assert [c["seed"] for _, c in jobs] == [5, 6, 5, 6, 5, 6]
     lrs = [c["optimizer"]["lr"] for _, c in jobs]
     assert lrs[0] == lrs[1] < lrs[2] == lrs[3] < lrs[4] == lrs[5]
     assert all(c["origin"] == {"range_test": None, "check": 42} for _, c in jobs)
     # a ladder stored before seeds existed ran one run a point
-    assert ladder.seeds_of({k: v for k, v in cfg.items() if k != "seeds"}) == 1
+    assert lr_check.seeds_of({k: v for k, v in cfg.items() if k != "seeds"}) == 1
     assert config()["seeds"] == 1
 
 
 def test_a_points_figures_are_its_seeds_mean_and_its_status_waits_for_all() -> None:
     point = {"factor": 1.0, "lr": 0.1}
     a, b = row(0.1, 1.0, 0.90, loss=0.4), row(0.1, 1.0, 0.94, loss=0.2)
-    both = ladder.combine(point, [a, b])
+    both = lr_check.combine(point, [a, b])
     assert both["status"] == "succeeded"
     assert both["final_val_top1"] == pytest.approx(0.92)
     assert both["final_val_loss"] == pytest.approx(0.3)
     assert both["seed_final_val_top1"] == [0.90, 0.94]
-    assert ladder.seed_spread(both) == pytest.approx(0.04)
-    running = ladder.combine(point, [a, {**b, "status": "running", "final_val_top1": None}])
+    assert lr_check.seed_spread(both) == pytest.approx(0.04)
+    running = lr_check.combine(point, [a, {**b, "status": "running", "final_val_top1": None}])
     assert running["status"] == "running" and running["final_val_top1"] == pytest.approx(0.90)
-    failed = ladder.combine(point, [a, {**row(0.1, 1.0, None, None, status="failed"),
+    failed = lr_check.combine(point, [a, {**row(0.1, 1.0, None, None, status="failed"),
                                         "error": "the loss is nan at step 7"}])
     assert failed["status"] == "failed"
     assert failed["error"] == "seed 2 of 2: the loss is nan at step 7"
-    assert ladder.seed_spread(ladder.combine(point, [a])) is None
+    assert lr_check.seed_spread(lr_check.combine(point, [a])) is None
 
 
 def test_the_verdict_says_how_far_the_seeds_spread_or_that_one_seed_may_be_noise() -> None:
-    point_rows = [ladder.combine({"factor": f, "lr": lr}, [row(lr, f, x), row(lr, f, y)])
+    point_rows = [lr_check.combine({"factor": f, "lr": lr}, [row(lr, f, x), row(lr, f, y)])
                   for lr, f, x, y in ((0.01, 0.1, 0.90, 0.92), (0.1, 1.0, 0.95, 0.96),
                                       (1.0, 10.0, 0.90, 0.85))]
-    result = ladder.aggregate(config(seeds=2), point_rows)
+    result = lr_check.aggregate(config(seeds=2), point_rows)
     assert result["seeds"] == 2 and result["best"]["lr"] == 0.1
     assert result["verdict"].endswith(
         "Each point is the mean of 2 seeds, whose final top-1 spread by up to 5.0 points.")
-    assert "seed spread" in ladder.table(result).splitlines()[0]
-    assert "5.00 %" in ladder.table(result).splitlines()[3]
-    one = ladder.aggregate(config(), [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.95),
+    assert "seed spread" in lr_check.table(result).splitlines()[0]
+    assert "5.00 %" in lr_check.table(result).splitlines()[3]
+    one = lr_check.aggregate(config(), [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.95),
                                       row(1.0, 10.0, 0.97)])
     assert "One seed per point" in one["verdict"]
-    assert "seed spread" not in ladder.table(one)
+    assert "seed spread" not in lr_check.table(one)
 
 
 def test_the_ladder_figure_draws_each_points_seed_range() -> None:
-    from lrlab.plots import ladder_figure
+    from lrlab.web.plots import ladder_figure
 
-    rows = [ladder.combine({"factor": f, "lr": lr}, [row(lr, f, x), row(lr, f, y)])
+    rows = [lr_check.combine({"factor": f, "lr": lr}, [row(lr, f, x), row(lr, f, y)])
             for lr, f, x, y in ((0.01, 0.1, 0.90, 0.92), (0.1, 1.0, 0.95, 0.96))]
     top1 = ladder_figure(rows, {}).data[0]
     assert list(top1.y) == pytest.approx([0.91, 0.955])

@@ -5,8 +5,8 @@ import torch
 import torchvision
 from torch import nn
 
-from lrlab.errors import LrlabError
-from lrlab.models import (
+from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.models import (
     MODELS,
     VARIANTS,
     BasicBlock,
@@ -185,7 +185,7 @@ def test_image_size_may_be_a_datasets_height_and_width() -> None:
 
 
 def test_describe_model_counts_for_the_real_input() -> None:
-    from lrlab.models import describe_model
+    from lrlab.tasks.image.models import describe_model
 
     line = describe_model("resnet50", input_shape=(3, 224, 224), num_classes=1000, variant="D")
     # He et al. 2019, Table 5: ResNet-50-D has 25.6 M parameters and 4.3 G multiply-adds
@@ -196,7 +196,7 @@ def test_describe_model_counts_for_the_real_input() -> None:
 
 
 def test_describe_for_dataset_uses_the_sets_shape() -> None:
-    from lrlab.models import describe_for_dataset
+    from lrlab.tasks.image.models import describe_for_dataset
 
     line = describe_for_dataset("resnet18", "digits", variant="D", width=16)
     assert line.startswith("resnet18-D: 0.70 M parameters") and line.endswith("per 8×8×1 image")

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from lrlab.errors import LrlabError
-from lrlab.models import FixupBasicBlock, FixupBottleneck, ScalarBias, build_model
+from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.models import FixupBasicBlock, FixupBottleneck, ScalarBias, build_model
 
 
 def _build(name: str, norm: str, variant: str = "D", seed: int = 0) -> nn.Module:

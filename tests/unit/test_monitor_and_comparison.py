@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from lrlab import comparison, monitor
-from lrlab.jobs.store import MetricPoint, Store, jobs_table
-from lrlab.plots import range_test_figure, training_figure
+from lrlab.store import MetricPoint, Store, jobs_table
+from lrlab.web import comparison, monitor
+from lrlab.web.plots import range_test_figure, training_figure
 
 
 @pytest.fixture
@@ -225,7 +225,7 @@ def test_metrics_exports_round_trip(store: Store) -> None:
 
 
 def test_summary_cards_show_dashes_for_a_run_without_epochs() -> None:
-    from lrlab.monitor import summary_cards
+    from lrlab.web.monitor import summary_cards
 
     full = summary_cards({"best_val_top1": 0.9916, "final_val_top1": 0.98,
                           "wall_time_s": 75.2, "images_per_s": 1520.4})

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.noise_scale import averaging_window, decay_per_step, noise_scale
+from lrlab.schedules.noise_scale import averaging_window, decay_per_step, noise_scale
 
 
 def test_noise_scale_is_smith_and_le() -> None:

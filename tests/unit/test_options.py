@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
-from lrlab import options
 from lrlab.cli import build_parser
-from lrlab.data import DATASETS
-from lrlab.errors import LrlabError
-from lrlab.finder.commands import LADDER_FLAGS, SWEEP_FLAGS
-from lrlab.models import MODELS
-from lrlab.train.commands import TRAIN_FLAGS
+from lrlab.cli.find import LADDER_FLAGS, SWEEP_FLAGS
+from lrlab.cli.train import TRAIN_FLAGS
+from lrlab.core import options
+from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.data import DATASETS
+from lrlab.tasks.image.models import MODELS
 
 
 @pytest.mark.parametrize(
@@ -84,9 +84,9 @@ def test_model_and_dataset_choices_are_the_registries() -> None:
 def test_a_cheap_mistake_is_refused_without_importing_torch() -> None:
     """Pages and the CLI answer a bad batch at once: validation reaches for torch (the model and
     dataset registries) only after the cheap checks pass."""
-    code = ("import sys\nfrom lrlab.jobs import runners\nfrom lrlab.errors import LrlabError\n"
+    code = ("import sys\nfrom lrlab.jobs import kinds\nfrom lrlab.core.errors import LrlabError\n"
             "for kind in ('find', 'train', 'selftest'):\n"
-            "    try:\n        runners.validate(kind, {'batch_size': 0} if kind != 'selftest'"
+            "    try:\n        kinds.validate(kind, {'batch_size': 0} if kind != 'selftest'"
             " else {'steps': 0})\n    except LrlabError:\n        pass\n"
             "    else:\n        raise SystemExit(kind + ' accepted a bad config')\n"
             "print('torch' in sys.modules)\n")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import MemoryReporter
 from lrlab.finder.range_test import range_test, sweep_lrs
-from lrlab.reporting import MemoryReporter
 
 
 def _data(n_batches: int = 4, batch: int = 8, seed: int = 0) -> list[tuple[torch.Tensor, ...]]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrlab.errors import LrlabError
+from lrlab.core.errors import LrlabError
 from lrlab.schedules import Schedule, ScheduleError
 from lrlab.schedules.fit import stretch
 from lrlab.schedules.spec import KINDS
-from lrlab.train.job import train
+from lrlab.training.job import train
 
 BASE = {"format": "lrlab.schedule/1", "base_lr": 0.2, "total_steps": 1000}
 MAIN = {

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lrlab.errors import LrlabError
-from lrlab.jobs.store import Store
-from lrlab.monitor import job_from_link, jobs_from_link, progress_line
-from lrlab.paths import allowed_data_dirs, confine_path, host_paths
-from lrlab.serve import find_app_script, serves_others
+from lrlab.core.errors import LrlabError
+from lrlab.core.paths import allowed_data_dirs, confine_path, host_paths
+from lrlab.store import Store
+from lrlab.web.monitor import job_from_link, jobs_from_link, progress_line
+from lrlab.web.serve import find_app_script, serves_others
 
 REPO = Path(__file__).resolve().parents[2]
 

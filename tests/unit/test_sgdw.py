@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lrlab.models import build_model
-from lrlab.optimizers import SGDW, build_optimizer
+from lrlab.tasks.image.models import build_model
+from lrlab.tasks.optimizers import SGDW, build_optimizer
 
 
 def _quadratic_steps(optimizer: torch.optim.Optimizer, theta: torch.nn.Parameter, steps: int,

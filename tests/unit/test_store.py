@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrlab.config_files import read_config_file
-from lrlab.errors import LrlabError
-from lrlab.jobs import runners, selftest
-from lrlab.jobs import store as store_module
-from lrlab.jobs.commands import apply_overrides
-from lrlab.jobs.store import MetricPoint, Store
-from lrlab.jobs.store_reporter import StoreReporter
-from lrlab.reporting import MemoryReporter
+from lrlab.cli.jobs import apply_overrides
+from lrlab.core.config_files import read_config_file
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import MemoryReporter
+from lrlab.jobs import kinds, selftest
+import lrlab.store as store_module
+from lrlab.store import MetricPoint, Store
+from lrlab.store.reporter import StoreReporter
 
 
 class FakeClock:
@@ -347,13 +347,13 @@ def test_selftest_honours_stop_and_reports_failure() -> None:
 )
 def test_runner_validation_refuses_bad_configs(config: dict, fragment: str) -> None:
     with pytest.raises(LrlabError, match=fragment):
-        runners.validate("selftest", config)
+        kinds.validate("selftest", config)
 
 
 def test_runner_validation_fills_defaults_and_knows_the_kinds() -> None:
-    assert runners.validate("selftest", {"steps": 3}) == {**selftest.DEFAULTS, "steps": 3}
+    assert kinds.validate("selftest", {"steps": 3}) == {**selftest.DEFAULTS, "steps": 3}
     with pytest.raises(LrlabError, match="expected one of find, train, check, selftest"):
-        runners.validate("fit", {})
+        kinds.validate("fit", {})
 
 
 def test_config_files_and_overrides(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from lrlab.reporting import TerminalReporter
+from lrlab.core.reporting import TerminalReporter
 
 
 class _Tty(io.StringIO):

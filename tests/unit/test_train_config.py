@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from lrlab.errors import LrlabError
-from lrlab.models import build_model
-from lrlab.optimizers import build_optimizer
-from lrlab.train.config import DEFAULTS, FORMAT, validate_config
-from lrlab.train.job import build_schedule
+from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.config import DEFAULTS, FORMAT, validate_config
+from lrlab.tasks.image.models import build_model
+from lrlab.tasks.optimizers import build_optimizer
+from lrlab.training.job import build_schedule
 
 
 def test_defaults_are_the_papers_tricks() -> None:

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from lrlab.reporting import MemoryReporter
-from lrlab.train.loop import run_epochs
+from lrlab.core.reporting import MemoryReporter
+from lrlab.training.loop import run_epochs
 
 
 def _setup(seed: int = 0, lr: float = 0.1):
@@ -56,7 +56,7 @@ def test_non_finite_loss_names_the_step() -> None:
 
 def test_the_decay_each_update_applies_is_recorded_beside_the_lr() -> None:
     """SGD's L2 and AdamW remove lr·λ per update; SGDW removes λ·ηₜ (ηₜ = lr / base)."""
-    from lrlab.optimizers import SGDW
+    from lrlab.tasks.optimizers import SGDW
 
     for make, expected in (
         (lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=1e-3),

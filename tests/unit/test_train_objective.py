@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from lrlab.precision import Precision
-from lrlab.train.objective import Objective
+from lrlab.core.precision import Precision
+from lrlab.tasks.image.objective import Objective
 
 K = 5
 

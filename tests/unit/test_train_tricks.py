@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from lrlab.errors import LrlabError
-from lrlab.train.tricks import (
+from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.tricks import (
     distillation_loss,
     mixup,
     mixup_lambda,

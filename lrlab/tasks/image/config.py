@@ -1,0 +1,155 @@
+"""The `lrlab.train/2` config: what a training run is, checked before anything heavy happens.
+
+/2 is /1 plus the fields a run gained as lrlab grew (augment as a choice, norm, schedule_fit,
+nproc, sync_bn) and `origin`: the range test and LR check a run came from, so its page can link
+back to them. /1 files read unchanged (as /2 with no origin).
+
+The page, the CLI and the job queue all send this dict. `validate_config` fills defaults (the
+paper's trick settings) and names the field of every mistake, without importing torch for the
+cheap checks, so a bad submission is refused before it is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab.core import options
+from lrlab.core.errors import LrlabError
+
+FORMAT = "lrlab.train/2"
+READS = ("lrlab.train/1", FORMAT)
+ORIGIN_KEYS = ("range_test", "check")
+
+# Defaults come from the option registry; these only say which fields each section has.
+TRICK_DEFAULTS: dict[str, Any] = {
+    **options.defaults("tricks", ("linear_scaling", "reference_batch", "warmup_epochs",
+                                  "zero_gamma", "no_bias_decay", "cosine", "label_smoothing",
+                                  "mixup")),
+    "distillation": None,
+}
+DISTILLATION_DEFAULTS: dict[str, Any] = {
+    "teacher": None, **options.defaults("tricks.distillation", ("temperature", "weight"))}
+OPTIMIZER_DEFAULTS: dict[str, Any] = {
+    **options.defaults("optimizer", ("name", "lr", "momentum", "weight_decay", "nesterov")),
+    "betas": None,
+}
+DEFAULTS: dict[str, Any] = {
+    "format": FORMAT,
+    **options.defaults("", ("model", "variant", "norm", "width", "dataset", "data_root", "download",
+                            "limit", "val_fraction", "augment", "batch_size", "epochs", "seed",
+                            "precision")),
+    "device": "auto",
+    "optimizer": OPTIMIZER_DEFAULTS,
+    "schedule": None,
+    **options.defaults("", ("schedule_fit", "nproc", "sync_bn")),
+    "tricks": TRICK_DEFAULTS,
+    **options.defaults("", ("channels_last", "compile", "grad_clip")),
+    "origin": None,
+}
+
+
+def _check_keys(obj: Mapping[str, Any], allowed: Mapping[str, Any], section: str) -> None:
+    unknown = sorted(set(obj) - set(allowed))
+    if unknown:
+        name = f"{section} " if section else ""
+        raise LrlabError(f"train config {name}has unknown field(s) {', '.join(unknown)}; "
+                         f"expected some of {', '.join(allowed)}")
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise LrlabError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _optimizer(value: Any) -> dict[str, Any]:
+    opt = {**OPTIMIZER_DEFAULTS, **_mapping(value or {}, "optimizer")}
+    _check_keys(opt, OPTIMIZER_DEFAULTS, "optimizer")
+    opt = options.check(opt, ("name", "lr", "momentum", "weight_decay", "nesterov"), "optimizer")
+    if opt["nesterov"] and (opt["name"] not in ("sgd", "sgdw") or opt["momentum"] == 0):
+        raise LrlabError("optimizer.nesterov: needs SGD with momentum > 0")
+    if opt["betas"] is not None:
+        betas = opt["betas"]
+        if (not isinstance(betas, (list, tuple)) or len(betas) != 2
+                or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+            raise LrlabError(f"optimizer.betas: expected two numbers in [0, 1), got {betas!r}")
+        if opt["name"] in ("sgd", "sgdw"):
+            raise LrlabError("optimizer.betas: only Adam and AdamW have betas; SGD uses momentum")
+        opt["betas"] = [float(b) for b in betas]
+    return opt
+
+
+def _origin(value: Any) -> dict[str, int | None] | None:
+    """{"range_test": job id, "check": job id}: where a run's setup and LR came from."""
+    if value is None:
+        return None
+    origin = {**dict.fromkeys(ORIGIN_KEYS), **_mapping(value, "origin")}
+    _check_keys(origin, dict.fromkeys(ORIGIN_KEYS), "origin")
+    for key in ORIGIN_KEYS:
+        if origin[key] is not None and (isinstance(origin[key], bool)
+                                        or not isinstance(origin[key], int)):
+            raise LrlabError(f"origin.{key}: expected a job id, got {origin[key]!r}")
+    return origin
+
+
+def _tricks(value: Any) -> dict[str, Any]:
+    tricks = {**TRICK_DEFAULTS, **_mapping(value or {}, "tricks")}
+    _check_keys(tricks, TRICK_DEFAULTS, "tricks")
+    tricks = options.check(tricks, ("linear_scaling", "zero_gamma", "no_bias_decay", "cosine",
+                                    "reference_batch", "warmup_epochs", "label_smoothing",
+                                    "mixup"), "tricks")
+    distill = tricks["distillation"]
+    if distill is not None:
+        distill = {**DISTILLATION_DEFAULTS, **_mapping(distill, "tricks.distillation")}
+        _check_keys(distill, DISTILLATION_DEFAULTS, "tricks.distillation")
+        teacher = distill["teacher"]
+        if not isinstance(teacher, str) or not teacher.strip():
+            raise LrlabError("tricks.distillation.teacher: expected a run folder, a checkpoint "
+                             f"file or a job id, got {teacher!r}")
+        tricks["distillation"] = options.check(distill, ("temperature", "weight"),
+                                               "tricks.distillation")
+    return tricks
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with defaults filled in; every mistake raises LrlabError naming the field.
+
+    A `schedule` (an `lrlab.schedule/1` config) fixes the LR of every update by itself; only when
+    it is null does the run build the paper's schedule from `optimizer.lr` and the tricks
+    (linear scaling, warmup, cosine or step decay).
+    """
+    cfg = {**DEFAULTS, **_mapping(config, "train config")}
+    if isinstance(cfg["augment"], bool):  # /1 files from before the choice
+        cfg["augment"] = "auto" if cfg["augment"] else "none"
+    _check_keys(cfg, DEFAULTS, "")
+    if cfg["format"] not in READS:
+        raise LrlabError(f"format: expected {' or '.join(map(repr, READS))}, got "
+                         f"{cfg['format']!r}")
+    cfg["format"] = FORMAT
+    cfg["origin"] = _origin(cfg["origin"])
+    cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
+                              "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
+                              "precision", "variant", "norm", "data_root", "schedule_fit",
+                              "nproc", "sync_bn"))
+    if cfg["norm"] != "batch" and not str(cfg["model"]).startswith("resnet"):
+        raise LrlabError(f"norm: {cfg['norm']!r} (Fixup) is for the ResNets; "
+                         f"{cfg['model']} keeps BatchNorm")
+    if not isinstance(cfg["device"], str):
+        raise LrlabError(f"device: expected auto, cpu, cuda[:N] or mps, got {cfg['device']!r}")
+    cfg["optimizer"] = _optimizer(cfg["optimizer"])
+    cfg["tricks"] = _tricks(cfg["tricks"])
+    if cfg["schedule"] is not None:
+        from lrlab.schedules import Schedule
+
+        cfg["schedule"] = Schedule.from_dict(_mapping(cfg["schedule"], "schedule")).to_dict()
+    _check_registries(cfg)
+    return cfg
+
+
+def _check_registries(cfg: dict[str, Any]) -> None:
+    """Model, dataset and folder checks last: the registries import torch."""
+    from lrlab.tasks.image.data import check_data_root
+
+    cfg.update(options.check(cfg, ("model", "dataset")))
+    check_data_root(cfg["dataset"], cfg["data_root"], download=cfg["download"])

@@ -1,0 +1,233 @@
+"""The training run's inner loop: one optimizer update per batch, the schedule stepped per update,
+metrics to a reporter, cooperative cancel between steps and a clear stop on a non-finite loss.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sized
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import torch
+from torch import nn
+
+from lrlab.core.precision import Precision
+from lrlab.core.reporting import NullReporter, Reporter
+from lrlab.tasks.optimizers import SGDW
+from lrlab.training.distributed import Rank
+
+FP32 = Precision(name="fp32", device_type="cpu")
+
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+class Stop(StrEnum):
+    """How a run ended; `LoopResult.stop_reason` says the same in words, with the step."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NON_FINITE = "non-finite loss"
+
+
+@dataclass
+class LoopResult:
+    """What a run ended with: per-epoch metrics and why it stopped."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    steps_done: int = 0
+    stopped: Stop = Stop.COMPLETED
+    stop_reason: str = "completed"  # stopped, in words: which step, which loss, which LR
+    train_seconds: float = 0.0
+    train_images: int = 0
+
+
+def cross_entropy_objective(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The baseline: plain cross-entropy of the model's logits, and the batch's correct count."""
+    logits = model(x)
+    return nn.functional.cross_entropy(logits.float(), y), (logits.argmax(1) == y).sum()
+
+
+def _device_of(params: list[torch.Tensor]) -> torch.device:
+    return params[0].device if params else torch.device("cpu")
+
+
+def current_momentum(optimizer: torch.optim.Optimizer) -> float:
+    """SGD's momentum or the Adam family's β1 (what 1cycle and cyclic schedules move)."""
+    group = optimizer.param_groups[0]
+    if "betas" in group:
+        return float(group["betas"][0])
+    return float(group.get("momentum", 0.0))
+
+
+def current_decay(optimizer: torch.optim.Optimizer) -> float:
+    """The share of each decayed weight this update's weight decay removes: λ·ηₜ for SGDW,
+    lr·λ for L2 (SGD, Adam) and AdamW. The run page draws it beside the LR."""
+    group = max(optimizer.param_groups, key=lambda g: g.get("weight_decay", 0.0))
+    decay = float(group.get("weight_decay", 0.0))
+    if isinstance(optimizer, SGDW):
+        return SGDW.decay_multiplier(group) * decay
+    return float(group["lr"]) * decay
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    precision: Precision | None = None,
+    memory_format: torch.memory_format = torch.preserve_format,
+    all_sum: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """Validation loss, top-1 and top-5 accuracy (fractions), one pass, no grad; `all_sum`
+    adds up the sums of the ranks of a data-parallel run first."""
+    precision = precision or FP32
+    model.eval()
+    loss_sum = torch.zeros(())
+    top1 = torch.zeros(())
+    top5 = torch.zeros(())
+    count = 0
+    for x, y in batches:
+        with precision.autocast():
+            logits = model(x.contiguous(memory_format=memory_format)).float()
+        loss_sum = loss_sum + nn.functional.cross_entropy(logits, y, reduction="sum").cpu()
+        k = min(5, logits.shape[1])
+        topk = logits.topk(k, dim=1).indices
+        hits = topk == y[:, None]
+        top1 = top1 + hits[:, 0].sum().cpu()
+        top5 = top5 + hits.any(dim=1).sum().cpu()
+        count += y.shape[0]
+    if all_sum is not None:
+        loss_sum, top1, top5, total = all_sum(torch.stack([
+            loss_sum.double(), top1.double(), top5.double(),
+            torch.tensor(float(count), dtype=torch.float64)]))
+        count = int(total)
+    n = max(count, 1)
+    return {
+        "val_loss": float(loss_sum) / n,
+        "val_top1": float(top1) / n,
+        "val_top5": float(top5) / n,
+    }
+
+
+def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+            params: list[torch.Tensor], grad_clip: float | None) -> torch.Tensor:
+    """One optimizer update from a loss: backward (scaled for fp16), the true gradient norm,
+    the clip, the step. Returns the norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)  # true gradients for the norm and the clip
+    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    if grad_clip is not None:
+        torch.nn.utils.clip_grads_with_norm_(params, grad_clip, grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    return grad_norm
+
+
+def run_epochs(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    train_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    val_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    epochs: int,
+    *,
+    objective: Objective = cross_entropy_objective,
+    reporter: Reporter | None = None,
+    grad_clip: float | None = None,
+    precision: Precision | None = None,
+    memory_format: torch.memory_format = torch.preserve_format,
+    ranks: Rank | None = None,
+) -> LoopResult:
+    """Train for `epochs` passes over `train_batches` (re-iterable), evaluating after each.
+
+    With `ranks` (a data-parallel run) each process holds part of every batch: the loss it
+    reports, the epoch's sums and the validation are reduced over the ranks, so every rank sees
+    the same numbers and stops at the same step.
+
+    The schedule advances once per update, also on an update the fp16 GradScaler skipped, so
+    step t always uses the schedule's value at t. A plateau schedule is fed each update's
+    training loss.
+    """
+    reporter = reporter or NullReporter()
+    precision = precision or FP32
+    scaler = precision.grad_scaler()
+    feeds_metric = getattr(scheduler, "plateau", None) is not None
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    result = LoopResult()
+    steps_per_epoch = len(train_batches) if isinstance(train_batches, Sized) else 0
+    planned = getattr(train_batches, "planned_updates", None)  # batch plans vary per epoch
+    total = planned(epochs) if planned else steps_per_epoch * epochs
+    step = 0
+    loop_start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        loss_sum = torch.zeros(())
+        hits_sum = torch.zeros((), dtype=torch.int64, device=_device_of(params))
+        seen = 0
+        for x, y in train_batches:
+            if reporter.should_stop():
+                result.stopped = Stop.CANCELLED
+                result.stop_reason = f"cancelled before step {step}"
+                result.steps_done = step
+                return result
+            t0 = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            momentum = current_momentum(optimizer)
+            decay = current_decay(optimizer)
+            with precision.autocast():
+                loss, hits = objective(model, x.contiguous(memory_format=memory_format), y)
+            loss_value = loss.item() if ranks is None else ranks.mean(loss.item())
+            if not math.isfinite(loss_value):
+                result.stopped = Stop.NON_FINITE
+                result.stop_reason = (f"non-finite loss ({loss_value}) at step {step} "
+                                      f"(epoch {epoch + 1}, lr {lr:.3g})")
+                result.steps_done = step
+                return result
+            grad_norm = _update(loss, optimizer, scaler, params, grad_clip)
+            if feeds_metric:  # the schedule advances on every update, a skipped fp16 one too
+                scheduler.step(loss_value)
+            else:
+                scheduler.step()
+            loss_sum += loss_value * y.shape[0]
+            hits_sum += hits
+            seen += y.shape[0]
+            elapsed = time.perf_counter() - t0
+            result.train_seconds += elapsed
+            reporter.step(
+                step,
+                {
+                    "loss": loss_value,
+                    "lr": lr,
+                    "momentum": momentum,
+                    "weight_decay": decay,
+                    "batch": float(y.shape[0]),
+                    "grad_norm": float(grad_norm),
+                    "images_per_s": y.shape[0] / max(elapsed, 1e-9),
+                },
+            )
+            step += 1
+            if total:
+                reporter.progress(step / total, f"epoch {epoch + 1}/{epochs}, "
+                                  f"step {step}/{total}")
+        if ranks is not None:
+            sums = ranks.all_sum(torch.tensor([float(loss_sum), float(hits_sum), float(seen)],
+                                              dtype=torch.float64))
+            loss_sum, hits_sum, seen = sums[0], sums[1], int(sums[2])
+        result.train_images += seen
+        metrics = {
+            "train_loss": float(loss_sum) / max(seen, 1),
+            "train_acc": float(hits_sum) / max(seen, 1),
+        }
+        metrics.update(evaluate(model, val_batches, precision, memory_format,
+                                None if ranks is None else ranks.all_sum))
+        metrics["epoch_time"] = time.perf_counter() - start
+        metrics["elapsed_s"] = time.perf_counter() - loop_start
+        reporter.epoch(epoch, metrics)
+        result.epochs.append(metrics)
+    result.steps_done = step
+    return result

@@ -1,0 +1,293 @@
+"""Plotly figure builders: pure functions from data to figures, so pages only render them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+if TYPE_CHECKING:
+    from lrlab.web.designer import Preview
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+
+
+def schedule_figure(
+    previews: Sequence[Preview],
+    *,
+    log_y: bool = False,
+    steps_per_epoch: int | None = None,
+    x_unit: str = "step",
+) -> go.Figure:
+    """LR (and momentum, when any schedule has one) against step or epoch, one trace each.
+
+    Hover shows the exact step, epoch and value; x in epochs needs `steps_per_epoch`.
+    """
+    if x_unit not in ("step", "epoch"):
+        raise ValueError(f"x_unit: expected 'step' or 'epoch', got {x_unit!r}")
+    if x_unit == "epoch" and not steps_per_epoch:
+        raise ValueError("x_unit 'epoch' needs steps_per_epoch")
+    with_momentum = any(p.momentum is not None for p in previews)
+    rows = 2 if with_momentum else 1
+    fig = make_subplots(
+        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+        row_heights=[0.7, 0.3] if with_momentum else [1.0],
+    )
+    for i, p in enumerate(previews):
+        color = PALETTE[i % len(PALETTE)]
+        x = p.steps / steps_per_epoch if x_unit == "epoch" else p.steps
+        custom = _hover_data(p.steps, steps_per_epoch)
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=p.lr, name=p.name, mode="lines", line={"color": color, "width": 2},
+                legendgroup=p.name, customdata=custom,
+                hovertemplate=_hover_template("lr", steps_per_epoch, p.name),
+            ),
+            row=1, col=1,
+        )
+        if p.momentum is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=p.momentum, name=f"{p.name} (momentum)", mode="lines",
+                    line={"color": color, "width": 1.5, "dash": "dot"}, legendgroup=p.name,
+                    showlegend=False, customdata=custom,
+                    hovertemplate=_hover_template("momentum", steps_per_epoch, p.name),
+                ),
+                row=2, col=1,
+            )
+    fig.update_yaxes(title_text="learning rate", type="log" if log_y else "linear",
+                     exponentformat="power" if log_y else "none", row=1, col=1)
+    if with_momentum:
+        fig.update_yaxes(title_text="momentum", row=2, col=1)
+    fig.update_xaxes(title_text="epoch" if x_unit == "epoch" else "step", row=rows, col=1)
+    fig.update_layout(
+        height=520 if with_momentum else 420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="x unified" if len(previews) > 1 else "closest",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    return fig
+
+
+def _hover_data(steps: np.ndarray, steps_per_epoch: int | None) -> np.ndarray:
+    if steps_per_epoch:
+        return np.stack([steps, steps / steps_per_epoch], axis=1)
+    return steps[:, None]
+
+
+def _hover_template(label: str, steps_per_epoch: int | None, name: str) -> str:
+    epoch = " · epoch %{customdata[1]:.3f}" if steps_per_epoch else ""
+    return f"step %{{customdata[0]:d}}{epoch}<br>{label} %{{y:.6g}}<extra>{name}</extra>"
+
+
+def _interp_log(x: np.ndarray, y: np.ndarray, at: float) -> float:
+    """y at `at` on a log-x curve (for placing a suggestion marker on the smoothed curve)."""
+    ok = np.isfinite(y) & (x > 0)
+    if not ok.any():
+        return float("nan")
+    return float(np.interp(np.log10(at), np.log10(x[ok]), y[ok]))
+
+
+def range_test_figure(
+    lr: Sequence[float],
+    loss: Sequence[float],
+    *,
+    smoothed: Sequence[float] | None = None,
+    band: tuple[Sequence[float], Sequence[float], Sequence[float]] | None = None,
+    suggestions: dict[str, float | None] | None = None,
+    consensus: float | None = None,
+    validation: tuple[Sequence[float], Sequence[float]] | None = None,
+    overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
+    lr_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """Loss against LR (log x): raw points, the smoothed curve, a seed band, suggestions.
+
+    Each suggestion is a marker on the smoothed curve; the consensus is a highlighted line, so the
+    eye goes to the one number the user should take away. `lr_range` fixes the x axis to the
+    sweep's span, so a live curve grows from left to right in a frame that does not move.
+    """
+    lr_a, loss_a = np.asarray(lr, dtype=float), np.asarray(loss, dtype=float)
+    fig = go.Figure()
+    if band is not None:
+        grid, low, high = (np.asarray(v, dtype=float) for v in band)
+        fig.add_trace(go.Scatter(x=grid, y=high, mode="lines", line={"width": 0},
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=grid, y=low, mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor="rgba(31,119,180,0.18)",
+                                 name="seed band", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=lr_a, y=loss_a, mode="markers", name="loss (raw)",
+        marker={"size": 4, "color": "rgba(100,100,100,0.55)"},
+        hovertemplate="lr %{x:.3g}<br>loss %{y:.4f}<extra>raw</extra>"))
+    if smoothed is not None:
+        fig.add_trace(go.Scatter(
+            x=lr_a, y=np.asarray(smoothed, dtype=float), mode="lines", name="smoothed",
+            line={"color": PALETTE[0], "width": 2.5},
+            hovertemplate="lr %{x:.3g}<br>smoothed %{y:.4f}<extra></extra>"))
+    if validation is not None:
+        fig.add_trace(go.Scatter(
+            x=np.asarray(validation[0], dtype=float), y=np.asarray(validation[1], dtype=float),
+            mode="lines+markers", name="validation loss",
+            line={"color": PALETTE[2], "dash": "dash"},
+            hovertemplate="lr %{x:.3g}<br>val loss %{y:.4f}<extra></extra>"))
+    for i, (name, o_lr, o_loss) in enumerate(overlays):
+        fig.add_trace(go.Scatter(
+            x=np.asarray(o_lr, dtype=float), y=np.asarray(o_loss, dtype=float), mode="lines",
+            name=name, line={"color": PALETTE[(i + 3) % len(PALETTE)], "width": 1.5},
+            opacity=0.8))
+    reference = np.asarray(smoothed, dtype=float) if smoothed is not None else loss_a
+    for i, (method, value) in enumerate(sorted((suggestions or {}).items())):
+        if value is None or method == "consensus":
+            continue
+        fig.add_trace(go.Scatter(
+            x=[value], y=[_interp_log(lr_a, reference, value)], mode="markers", name=method,
+            marker={"size": 11, "symbol": "diamond", "color": PALETTE[(i + 1) % len(PALETTE)],
+                    "line": {"width": 1, "color": "white"}},
+            hovertemplate=f"{method}<br>lr %{{x:.3g}}<extra></extra>"))
+    if consensus is not None:
+        fig.add_vline(x=consensus, line={"color": "#d62728", "width": 3},
+                      annotation_text=f"consensus {consensus:.2g}",
+                      annotation_position="top left")
+    finite = loss_a[np.isfinite(loss_a)]
+    if finite.size:
+        # Diverged tails would squash the interesting part: cap the view a bit above the start.
+        low, high = float(np.min(finite)), float(np.max(finite[: max(len(finite) // 3, 1)]))
+        span = max(high - low, 1e-12)
+        fig.update_yaxes(range=[low - 0.1 * span, high + 0.5 * span])
+    fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power")
+    if lr_range is not None:
+        fig.update_xaxes(range=[float(np.log10(lr_range[0])), float(np.log10(lr_range[1]))])
+    fig.update_yaxes(title_text="loss")
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+    return fig
+
+
+TRAINING_PANELS = (
+    ("loss", "step", "training loss"),
+    ("lr", "step", "learning rate"),
+    ("momentum", "step", "momentum"),
+    ("weight_decay", "step", "weight decay / update"),
+    ("batch", "step", "batch size"),
+    ("val_top1", "epoch", "validation top-1"),
+    ("images_per_s", "step", "images / s"),
+    ("val_loss", "epoch", "validation loss"),
+)
+
+
+def training_figure(
+    runs: Sequence[tuple[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]],
+) -> go.Figure:
+    """The live training dashboard: one panel per metric, one colour per run.
+
+    `runs` holds (name, {(scope, key): (index, values)}), so the same figure serves one live run
+    and a comparison of finished ones.
+    """
+    titles = [title for _, _, title in TRAINING_PANELS]
+    fig = make_subplots(rows=2, cols=4, subplot_titles=titles, vertical_spacing=0.14,
+                        horizontal_spacing=0.06)
+    for r, (name, series) in enumerate(runs):
+        color = PALETTE[r % len(PALETTE)]
+        for p, (key, scope, title) in enumerate(TRAINING_PANELS):
+            index, values = series.get((scope, key), (np.array([]), np.array([])))
+            if len(index) == 0:
+                continue
+            fig.add_trace(go.Scatter(
+                x=index, y=values, mode="lines+markers" if scope == "epoch" else "lines",
+                name=name, legendgroup=name, showlegend=p == 0, line={"color": color},
+                hovertemplate=f"{scope} %{{x}}<br>{title} %{{y:.4g}}<extra>{name}</extra>"),
+                row=p // 4 + 1, col=p % 4 + 1)
+    for p, (_, scope, _) in enumerate(TRAINING_PANELS):
+        fig.update_xaxes(title_text=scope, row=p // 4 + 1, col=p % 4 + 1)
+    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0})
+    return fig
+
+
+def range_test_result_figure(
+    result: dict, *, overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]] = ()
+) -> go.Figure:
+    """The figure of a finished `lrlab.range_test` result, with earlier tests overlaid."""
+    suggestions = dict(result.get("suggestions") or {})
+    seeds = result.get("seeds") or {}
+    band = None
+    if seeds.get("band_low") is not None:
+        band = (result["lr"], _nan_for_none(seeds["band_low"]), _nan_for_none(seeds["band_high"]))
+    validation = result.get("validation")
+    return range_test_figure(
+        result["lr"], _nan_for_none(result["loss"]),
+        smoothed=_nan_for_none(result["smoothed"]) if result.get("smoothed") else None,
+        band=band,
+        suggestions=suggestions,
+        consensus=suggestions.get("consensus"),
+        validation=(validation["lr"], validation["loss"]) if validation else None,
+        overlays=overlays,
+    )
+
+
+def _nan_for_none(values: Sequence[float | None]) -> np.ndarray:
+    """JSON results store NaN as null; plotting wants NaN back."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Figure:
+    """Noise scale (log), momentum's averaging window and the decay per update, per schedule,
+    against the epochs of data seen, so runs with different batches line up: the rows of the
+    Designer's noise panel (`curves` are designer.NoiseCurves)."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05,
+                        row_heights=[0.45, 0.25, 0.3])
+    rows = (("noise", "noise scale g", 1), ("window", "momentum window T", 2),
+            ("decay", "decay per update", 3))
+    for i, (p, c) in enumerate(zip(previews, curves, strict=True)):
+        color = PALETTE[i % len(PALETTE)]
+        for attr, label, row in rows:
+            fig.add_trace(
+                go.Scatter(x=c.epochs, y=getattr(c, attr), name=p.name, mode="lines",
+                           line={"color": color, "width": 2 if row == 1 else 1.5},
+                           legendgroup=p.name, showlegend=row == 1, customdata=p.steps,
+                           hovertemplate=(f"step %{{customdata:d}} · epoch %{{x:.3f}}<br>"
+                                          f"{label} %{{y:.6g}}<extra>{p.name}</extra>")),
+                row=row, col=1)
+    fig.update_yaxes(title_text="g = η/(1−m)·(N/B−1)", type="log", exponentformat="power",
+                     row=1, col=1)
+    fig.update_yaxes(title_text="T = −1/ln m", row=2, col=1)
+    fig.update_yaxes(title_text="decay / update", exponentformat="power", row=3, col=1)
+    fig.update_xaxes(title_text="epochs of data seen (examples / N)", row=3, col=1)
+    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      hovermode="x unified" if len(previews) > 1 else "closest",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+    return fig
+
+
+def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Figure:
+    """An LR check ladder: final validation top-1 (the seeds' mean, with their range as a bar)
+    and loss against each point's peak LR (log), the advice's point ringed and every method's
+    suggestion as a dotted line."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("final val top-1", "final val loss"))
+    done = [r for r in rows if r.get("final_val_top1") is not None]
+    lrs = [r["lr"] for r in done]
+    # several seeds a point: a bar from the worst seed's top-1 to the best's
+    seeds = [[v for v in r.get("seed_final_val_top1") or [] if v is not None] for r in done]
+    bars = None
+    if any(len(v) > 1 for v in seeds):
+        bars = {"type": "data", "symmetric": False,
+                "array": [max(v) - r["final_val_top1"] if v else 0 for r, v in
+                          zip(done, seeds, strict=True)],
+                "arrayminus": [r["final_val_top1"] - min(v) if v else 0 for r, v in
+                               zip(done, seeds, strict=True)]}
+    for col, key in ((1, "final_val_top1"), (2, "final_val_loss")):
+        fig.add_trace(go.Scatter(
+            x=lrs, y=[r[key] for r in done], mode="lines+markers", name=key, showlegend=False,
+            marker={"size": [14 if r["factor"] == 1.0 else 8 for r in done]},
+            error_y=bars if col == 1 else None,
+            hovertemplate="peak LR %{x:.3g}<br>%{y:.4g}<extra></extra>"), row=1, col=col)
+        fig.update_xaxes(type="log", title_text="peak LR", row=1, col=col)
+        for name, lr in suggestions.items():
+            label = {"annotation_text": name, "annotation_textangle": -90,
+                     "annotation_font_size": 9} if col == 1 else {}
+            fig.add_vline(x=lr, line_dash="dot", line_color="grey", row=1, col=col, **label)
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
