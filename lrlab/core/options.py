@@ -2,26 +2,25 @@
 
 The validators (`train.config`, `finder.job`), the CLI flags and the page widgets all read these
 declarations, so a limit or a choice list cannot disagree between them. A field is named by its
-path in the config (`optimizer.momentum`). The model and dataset names come from their registries
-(`lrlab.tasks.image.models`, `lrlab.tasks.image.data`, which import torch), looked up only when
-a value is checked or a widget is drawn, so `lrlab --help` and cheap checks stay torch-free.
+path in the config (`optimizer.momentum`). Nothing here imports torch, so `lrlab --help` and a
+page's checks stay fast; the model zoo and the datasets (`lrlab.tasks.image`) register builders
+under the names declared here, and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from lrlab.core import optimizer_table
 from lrlab.core.errors import LrlabError
-from lrlab.store.lifecycle import HEARTBEAT_TIMEOUT_S
 
 Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list"]
 
-OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
+OPTIMIZERS = tuple(optimizer_table.OPTIMIZERS)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 VARIANTS = ("A", "B", "C", "D")
 NORMS = ("batch", "none")
@@ -33,11 +32,12 @@ CURVE_SOURCES = ("auto", "raw", "torch-lr-finder", "lightning", "fastai")
 SWEEP_MODES = ("exp", "linear")
 
 
-def _registry(module: str, name: str) -> Callable[[], tuple[str, ...]]:
-    def names() -> tuple[str, ...]:
-        return tuple(getattr(importlib.import_module(module), name))
-
-    return names
+# The built-in image classification's model zoo and datasets (lrlab.tasks.image builds them).
+MODELS = ("small_cnn", "resnet18", "resnet34", "resnet50", "mobilenet_v2")
+DATASETS = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn", "idx",
+            "image_folder", "synthetic")
+# A running job whose heartbeat is older than this is presumed dead. Workers heartbeat every ~1 s.
+HEARTBEAT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,9 @@ class Field:
     low_open: bool = False
     high_open: bool = False
     optional: bool = False  # None is allowed (and means "not set")
-    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+    choices: tuple[str, ...] = ()
+    cli_choices: bool = True  # False: the flag takes any text, checked with the config (one
+    # sentence naming the field, as a page's check gives, rather than argparse's usage)
     step: float | None = None  # a widget's increment
     format: str | None = None  # a widget's number format ("%g" for LRs)
     cli: str | None = None  # the flag's name when the key alone would be unclear
@@ -76,9 +78,6 @@ class Field:
     def flag(self) -> str:
         return "--" + self.dest.replace("_", "-")
 
-    def options(self) -> tuple[str, ...]:
-        return self.choices() if callable(self.choices) else self.choices
-
     def check(self, value: Any, where: str | None = None) -> Any:
         where = where or self.name
         if value is None and self.optional:
@@ -88,7 +87,7 @@ class Field:
                 raise LrlabError(f"{where}: expected true or false, got {value!r}")
             return value
         if self.kind == "choice":
-            options = self.options()
+            options = self.choices
             if value not in options:
                 raise LrlabError(f"{where}: expected one of {', '.join(options)}, got {value!r}")
             return value
@@ -139,7 +138,7 @@ class Field:
 _FIELDS = [
     # -- what is trained -------------------------------------------------------------------
     Field("model", "Model", "choice", "small_cnn",
-          choices=_registry("lrlab.tasks.image.models", "MODELS"),
+          choices=MODELS, cli_choices=False,
           help="small_cnn, ResNet-18/34/50 or MobileNetV2"),
     Field("variant", "ResNet variant", "choice", "D", choices=VARIANTS,
           help="He et al. 2019, Fig. 2 (ResNets only)"),
@@ -149,7 +148,7 @@ _FIELDS = [
           help="base channel count; unset keeps the model's default (64 for ResNets, 32 for "
                "small_cnn). Narrow nets train fast on CPU"),
     Field("dataset", "Dataset", "choice", "digits",
-          choices=_registry("lrlab.tasks.image.data", "DATASETS")),
+          choices=DATASETS, cli_choices=False),
     Field("data_root", "Data folder", "text", None, optional=True,
           help="the folder sets other than digits/synthetic are read from"),
     Field("limit", "Examples", "int", None, low=2, optional=True,
@@ -314,10 +313,10 @@ def add_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
         if f.kind == "bool":
             parser.add_argument(f.flag, dest=f.dest, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)
-        elif f.kind == "choice" and not callable(f.choices):
-            parser.add_argument(f.flag, dest=f.dest, choices=f.options(), default=None,
+        elif f.kind == "choice" and f.cli_choices:
+            parser.add_argument(f.flag, dest=f.dest, choices=f.choices, default=None,
                                 help=help_text)
-        else:  # model and dataset: checked with the config, so --help needs no torch
+        else:
             kind = {"int": int, "float": float}.get(f.kind, str)
             parser.add_argument(f.flag, dest=f.dest, type=kind, default=None, help=help_text)
 

@@ -40,12 +40,11 @@ from __future__ import annotations
 from typing import Any
 
 from lrlab.core.errors import LrlabError
+from lrlab.core.optimizer_table import optimizer_info
 from lrlab.finder.analysis import Analysis
 from lrlab.finder.stop_reason import StopReason
 from lrlab.schedules.spec import FORMAT
 
-SGD_LIKE = ("sgd", "sgdw", "sgd_nesterov", "nesterov", "momentum", "lars", "asgd")
-ADAM_LIKE = ("adam", "adamw", "nadam", "radam", "adamax", "lamb", "adagrad", "adadelta", "rmsprop")
 WARMUP_SHARE = 0.05
 CLR_CYCLES = 4
 CLR_FALLBACK_RATIO = 4.0
@@ -54,15 +53,9 @@ ONECYCLE_DEFAULT_DIV = 25.0
 
 
 def scaling_rule(optimizer: str) -> str:
-    """``linear`` for SGD-like optimizers, ``sqrt`` for adaptive (Adam-like) ones."""
-    name = optimizer.strip().lower()
-    if name in SGD_LIKE:
-        return "linear"
-    if name in ADAM_LIKE:
-        return "sqrt"
-    raise LrlabError(
-        f"optimizer: unknown {optimizer!r}; expected one of {', '.join(SGD_LIKE + ADAM_LIKE)}"
-    )
+    """How the optimizer's LR follows the batch (its row in the optimizer table): ``linear``
+    for SGD, ``sqrt`` for the adaptive (Adam) family."""
+    return optimizer_info(optimizer.strip().lower()).scaling_rule
 
 
 # How far above the consensus each schedule peaks, in decades: see the module's docstring.

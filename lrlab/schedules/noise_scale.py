@@ -12,12 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-DECAY_RULES = {
-    "sgd": "lr·λ (L2 in the gradient)",
-    "adam": "lr·λ (L2 in the gradient)",
-    "adamw": "lr·λ (decoupled, scaled by the LR)",
-    "sgdw": "λ·ηₜ (decoupled, scaled by the schedule multiplier)",
-}
+from lrlab.core.optimizer_table import DECAY, OPTIMIZERS
+
+# Each optimizer's decay per update, in words (the Designer's panel names them).
+DECAY_RULES = {name: DECAY[info.decay] for name, info in OPTIMIZERS.items()}
 
 
 def noise_scale(lr: ArrayLike, dataset_size: int, batch: ArrayLike,
@@ -44,6 +42,6 @@ def decay_per_step(lr: ArrayLike, optimizer: str, weight_decay: float,
     if optimizer not in DECAY_RULES:
         raise ValueError(f"optimizer: expected one of {', '.join(DECAY_RULES)}, got {optimizer!r}")
     lr = np.asarray(lr, dtype=np.float64)
-    if optimizer == "sgdw":
+    if OPTIMIZERS[optimizer].decay == "schedule":
         return weight_decay * lr / base_lr
     return lr * weight_decay

@@ -44,9 +44,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from lrlab.core.errors import LrlabError
+from lrlab.core.options import HEARTBEAT_TIMEOUT_S
 from lrlab.core.paths import lrlab_home
 from lrlab.jobs.kinds import KINDS, expand, is_group, refresh_groups
-from lrlab.store.lifecycle import FINISHED, HEARTBEAT_TIMEOUT_S, STATUSES
+from lrlab.store.lifecycle import FINISHED, STATUSES
 
 SCHEMA_VERSION = 1
 SCOPES = ("step", "epoch")

@@ -6,5 +6,3 @@ queued -> running -> succeeded | failed | cancelled; a queued job can also go st
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
-# A running job whose heartbeat is older than this is presumed dead. Workers heartbeat every ~1 s.
-HEARTBEAT_TIMEOUT_S = 30.0

@@ -1,4 +1,5 @@
-"""The optimizer a setup names, built one way for the range test and for training.
+"""The optimizer a setup names, built one way for the range test and for training, from its row
+in the optimizer table (lrlab.core.optimizer_table).
 
 A range test must step the optimizer the run will use: the same kind, momentum (β1), weight decay
 and parameter groups, or its suggestion is for another optimizer.
@@ -6,15 +7,48 @@ and parameter groups, or its suggestion is for another optimizer.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from lrlab.tasks.image.tricks import param_groups
+from lrlab.core.optimizer_table import OptimizerInfo, optimizer_info
 
 ADAM_BETA2 = 0.999  # β2 when only momentum (β1) is given: one form serves SGD and Adam
+
+# Modules whose `weight` is a multiplicative kernel that weight decay should regularise; every
+# other parameter (biases, normalisation γ/β) is excluded under "no bias decay" (paper §3.1).
+_DECAYED_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def param_groups(
+    model: nn.Module, weight_decay: float, *, no_bias_decay: bool
+) -> list[dict[str, object]]:
+    """Optimizer groups; with `no_bias_decay` only conv/linear weights get weight decay.
+
+    Groups are built from module types rather than parameter names, so a model that names its
+    layers unusually is still split correctly.
+    """
+    if not no_bias_decay:
+        return [
+            {
+                "params": [p for p in model.parameters() if p.requires_grad],
+                "weight_decay": weight_decay,
+            }
+        ]
+    decayed: list[nn.Parameter] = []
+    seen: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, _DECAYED_MODULES) and module.weight.requires_grad:
+            decayed.append(module.weight)
+            seen.add(id(module.weight))
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
+    groups: list[dict[str, object]] = [{"params": decayed, "weight_decay": weight_decay}]
+    if rest:
+        groups.append({"params": rest, "weight_decay": 0.0})
+    return groups
 
 
 class SGDW(torch.optim.Optimizer):
@@ -70,18 +104,23 @@ class SGDW(torch.optim.Optimizer):
         return loss
 
 
+def optimizer_class(info: OptimizerInfo) -> type[torch.optim.Optimizer]:
+    """The class a row names: "torch.optim.SGD", or a bare name defined in this module."""
+    module, _, name = info.cls.rpartition(".")
+    return getattr(importlib.import_module(module), name) if module else globals()[name]
+
+
 def build_optimizer(
     model: nn.Module, settings: Mapping[str, Any], lr: float, *, no_bias_decay: bool
 ) -> torch.optim.Optimizer:
-    """SGD (momentum, Nesterov), SGDW, Adam or AdamW from an `optimizer` config section, over
-    the no-bias-decay groups when that trick is on; `momentum` is β1 for the Adam family unless
-    `betas` is given."""
+    """The optimizer an `optimizer` config section names, over the no-bias-decay groups when
+    that trick is on; `momentum` is β1 for the Adam family unless `betas` is given."""
+    info = optimizer_info(settings["name"], "optimizer.name")
     wd = settings["weight_decay"]
     groups = param_groups(model, wd, no_bias_decay=no_bias_decay)
-    if settings["name"] in ("sgd", "sgdw"):
-        cls = torch.optim.SGD if settings["name"] == "sgd" else SGDW
+    cls = optimizer_class(info)
+    if not info.has_betas:
         return cls(groups, lr=lr, momentum=settings["momentum"],
                    nesterov=bool(settings.get("nesterov")), weight_decay=wd)
     betas = tuple(settings.get("betas") or (settings["momentum"], ADAM_BETA2))
-    cls = torch.optim.Adam if settings["name"] == "adam" else torch.optim.AdamW
     return cls(groups, lr=lr, betas=betas, weight_decay=wd)

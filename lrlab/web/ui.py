@@ -201,7 +201,7 @@ def field_widget(container: Any, field: options.Field, key: str, default: Any = 
     help_text = field.help or None
     value = {} if default is _FROM_STATE else {"value": default}
     if field.kind == "choice":
-        choices = list(field.options())
+        choices = list(field.choices)
         index = {} if default is _FROM_STATE else {"index": choices.index(default)}
         return container.selectbox(label, choices, key=key, help=help_text, **index, **overrides)
     if field.kind == "bool":

@@ -36,8 +36,8 @@ def test_page_widgets_are_built_from_the_registry(
         field = options.FIELDS[name]
         if field.kind == "choice":
             box = at.selectbox(key=key)
-            shown = (tuple(DATASETS[n].title for n in field.options()) if name == "dataset"
-                     else field.options())  # datasets are listed by title
+            shown = (tuple(DATASETS[n].title for n in field.choices) if name == "dataset"
+                     else field.choices)  # datasets are listed by title
             assert tuple(box.options) == shown, key
             assert box.value == field.default, key
             continue
@@ -75,7 +75,7 @@ def test_designer_widgets_are_built_from_the_schedule_declarations(lrlab_home: P
                 if proto.has_max:
                     assert proto.max == field.high, key
             elif field.kind == "choice":
-                assert tuple(at.selectbox(key=key).options) == field.options(), key
+                assert tuple(at.selectbox(key=key).options) == field.choices, key
             elif field.kind == "bool":
                 assert at.toggle(key=key).label == field.label, key
             else:

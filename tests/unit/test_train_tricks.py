@@ -15,10 +15,10 @@ from lrlab.tasks.image.tricks import (
     distillation_loss,
     mixup,
     mixup_lambda,
-    param_groups,
     smoothed_targets,
     soft_cross_entropy,
 )
+from lrlab.tasks.optimizers import param_groups
 
 
 def _model() -> nn.Module:

@@ -16,6 +16,7 @@ from typing import Any
 
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
+from lrlab.core.optimizer_table import optimizer_info
 
 FORMAT = "lrlab.train/2"
 READS = ("lrlab.train/1", FORMAT)
@@ -67,14 +68,15 @@ def _optimizer(value: Any) -> dict[str, Any]:
     opt = {**OPTIMIZER_DEFAULTS, **_mapping(value or {}, "optimizer")}
     _check_keys(opt, OPTIMIZER_DEFAULTS, "optimizer")
     opt = options.check(opt, ("name", "lr", "momentum", "weight_decay", "nesterov"), "optimizer")
-    if opt["nesterov"] and (opt["name"] not in ("sgd", "sgdw") or opt["momentum"] == 0):
+    info = optimizer_info(opt["name"], "optimizer.name")
+    if opt["nesterov"] and (info.family != "sgd" or opt["momentum"] == 0):
         raise LrlabError("optimizer.nesterov: needs SGD with momentum > 0")
     if opt["betas"] is not None:
         betas = opt["betas"]
         if (not isinstance(betas, (list, tuple)) or len(betas) != 2
                 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise LrlabError(f"optimizer.betas: expected two numbers in [0, 1), got {betas!r}")
-        if opt["name"] in ("sgd", "sgdw"):
+        if not info.has_betas:
             raise LrlabError("optimizer.betas: only Adam and AdamW have betas; SGD uses momentum")
         opt["betas"] = [float(b) for b in betas]
     return opt

@@ -6,42 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional
 
 from lrlab.core.errors import LrlabError
-
-# Modules whose `weight` is a multiplicative kernel that weight decay should regularise; every
-# other parameter (biases, normalisation γ/β) is excluded under "no bias decay" (paper §3.1).
-_DECAYED_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-
-
-def param_groups(
-    model: nn.Module, weight_decay: float, *, no_bias_decay: bool
-) -> list[dict[str, object]]:
-    """Optimizer groups; with `no_bias_decay` only conv/linear weights get weight decay.
-
-    Groups are built from module types rather than parameter names, so a model that names its
-    layers unusually is still split correctly.
-    """
-    if not no_bias_decay:
-        return [
-            {
-                "params": [p for p in model.parameters() if p.requires_grad],
-                "weight_decay": weight_decay,
-            }
-        ]
-    decayed: list[nn.Parameter] = []
-    seen: set[int] = set()
-    for module in model.modules():
-        if isinstance(module, _DECAYED_MODULES) and module.weight.requires_grad:
-            decayed.append(module.weight)
-            seen.add(id(module.weight))
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
-    groups: list[dict[str, object]] = [{"params": decayed, "weight_decay": weight_decay}]
-    if rest:
-        groups.append({"params": rest, "weight_decay": 0.0})
-    return groups
 
 
 def smoothed_targets(targets: torch.Tensor, num_classes: int, epsilon: float) -> torch.Tensor:
