@@ -8,6 +8,7 @@ import streamlit as st
 from lrlab import lr_check
 from lrlab.core.errors import LrlabError
 from lrlab.finder.job import finder_setup
+from lrlab.jobs import kinds
 from lrlab.store import Job
 from lrlab.web import designer, ui
 from lrlab.web.monitor import JobFollower
@@ -80,7 +81,8 @@ if job is None:
     if found is None:
         st.info("Open a finished range test on the LR Finder page and choose “Check this "
                 "advice”, or pick one here.")
-        tests = [j for j in store.list_jobs(50, kind="find", status="succeeded", summary=True)]
+        tests = [j for j in store.list_jobs(50, kind="find", status="succeeded",
+                                                  headlines=kinds.headline_paths())]
         if tests:
             from lrlab.web.comparison import run_label
 

@@ -8,7 +8,7 @@ from lrlab.core import options
 from lrlab.core.artifacts import read_bytes, run_url
 from lrlab.core.errors import LrlabError
 from lrlab.store import Job
-from lrlab.training.job import check_schedule_fit
+from lrlab.tasks.image.planned_run import check_schedule_fit
 from lrlab.web import designer, monitor, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.plots import training_figure

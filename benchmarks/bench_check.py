@@ -78,7 +78,7 @@ def ladder_seconds(workers: int) -> float:
                     time.sleep(0.05)
                 config = kinds.validate("check", {"setup": LADDER_SETUP, "epochs": 3})
                 started = time.perf_counter()
-                job_id = store.submit("check", config)
+                job_id = kinds.submit(store, "check", config)
                 while not store.get(job_id).is_finished:  # condition-wait: the ladder ended
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - started

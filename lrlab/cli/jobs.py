@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lrlab.core import options
 from lrlab.core.console import note
 from lrlab.core.errors import LrlabError
-from lrlab.jobs.kinds import KINDS, RUNNERS
+from lrlab.jobs.kinds import KINDS, NAMES
 from lrlab.store.lifecycle import STATUSES
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Validate a job's config and queue it; `lrlab worker` runs it.",
     )
     submit.add_argument(
-        "kind", choices=KINDS, help="; ".join(f"{s.kind}: {s.summary}" for s in RUNNERS.values())
+        "kind", choices=NAMES, help="; ".join(f"{k.name}: {k.title}" for k in KINDS.values())
     )
     submit.add_argument("--config", type=Path, help="the job's config as a JSON or YAML file")
     submit.add_argument(
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jobs = subparsers.add_parser("jobs", help="list jobs (newest first)")
     jobs.add_argument("--all", action="store_true", help="list every job, not only the last 20")
     jobs.add_argument("--status", choices=STATUSES, help="only jobs with this status")
-    jobs.add_argument("--kind", choices=KINDS, help="only jobs of this kind")
+    jobs.add_argument("--kind", choices=NAMES, help="only jobs of this kind")
     jobs.add_argument("--db", help=_DB_HELP)
     jobs.set_defaults(func=_cmd_jobs)
 
@@ -125,13 +125,12 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     from lrlab.core.config_files import read_config_file
-    from lrlab.jobs.kinds import validate
+    from lrlab.jobs.kinds import submit
     from lrlab.store import Store
 
-    config = read_config_file(args.config) if args.config else {}
-    config = validate(args.kind, apply_overrides(config, args.overrides))
+    config = apply_overrides(read_config_file(args.config) if args.config else {}, args.overrides)
     with Store(args.db) as store:
-        job_id = store.submit(args.kind, config)
+        job_id = submit(store, args.kind, config)
         workers = store.live_workers()
     if args.json:
         print(json.dumps({"id": job_id, "kind": args.kind, "status": "queued"}))
@@ -143,10 +142,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
+    from lrlab.jobs.kinds import reap
     from lrlab.store import Store, format_time
 
     with Store(args.db) as store:
-        store.fail_stale()
+        reap(store)
         jobs = store.list_jobs(None if args.all else 20, kind=args.kind, status=args.status)
     if not jobs:
         print("no jobs")
@@ -221,10 +221,11 @@ def _summarise(result: dict[str, Any]) -> str:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from lrlab.jobs.kinds import reap
     from lrlab.store import Store
 
     with Store(args.db) as store:
-        store.fail_stale()
+        reap(store)
         job = store.get(args.job_id)
         if args.json:
             record = {name: getattr(job, name) for name in job.__dataclass_fields__}

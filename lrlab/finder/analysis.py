@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lrlab.core.errors import LrlabError
+from lrlab.core.json_safe import json_safe
 from lrlab.finder.curves import validate_curve
 from lrlab.finder.methods import METHODS
 from lrlab.finder.smoothing import ArrayLike, smooth_log_lr
@@ -85,47 +86,35 @@ class Analysis:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN/inf become None, arrays become lists."""
         out: dict[str, Any] = {
-            "lr": _clean(self.lrs),
-            "loss": _clean(self.losses),
-            "smoothed": _clean(self.smoothed),
+            "lr": json_safe(self.lrs),
+            "loss": json_safe(self.losses),
+            "smoothed": json_safe(self.smoothed),
             "stop_reason": self.stop_reason,
             "optimizer": self.optimizer,
-            "suggestions": {**_clean(self.suggestions), "consensus": _clean(self.consensus)},
+            "suggestions": {**json_safe(self.suggestions), "consensus": json_safe(self.consensus)},
             "methods": {
                 name: {"source": m.source, "smoothing": m.smoothing, "weight": m.weight}
                 for name, m in METHODS.items()
             },
             "trust": {
                 "level": self.trust,
-                "spread_decades": _clean(self.spread_decades),
+                "spread_decades": json_safe(self.spread_decades),
                 "agreeing_methods": list(self.agreeing),
-                "seed_spread_decades": _clean(self.seed_spread_decades),
+                "seed_spread_decades": json_safe(self.seed_spread_decades),
                 "verdict": self.verdict,
                 "warnings": list(self.warnings),
             },
-            "descent_start_lr": _clean(self.descent_start_lr),
-            "minimum_lr": _clean(self.minimum_lr),
+            "descent_start_lr": json_safe(self.descent_start_lr),
+            "minimum_lr": json_safe(self.minimum_lr),
         }
         if self.seed_suggestions:
             out["seeds"] = {
-                "band_low": _clean(self.band_low),
-                "band_high": _clean(self.band_high),
-                "suggestions": _clean(self.seed_suggestions),
-                "consensus": _clean(self.seed_consensus),
+                "band_low": json_safe(self.band_low),
+                "band_high": json_safe(self.band_high),
+                "suggestions": json_safe(self.seed_suggestions),
+                "consensus": json_safe(self.seed_consensus),
             }
         return out
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def suggest_all(
@@ -245,22 +234,12 @@ def analyze(
     fastai trims the start of the curve by a tenth of that number.
     """
     x, y = validate_curve(lrs, losses)
-    seed_suggestions: list[dict[str, float | None]] = []
-    seed_consensus: list[float | None] = []
-    band_low = band_high = None
-    seed_spread = None
+    seeds = _Seeds.of([(x, y), *(validate_curve(cx, cy, where=f"seed curve {i + 2}")
+                                 for i, (cx, cy) in enumerate(curves or ()))], planned_steps)
     if curves:
-        all_curves = [(x, y)] + [
-            validate_curve(cx, cy, where=f"seed curve {i + 2}") for i, (cx, cy) in enumerate(curves)
-        ]
-        for cx, cy in all_curves:
-            s = suggest_all(cx, cy, planned_steps)
-            seed_suggestions.append(s)
-            seed_consensus.append(consensus_of(s))
-        x, y, band_low, band_high = _median_curve(all_curves)
-        logs = [math.log10(c) for c in seed_consensus if c is not None]
-        seed_spread = max(logs) - min(logs) if len(logs) >= 2 else None
-
+        x, y = seeds.x, seeds.y
+    seed_consensus = seeds.consensus if curves else []
+    seed_spread = seeds.spread if curves else None
     smoothed = smooth_log_lr(x, y)
     suggestions = suggest_all(x, y, planned_steps)
     consensus = consensus_of(suggestions)
@@ -287,13 +266,38 @@ def analyze(
         warnings=warnings,
         stop_reason=stop_reason,
         optimizer=optimizer,
-        band_low=band_low,
-        band_high=band_high,
-        seed_suggestions=seed_suggestions,
+        band_low=seeds.band_low if curves else None,
+        band_high=seeds.band_high if curves else None,
+        seed_suggestions=seeds.suggestions if curves else [],
         seed_consensus=seed_consensus,
         descent_start_lr=shape.descent_start_lr,
         minimum_lr=shape.minimum_lr,
     )
+
+
+@dataclass(frozen=True)
+class _Seeds:
+    """Several seeds of one range test: each one's suggestions, and their median curve."""
+
+    suggestions: list[dict[str, float | None]]
+    consensus: list[float | None]
+    x: np.ndarray
+    y: np.ndarray
+    band_low: np.ndarray | None
+    band_high: np.ndarray | None
+    spread: float | None  # decades between the seeds' consensus LRs
+
+    @classmethod
+    def of(cls, curves: list[tuple[np.ndarray, np.ndarray]],
+           planned_steps: int | None) -> _Seeds:
+        if len(curves) == 1:
+            return cls([], [], *curves[0], None, None, None)
+        suggestions = [suggest_all(cx, cy, planned_steps) for cx, cy in curves]
+        consensus = [consensus_of(s) for s in suggestions]
+        x, y, low, high = _median_curve(curves)
+        logs = [math.log10(c) for c in consensus if c is not None]
+        spread = max(logs) - min(logs) if len(logs) >= 2 else None
+        return cls(suggestions, consensus, x, y, low, high, spread)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lrlab import __version__
@@ -95,72 +96,108 @@ def warm_up(device: str) -> None:
     importlib.import_module("scipy.signal")  # the curve smoothing's lazy import, ~2 s
 
 
-def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
-    """Run the range test(s) a config describes and return the ``lrlab.range_test/2`` dict."""
-    cfg = validate_config(config)
-    setup = cfg["setup"]
-    import torch
+@dataclass
+class _Sweep:
+    """What a range test sweeps: the setup's data, network, loss and optimizer on its device."""
 
-    from lrlab.core.device import describe_device, resolve_device
+    dataset: Any
+    model: Any
+    optimizer: Any
+    step: Callable[[Any, Any], Any]
+    device: Any
+    precision: Any
+
+
+def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    """Run the range test(s) a config describes and return the ``lrlab.range_test/2`` dict:
+    build the setup, sweep once per seed, analyse the curves, and assemble the result."""
+    cfg = validate_config(config)
+    started = time.perf_counter()
+    sweep = _build(cfg)
+    curves = _sweep_seeds(cfg, sweep, reporter)
+    first = curves[0]
+    if len(first.lrs) < 5:
+        raise LrlabError(f"the range test stopped ({first.stop_reason}) after {len(first.lrs)} "
+                         "point(s); at least 5 are needed to analyse it")
+    return _assemble(cfg, sweep, curves, started)
+
+
+def _build(cfg: Mapping[str, Any]) -> _Sweep:
+    """The setup, built as training builds it (lrlab.tasks.image.builders)."""
+    from lrlab.core.device import resolve_device
     from lrlab.core.precision import resolve_precision
-    from lrlab.finder.advice import advise
-    from lrlab.finder.analysis import analyze
-    from lrlab.finder.range_test import range_test
     from lrlab.tasks.image.builders import (
         build_network,
         build_objective,
         build_optimizer,
         load_data,
     )
-    from lrlab.tasks.image.data import make_loader
-    from lrlab.training.job import planned_updates
 
-    started = time.perf_counter()
+    setup = cfg["setup"]
     device = resolve_device(setup["device"])
     precision = resolve_precision(setup["precision"], device)
     dataset = load_data(setup)
     model, memory_format, _ = build_network(setup, dataset, device)
     objective = build_objective(setup, dataset, device)
-    optimizer = build_optimizer(setup, model, cfg["start_lr"])
 
-    def step(net: torch.nn.Module, batch: Any) -> torch.Tensor:
+    def step(net: Any, batch: Any) -> Any:
         x, y = batch
         return objective(net, x.to(memory_format=memory_format), y)[0]
 
+    return _Sweep(dataset, model, build_optimizer(setup, model, cfg["start_lr"]), step, device,
+                  precision)
+
+
+def _sweep_seeds(cfg: Mapping[str, Any], sweep: _Sweep, reporter: Reporter) -> list[Any]:
+    """One sweep per seed, each from the same weights with its own data order."""
+    import torch
+
+    from lrlab.finder.range_test import range_test
+    from lrlab.tasks.image.data import make_loader
+
+    setup = cfg["setup"]
     val_batches = None
     if cfg["val_every"]:
-        val_loader = make_loader(dataset, "val", setup["batch_size"], device=device,
+        val_loader = make_loader(sweep.dataset, "val", setup["batch_size"], device=sweep.device,
                                  shuffle=False, seed=setup["seed"])
         val_batches = [b for _, b in zip(range(cfg["val_batches"]), val_loader, strict=False)]
-
     curves = []
     seeds = [setup["seed"] + k for k in range(cfg["seeds"])]
     for k, seed in enumerate(seeds):
-        loader = make_loader(dataset, "train", setup["batch_size"], device=device, seed=seed,
-                             augment=setup["augment"])
+        loader = make_loader(sweep.dataset, "train", setup["batch_size"], device=sweep.device,
+                             seed=seed, augment=setup["augment"])
         torch.manual_seed(seed)
         curve = range_test(
-            model, optimizer, loader, step_fn=step,
+            sweep.model, sweep.optimizer, loader, step_fn=sweep.step,
             start_lr=cfg["start_lr"], end_lr=cfg["end_lr"], num_points=cfg["num_points"],
             mode=cfg["mode"], batches_per_point=cfg["batches_per_point"],
-            accumulation_steps=cfg["accumulation_steps"], precision=precision,
+            accumulation_steps=cfg["accumulation_steps"], precision=sweep.precision,
             val_batches=val_batches, val_every=cfg["val_every"],
             reporter=_SeedReporter(reporter, k, len(seeds), cfg["num_points"]),
         )
         curves.append(curve)
         if curve.stop_reason is StopReason.CANCELLED:
             break
+    return curves
 
-    first = curves[0]
-    if len(first.lrs) < 5:
-        raise LrlabError(f"the range test stopped ({first.stop_reason}) after {len(first.lrs)} "
-                         "point(s); at least 5 are needed to analyse it")
+
+def _assemble(cfg: Mapping[str, Any], sweep: _Sweep, curves: list[Any],
+              started: float) -> dict[str, Any]:
+    """The analysis of the curves, advice sized to the planned run, and the environment."""
+    import torch
+
+    from lrlab.core.device import describe_device
+    from lrlab.finder.advice import advise
+    from lrlab.finder.analysis import analyze
+    from lrlab.tasks.image.planned_run import planned_updates
+
+    setup, first = cfg["setup"], curves[0]
     extra = [(c.lrs, c.losses) for c in curves[1:] if len(c.lrs) >= 5]
     analysis = analyze(first.lrs, first.losses, curves=extra or None,
                        stop_reason=first.stop_reason, optimizer=setup["optimizer"]["name"],
                        planned_steps=cfg["num_points"])
     effective = first.effective_batch or setup["batch_size"] * cfg["accumulation_steps"]
-    run_updates = planned_updates(setup, dataset)
+    run_updates = planned_updates(setup, len(sweep.dataset.train))
     advice_steps = cfg["advice_steps"] or max(8, run_updates)
     advice = (advise(analysis, total_steps=advice_steps, batch_size=effective,
                      optimizer=setup["optimizer"]["name"], target_batch_size=setup["batch_size"])
@@ -174,8 +211,8 @@ def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any
         "planned_run": {"epochs": setup["epochs"], "updates": run_updates,
                         "batch_size": setup["batch_size"], "advice_steps": advice_steps},
         "environment": {
-            "device": describe_device(device),
-            "precision": precision.name,
+            "device": describe_device(sweep.device),
+            "precision": sweep.precision.name,
             "torch": torch.__version__,
             "lrlab": __version__,
             "python": platform.python_version(),

@@ -295,18 +295,8 @@ def range_test(
     """
     if (step_fn is None) == (criterion is None):
         raise LrlabError("range_test: pass exactly one of criterion or step_fn")
-    for name, value in (("batches_per_point", batches_per_point),
-                        ("accumulation_steps", accumulation_steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise LrlabError(f"{name}: expected a positive integer, got {value!r}")
-    if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 0:
-        raise LrlabError(f"val_every: expected an integer >= 0, got {val_every!r}")
-    if val_every and not val_batches:
-        raise LrlabError("val_every: validation needs val_batches")
-    if not (math.isfinite(diverge_threshold) and diverge_threshold > 0):
-        raise LrlabError(f"diverge_threshold: expected a positive number, got {diverge_threshold}")
-    if not 0.0 <= ema_beta < 1.0:
-        raise LrlabError(f"ema_beta: expected a number in [0, 1), got {ema_beta}")
+    _check_settings(batches_per_point, accumulation_steps, val_every, val_batches,
+                    diverge_threshold, ema_beta)
     lrs = sweep_lrs(start_lr, end_lr, num_points, mode)
     reporter = reporter or NullReporter()
     device = torch.device(device) if isinstance(device, str) else device
@@ -315,11 +305,7 @@ def range_test(
         where = device or (param.device if param is not None else torch.device("cpu"))
         precision = resolve_precision(precision, where)
     scaler = grad_scaler if grad_scaler is not None else precision.grad_scaler()
-    initial = [float(g["lr"]) for g in optimizer.param_groups]
-    if initial[0] <= 0:
-        raise LrlabError("optimizer: the first param group needs a positive lr (it sets the "
-                         "other groups' ratios)")
-    ratios = [lr / initial[0] for lr in initial]
+    ratios = _group_ratios(optimizer)
 
     stepper = _Stepper(model, optimizer, step_fn or _criterion_step(criterion), _cycle(batches),
                        accumulation_steps, precision, scaler, device)
@@ -335,6 +321,33 @@ def range_test(
         snapshot.restore(model, optimizer, scaler)
         curve.seconds = time.perf_counter() - started
     return curve
+
+
+def _check_settings(batches_per_point: int, accumulation_steps: int, val_every: int,
+                    val_batches: Sequence[Any] | None, diverge_threshold: float,
+                    ema_beta: float) -> None:
+    """Refuse a bad setting by name before anything is touched."""
+    for name, value in (("batches_per_point", batches_per_point),
+                        ("accumulation_steps", accumulation_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise LrlabError(f"{name}: expected a positive integer, got {value!r}")
+    if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 0:
+        raise LrlabError(f"val_every: expected an integer >= 0, got {val_every!r}")
+    if val_every and not val_batches:
+        raise LrlabError("val_every: validation needs val_batches")
+    if not (math.isfinite(diverge_threshold) and diverge_threshold > 0):
+        raise LrlabError(f"diverge_threshold: expected a positive number, got {diverge_threshold}")
+    if not 0.0 <= ema_beta < 1.0:
+        raise LrlabError(f"ema_beta: expected a number in [0, 1), got {ema_beta}")
+
+
+def _group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
+    """Each param group's LR over the first's: the sweep keeps these ratios (per-layer LRs)."""
+    initial = [float(g["lr"]) for g in optimizer.param_groups]
+    if initial[0] <= 0:
+        raise LrlabError("optimizer: the first param group needs a positive lr (it sets the "
+                         "other groups' ratios)")
+    return [lr / initial[0] for lr in initial]
 
 
 def _sweep(curve: RangeTestCurve, stepper: _Stepper, lrs: np.ndarray, ratios: list[float],

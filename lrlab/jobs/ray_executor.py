@@ -15,8 +15,8 @@ import os
 import time
 from typing import Any
 
-from lrlab.store import Store, strict_json
-from lrlab.store.reporter import StoreReporter
+from lrlab.jobs.child_task import run_child_task
+from lrlab.store import Store
 
 CANCEL_POLL_S = 0.5
 
@@ -38,19 +38,8 @@ class _CancelFlag:
 
 def run_task(task: Any) -> tuple[str, Any]:
     """A job inside a Ray worker: ("ok", result) or ("error", text), as a local child sends."""
-    from lrlab.jobs.worker import describe_error, run_with_artifacts
-
-    store = Store(task.db_url)
-    try:
-        with StoreReporter(store, task.job_id, _CancelFlag(store, task.job_id)) as reporter:
-            reporter.progress(0.0, f"running in Ray worker process {os.getpid()}")
-            result = run_with_artifacts(task, reporter)
-        strict_json(result)
-        return ("ok", result)
-    except Exception as exc:
-        return ("error", describe_error(exc))
-    finally:
-        store.close()
+    return run_child_task(task, lambda store: _CancelFlag(store, task.job_id),
+                          note=f"running in Ray worker process {os.getpid()}")
 
 
 class RayPlacement:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.paths import lrlab_home
+from lrlab.jobs import kinds
 from lrlab.store import Store, WorkerInfo, format_time, resolve_db_url, shared_store
 
 _CHECK_TIMEOUT_S = 60.0
@@ -232,7 +233,7 @@ _supervisors: dict[str, LocalWorkerSupervisor] = {}
 
 def live_workers(store: Store) -> list[WorkerInfo]:
     """Live workers, after reaping jobs of dead ones (so the app never shows a ghost as running)."""
-    store.fail_stale()
+    kinds.reap(store)
     return store.live_workers()
 
 

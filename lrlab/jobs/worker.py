@@ -17,7 +17,7 @@ about once a second, turns a cancel request into the child's cooperative stop fl
 child if it has not stopped after a grace period, and at the end writes the outcome the child sent
 back through a pipe (or, if none came, why the child died). The child writes only metrics and
 progress. If the parent dies, the job's heartbeat stops and any other process reaps the job (see
-`Store.fail_stale`); the child notices the dead parent and stops too.
+`lrlab.jobs.kinds.reap`); the child notices the dead parent and stops too.
 """
 
 from __future__ import annotations
@@ -32,15 +32,14 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
-from lrlab.core.artifacts import local_path, run_url, staging_dir, upload
+from lrlab.core.artifacts import local_path, run_url, staging_dir
 from lrlab.core.errors import LrlabError
 from lrlab.core.options import FIELDS
 from lrlab.jobs import kinds
-from lrlab.store import Job, Lease, Store, strict_json
-from lrlab.store.reporter import StoreReporter
+from lrlab.jobs.child_task import ChildTask, describe_error, run_child_task
+from lrlab.store import Job, Lease, Store
 
 # Seconds between a job's end and spawning the next warm child (see the module's docstring).
 WARM_AFTER_S = 2.0
@@ -63,30 +62,6 @@ class WorkerOptions:
     artifacts: str | None = None  # the artifact root URL (default: $LRLAB_ARTIFACTS, then local)
 
 
-@dataclass(frozen=True)
-class ChildTask:
-    """Everything the child needs to run its job; sent through the child's task pipe."""
-
-    db_url: str
-    job_id: int
-    kind: str
-    config: dict[str, Any]
-    out_dir: str | None
-    artifacts_url: str | None = None  # where the run folder is kept (see lrlab.core.artifacts)
-
-
-def run_with_artifacts(task: ChildTask, reporter: Any) -> dict[str, Any]:
-    """Run the task's job; a run folder is written where its URL says (or staged, then
-    uploaded), and the result names that URL so any host can read it."""
-    out_dir = Path(task.out_dir) if task.out_dir else None
-    result = kinds.run(task.kind, task.config, reporter, out_dir)
-    if task.artifacts_url and out_dir is not None:
-        if local_path(task.artifacts_url) is None:
-            upload(out_dir, task.artifacts_url)
-        result = {**result, "artifacts": task.artifacts_url}
-    return result
-
-
 @dataclass
 class _Child:
     """A spawned child and its three channels: the task it waits for, its stop flag, its
@@ -107,18 +82,6 @@ class _Supervision:
     shutdown: bool = False
     terminated: bool = False
     lease_lost: bool = False
-
-
-def describe_error(exc: BaseException) -> str:
-    """A job's error text: an LrlabError verbatim, else type, message and where it was raised."""
-    if isinstance(exc, LrlabError):
-        return str(exc)
-    text = f"{type(exc).__name__}: {exc}"
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        text += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-    return text
 
 
 def _watch_parent(stop: Any, grace_s: float) -> None:
@@ -159,20 +122,13 @@ def _child_main(
         return
     finally:
         tasks.close()
-    store: Store | None = None
     try:
-        store = Store(task.db_url)
-        with StoreReporter(store, task.job_id, stop) as reporter:
-            result = run_with_artifacts(task, reporter)
-        strict_json(result)  # fail here, with the runner's name, rather than in the parent
-        outcome.send(("ok", result))
-    except BaseException as exc:
+        outcome.send(run_child_task(task, lambda _store: stop))
+    except BaseException as exc:  # the store could not be opened, the outcome not sent
         traceback.print_exc(file=sys.stderr)
         outcome.send(("error", describe_error(exc)))
     finally:
         outcome.close()
-        if store is not None:
-            store.close()
     # Skip the interpreter's teardown (seconds with torch loaded): nothing is left to save.
     sys.stdout.flush()
     sys.stderr.flush()
@@ -287,16 +243,12 @@ class Worker:
     def run_job(self, job: Job) -> None:
         """Run one claimed job in a spawned child and record its outcome."""
         assert self.id is not None
-        spec = kinds.runner_spec(job.kind)
-        config = dict(job.config)
-        if isinstance(config.get("setup"), dict):  # a range test names its device in its setup
-            config["setup"] = place = dict(config["setup"])
-        else:
-            place = config
-        if place.get("device", "auto") == "auto" and job.kind != "selftest" and not self._ray:
-            place["device"] = self.device  # "auto" means this worker's device
+        kind = kinds.kind_of(job.kind)
+        # "auto" means this worker's device (a Ray task picks its own)
+        config = dict(job.config) if self._ray else kinds.on_device(job.kind, job.config,
+                                                                    self.device)
         out_dir = url = None
-        if spec.takes_out_dir:
+        if kind.takes_out_dir:
             url = run_url(job.id, self.options.artifacts)
             out_dir = str(local_path(url) or staging_dir(job.id))
         task = ChildTask(db_url=self.store.url, job_id=job.id, kind=job.kind, config=config,
@@ -449,7 +401,7 @@ class Worker:
 
     def _reap_stale(self) -> None:
         """Fail other workers' jobs that stopped heartbeating (cheap when there are none)."""
-        for job_id in self.store.fail_stale(self.options.heartbeat_timeout_s):
+        for job_id in kinds.reap(self.store, self.options.heartbeat_timeout_s):
             self._log(f"job {job_id}: marked failed, its worker stopped heartbeating")
 
     @staticmethod

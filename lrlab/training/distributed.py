@@ -18,120 +18,13 @@ import queue
 import socket
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import Reporter
-
-COLLECTIVE_TIMEOUT_S = 120  # a rank that stops answering fails the others' collectives
-
-
-@dataclass(frozen=True)
-class Rank:
-    """Where this process stands in the run, with the collectives `train` needs."""
-
-    rank: int
-    world: int
-
-    def all_sum(self, tensor: Any) -> Any:
-        import torch.distributed as dist
-
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-        return tensor
-
-    def mean(self, value: float) -> float:
-        import torch
-
-        return float(self.all_sum(torch.tensor([value], dtype=torch.float64))[0]) / self.world
-
-    def any(self, flag: bool) -> bool:
-        import torch
-
-        return bool(self.all_sum(torch.tensor([1.0 if flag else 0.0]))[0] > 0)
-
-
-class _RankReporter:
-    """A rank's reporter: rank 0 forwards to the relay, all ranks stop together."""
-
-    def __init__(self, rank: Rank, messages: Any, stop: Any) -> None:
-        self.rank, self.messages, self.stop = rank, messages, stop
-
-    def _send(self, *message: Any) -> None:
-        if self.rank.rank == 0:
-            self.messages.put(message)
-
-    def step(self, step: int, metrics: Mapping[str, float]) -> None:
-        self._send("step", step, dict(metrics))
-
-    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        self._send("epoch", epoch, dict(metrics))
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        self._send("progress", fraction, message)
-
-    def should_stop(self) -> bool:
-        # Collective: every rank leaves at the same step, or the others would wait in the
-        # next gradient all-reduce until the timeout.
-        return self.rank.any(self.stop.is_set())
-
-
-class _TorchrunReporter:
-    """Under torchrun: rank 0 reports to the run's own reporter; every rank stops together."""
-
-    def __init__(self, rank: Rank, inner: Reporter) -> None:
-        self.rank, self.inner = rank, inner
-
-    def step(self, step: int, metrics: Mapping[str, float]) -> None:
-        if self.rank.rank == 0:
-            self.inner.step(step, metrics)
-
-    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        if self.rank.rank == 0:
-            self.inner.epoch(epoch, metrics)
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        if self.rank.rank == 0:
-            self.inner.progress(fraction, message)
-
-    def should_stop(self) -> bool:
-        return self.rank.any(self.inner.should_stop())
-
-
-def torchrun_rank(reporter: Reporter) -> tuple[Rank, Reporter, str] | None:
-    """This process's rank when torchrun started it (several hosts: torchrun's --nnodes and
-    --rdzv-endpoint), with the process group up, its reporter and its device; else None."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world < 2 or "RANK" not in os.environ:
-        return None
-    import torch
-    import torch.distributed as dist
-
-    cuda = torch.cuda.is_available()
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if cuda:
-        torch.cuda.set_device(local)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo",
-                                timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S))
-    rank = Rank(dist.get_rank(), dist.get_world_size())
-    return rank, _TorchrunReporter(rank, reporter), f"cuda:{local}" if cuda else "cpu"
-
-
-def end_process_group(together: bool) -> None:
-    """Tear the process group down before the process exits; with `together`, once every rank
-    has got here. Under torchrun a rank that exited while another still worked (rank 0 writing
-    the run folder) could abort at exit, "terminate called without an active exception"
-    (SIGABRT): on 2 loaded cores 1 run in 8 with neither, 3 in 14 with the group destroyed
-    alone, 0 in 28 with both."""
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        if together:
-            dist.barrier()
-        dist.destroy_process_group()
+from lrlab.training.ranks import COLLECTIVE_TIMEOUT_S, Rank, RankReporter, end_process_group
 
 
 def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
@@ -139,7 +32,7 @@ def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
     import torch
     import torch.distributed as dist
 
-    from lrlab.training.job import train
+    from lrlab.training.run import run_one
 
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     cuda = torch.cuda.is_available() and config.get("device", "auto") in ("auto", "cuda")
@@ -151,9 +44,9 @@ def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
                             timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S))
     me = Rank(rank, world)
     try:
-        result = train({**config, "device": f"cuda:{rank}" if cuda else config["device"]},
-                       _RankReporter(me, messages, stop),
-                       Path(out_dir) if out_dir and rank == 0 else None, rank=me)
+        result = run_one({**config, "device": f"cuda:{rank}" if cuda else config["device"]},
+                         RankReporter(me, messages, stop),
+                         Path(out_dir) if out_dir and rank == 0 else None, rank=me)
         if rank == 0:
             messages.put(("result", result))
     except LrlabError as exc:

@@ -16,7 +16,7 @@ from torch import nn
 from lrlab.core.precision import Precision
 from lrlab.core.reporting import NullReporter, Reporter
 from lrlab.tasks.optimizers import SGDW
-from lrlab.training.distributed import Rank
+from lrlab.training.ranks import Rank
 
 FP32 = Precision(name="fp32", device_type="cpu")
 
@@ -127,6 +127,39 @@ def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.
     return grad_norm
 
 
+@dataclass
+class _Loop:
+    """What every update of one run shares: its optimizer, schedule, loss and settings."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    objective: Objective
+    reporter: Reporter
+    grad_clip: float | None
+    precision: Precision
+    memory_format: torch.memory_format
+    ranks: Rank | None
+    total: int  # planned updates, for progress
+    scaler: torch.amp.GradScaler = field(init=False)
+    params: list[torch.Tensor] = field(init=False)
+    feeds_metric: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scaler = self.precision.grad_scaler()
+        self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self.feeds_metric = getattr(self.scheduler, "plateau", None) is not None
+
+
+@dataclass
+class _EpochSums:
+    """An epoch's training loss and hits, summed over its examples."""
+
+    loss: torch.Tensor
+    hits: torch.Tensor
+    seen: int = 0
+
+
 def run_epochs(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -152,82 +185,90 @@ def run_epochs(
     step t always uses the schedule's value at t. A plateau schedule is fed each update's
     training loss.
     """
-    reporter = reporter or NullReporter()
-    precision = precision or FP32
-    scaler = precision.grad_scaler()
-    feeds_metric = getattr(scheduler, "plateau", None) is not None
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    result = LoopResult()
     steps_per_epoch = len(train_batches) if isinstance(train_batches, Sized) else 0
     planned = getattr(train_batches, "planned_updates", None)  # batch plans vary per epoch
-    total = planned(epochs) if planned else steps_per_epoch * epochs
-    step = 0
+    loop = _Loop(model, optimizer, scheduler, objective, reporter or NullReporter(), grad_clip,
+                 precision or FP32, memory_format, ranks,
+                 planned(epochs) if planned else steps_per_epoch * epochs)
+    result = LoopResult()
     loop_start = time.perf_counter()
     for epoch in range(epochs):
-        model.train()
         start = time.perf_counter()
-        loss_sum = torch.zeros(())
-        hits_sum = torch.zeros((), dtype=torch.int64, device=_device_of(params))
-        seen = 0
-        for x, y in train_batches:
-            if reporter.should_stop():
-                result.stopped = Stop.CANCELLED
-                result.stop_reason = f"cancelled before step {step}"
-                result.steps_done = step
-                return result
-            t0 = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            momentum = current_momentum(optimizer)
-            decay = current_decay(optimizer)
-            with precision.autocast():
-                loss, hits = objective(model, x.contiguous(memory_format=memory_format), y)
-            loss_value = loss.item() if ranks is None else ranks.mean(loss.item())
-            if not math.isfinite(loss_value):
-                result.stopped = Stop.NON_FINITE
-                result.stop_reason = (f"non-finite loss ({loss_value}) at step {step} "
-                                      f"(epoch {epoch + 1}, lr {lr:.3g})")
-                result.steps_done = step
-                return result
-            grad_norm = _update(loss, optimizer, scaler, params, grad_clip)
-            if feeds_metric:  # the schedule advances on every update, a skipped fp16 one too
-                scheduler.step(loss_value)
-            else:
-                scheduler.step()
-            loss_sum += loss_value * y.shape[0]
-            hits_sum += hits
-            seen += y.shape[0]
-            elapsed = time.perf_counter() - t0
-            result.train_seconds += elapsed
-            reporter.step(
-                step,
-                {
-                    "loss": loss_value,
-                    "lr": lr,
-                    "momentum": momentum,
-                    "weight_decay": decay,
-                    "batch": float(y.shape[0]),
-                    "grad_norm": float(grad_norm),
-                    "images_per_s": y.shape[0] / max(elapsed, 1e-9),
-                },
-            )
-            step += 1
-            if total:
-                reporter.progress(step / total, f"epoch {epoch + 1}/{epochs}, "
-                                  f"step {step}/{total}")
-        if ranks is not None:
-            sums = ranks.all_sum(torch.tensor([float(loss_sum), float(hits_sum), float(seen)],
-                                              dtype=torch.float64))
-            loss_sum, hits_sum, seen = sums[0], sums[1], int(sums[2])
-        result.train_images += seen
-        metrics = {
-            "train_loss": float(loss_sum) / max(seen, 1),
-            "train_acc": float(hits_sum) / max(seen, 1),
-        }
-        metrics.update(evaluate(model, val_batches, precision, memory_format,
+        sums = _train_epoch(loop, train_batches, epoch, epochs, result)
+        if sums is None:
+            return result
+        metrics = _epoch_metrics(loop, sums, result)
+        metrics.update(evaluate(model, val_batches, loop.precision, memory_format,
                                 None if ranks is None else ranks.all_sum))
         metrics["epoch_time"] = time.perf_counter() - start
         metrics["elapsed_s"] = time.perf_counter() - loop_start
-        reporter.epoch(epoch, metrics)
+        loop.reporter.epoch(epoch, metrics)
         result.epochs.append(metrics)
-    result.steps_done = step
     return result
+
+
+def _train_epoch(loop: _Loop, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                 epoch: int, epochs: int, result: LoopResult) -> _EpochSums | None:
+    """One pass of updates; None when the run stopped in it (result says why and where)."""
+    loop.model.train()
+    sums = _EpochSums(torch.zeros(()), torch.zeros((), dtype=torch.int64,
+                                                    device=_device_of(loop.params)))
+    for x, y in batches:
+        step = result.steps_done
+        if loop.reporter.should_stop():
+            result.stopped, result.stop_reason = Stop.CANCELLED, f"cancelled before step {step}"
+            return None
+        if not _update_step(loop, x, y, epoch, sums, result):
+            return None
+        if loop.total:
+            loop.reporter.progress(result.steps_done / loop.total,
+                                   f"epoch {epoch + 1}/{epochs}, "
+                                   f"step {result.steps_done}/{loop.total}")
+    return sums
+
+
+def _update_step(loop: _Loop, x: torch.Tensor, y: torch.Tensor, epoch: int, sums: _EpochSums,
+                 result: LoopResult) -> bool:
+    """One update and its report; False when the loss was not finite (result says so)."""
+    step, optimizer = result.steps_done, loop.optimizer
+    t0 = time.perf_counter()
+    lr = optimizer.param_groups[0]["lr"]
+    momentum = current_momentum(optimizer)
+    decay = current_decay(optimizer)
+    with loop.precision.autocast():
+        loss, hits = loop.objective(loop.model, x.contiguous(memory_format=loop.memory_format),
+                                    y)
+    loss_value = loss.item() if loop.ranks is None else loop.ranks.mean(loss.item())
+    if not math.isfinite(loss_value):
+        result.stopped = Stop.NON_FINITE
+        result.stop_reason = (f"non-finite loss ({loss_value}) at step {step} "
+                              f"(epoch {epoch + 1}, lr {lr:.3g})")
+        return False
+    grad_norm = _update(loss, optimizer, loop.scaler, loop.params, loop.grad_clip)
+    if loop.feeds_metric:  # the schedule advances on every update, a skipped fp16 one too
+        loop.scheduler.step(loss_value)
+    else:
+        loop.scheduler.step()
+    sums.loss += loss_value * y.shape[0]
+    sums.hits += hits
+    sums.seen += y.shape[0]
+    elapsed = time.perf_counter() - t0
+    result.train_seconds += elapsed
+    loop.reporter.step(step, {"loss": loss_value, "lr": lr, "momentum": momentum,
+                              "weight_decay": decay, "batch": float(y.shape[0]),
+                              "grad_norm": float(grad_norm),
+                              "images_per_s": y.shape[0] / max(elapsed, 1e-9)})
+    result.steps_done = step + 1
+    return True
+
+
+def _epoch_metrics(loop: _Loop, sums: _EpochSums, result: LoopResult) -> dict[str, float]:
+    """The epoch's training loss and accuracy, summed over the ranks of a data-parallel run."""
+    loss_sum, hits_sum, seen = sums.loss, sums.hits, sums.seen
+    if loop.ranks is not None:
+        totals = loop.ranks.all_sum(torch.tensor([float(loss_sum), float(hits_sum), float(seen)],
+                                                 dtype=torch.float64))
+        loss_sum, hits_sum, seen = totals[0], totals[1], int(totals[2])
+    result.train_images += seen
+    return {"train_loss": float(loss_sum) / max(seen, 1),
+            "train_acc": float(hits_sum) / max(seen, 1)}

@@ -7,23 +7,18 @@ is cancelled or dies keeps everything it measured so far.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from lrlab.core.errors import LrlabError
+from lrlab.core.json_safe import json_safe
 from lrlab.core.reporting import Reporter
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
-
-
-def _clean(value: float) -> float | None:
-    """JSON has no NaN or infinity: they are written as null."""
-    return value if math.isfinite(value) else None
 
 
 def prepare(out_dir: Path, config: Mapping[str, Any]) -> None:
@@ -61,12 +56,12 @@ class MetricsFileReporter:
 
     def step(self, step: int, metrics: Mapping[str, float]) -> None:
         self._write({"scope": "step", "index": step,
-                     **{k: _clean(float(v)) for k, v in metrics.items()}})
+                     **{k: json_safe(float(v)) for k, v in metrics.items()}})
         self.inner.step(step, metrics)
 
     def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
         self._write({"scope": "epoch", "index": epoch,
-                     **{k: _clean(float(v)) for k, v in metrics.items()}})
+                     **{k: json_safe(float(v)) for k, v in metrics.items()}})
         self._file.flush()
         self.inner.epoch(epoch, metrics)
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lrlab.jobs import kinds
 from lrlab.store import Job, Store, format_time
 
 
@@ -50,13 +51,12 @@ def config_diff(configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]
 _MISSING = object()
 
 
-# Jobs a person runs; the worker self-tests (`lrlab worker --check`) are plumbing.
-LISTED_KINDS_EXCLUDED = ("selftest",)
-
-
 def listed_jobs(store: Store, kind: str | None = None, limit: int = 300) -> list[Job]:
-    """The runs a person compares, newest first, with headline results only (no curves)."""
-    return store.list_jobs(limit, kind=kind, exclude_kinds=LISTED_KINDS_EXCLUDED, summary=True)
+    """The runs a person compares (not the worker self-tests), newest first, with headline
+    results only (no curves)."""
+    plumbing = [k for k in kinds.NAMES if k not in kinds.listed()]
+    return store.list_jobs(limit, kind=kind, exclude_kinds=plumbing,
+                           headlines=kinds.headline_paths())
 
 
 def range_test_overlays(
@@ -67,15 +67,9 @@ def range_test_overlays(
             for j in jobs if j.kind == "find" and j.result and "lr" in j.result]
 
 
-def setup_of(job: Job) -> Mapping[str, Any]:
-    """The setup a job trains: its config (training) or the config's setup (range tests since
-    lrlab.range_test/2, ladders)."""
-    return job.config.get("setup") or job.config
-
-
 def run_label(job: Job) -> str:
     """'#12 train resnet18 on digits' — what a person recognises a run by."""
-    config = setup_of(job)
+    config = kinds.setup_of(job)
     model, dataset = config.get("model"), config.get("dataset")
     what = f" {model} on {dataset}" if model and dataset else ""
     return f"#{job.id} {job.kind}{what}"
@@ -84,28 +78,18 @@ def run_label(job: Job) -> str:
 def headline(job: Job) -> dict[str, Any]:
     """What a run is compared by: top-1 for training, the consensus LR and trust for a range
     test, and how long it took (None where the run has no such figure yet)."""
-    result = job.result or {}
     end = job.finished if job.finished is not None else (job.heartbeat if job.started else None)
     duration = end - job.started if job.started is not None and end is not None else None
-    row: dict[str, Any] = {"best top-1": None, "final top-1": None, "consensus LR": None,
-                           "trust": None, "duration (s)": duration}
-    if job.kind == "train":
-        summary = result.get("summary") or {}
-        row["best top-1"] = summary.get("best_val_top1")
-        row["final top-1"] = summary.get("final_val_top1")
-    elif job.kind == "find":
-        row["consensus LR"] = (result.get("suggestions") or {}).get("consensus")
-        row["trust"] = (result.get("trust") or {}).get("level")
-    elif job.kind == "check" and result.get("best"):
-        row["best top-1"] = result["best"]["final_val_top1"]
-    return row
+    columns = dict.fromkeys(h.label for name in kinds.listed() for h in kinds.KINDS[name].headlines)
+    return {**columns, **kinds.headlines(job), "duration (s)": duration}
 
 
 def jobs_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """The Runs page's table: one row per job, numbers kept as numbers so columns sort."""
     return [
-        {"id": j.id, "status": j.status, "kind": j.kind, "model": setup_of(j).get("model"),
-         "dataset": setup_of(j).get("dataset"), "progress": j.progress, **headline(j),
+        {"id": j.id, "status": j.status, "kind": j.kind,
+         "model": kinds.setup_of(j).get("model"), "dataset": kinds.setup_of(j).get("dataset"),
+         "progress": j.progress, **headline(j),
          "created": format_time(j.created)}
         for j in jobs
     ]

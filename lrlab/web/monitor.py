@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.core.errors import LrlabError
-from lrlab.jobs.kinds import RUNNERS
+from lrlab.jobs.kinds import kind_of
 from lrlab.store import Job, Metric, Store
 
 # How often a page polls a running job. Not faster: on a small machine that also runs the
@@ -195,8 +195,8 @@ def job_from_link(store: Store, raw: str | None, kind: str) -> tuple[Job | None,
     except LrlabError:
         return None, f"Job {job_id} does not exist; it may have been deleted."
     if job.kind != kind:
-        return None, (f"Job {job_id} is a {RUNNERS[job.kind].summary}, not a "
-                      f"{RUNNERS[kind].summary}; open it from the Runs page.")
+        return None, (f"Job {job_id} is a {kind_of(job.kind).title}, not a "
+                      f"{kind_of(kind).title}; open it from the Runs page.")
     return job, None
 
 

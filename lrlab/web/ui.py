@@ -89,9 +89,9 @@ def submit(kind: str, config: dict[str, Any],
     validated = kinds.validate(kind, config)
     if check is not None:
         check(validated)
-    job_id = store().submit(kind, validated)
+    job_id = kinds.submit(store(), kind, validated)
     # a job that reports metrics, with a worker idle to take it: its page waits for the first
-    if kinds.runner_spec(kind).run is not None and any(
+    if not kinds.kind_of(kind).is_group and any(
             w.status == "idle" for w in store().live_workers()):
         st.session_state[_JUST_SUBMITTED] = job_id
     return job_id

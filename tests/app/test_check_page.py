@@ -89,7 +89,7 @@ def test_a_finished_ladder_shows_its_verdict_and_hands_the_best_lr_to_training(
     find_id = finished(store, "find", sweep["config"], sweep)
     config = kinds.validate("check", {**lr_check.from_range_test(
         sweep, setup=sweep["config"]["setup"], job=find_id), "points": 3, "epochs": 1})
-    check_id = store.submit("check", config)
+    check_id = kinds.submit(store, "check", config)
     children = store.get(check_id).config["children"]
     for child, top1 in zip(children, (0.5, 0.7, 0.9), strict=True):
         store.claim("w")

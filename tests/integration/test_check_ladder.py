@@ -33,7 +33,7 @@ def own_store(tmp_path: Path) -> Iterator[Store]:
 
 def submit_ladder(store: Store, **fields) -> int:
     config = kinds.validate("check", {"setup": SETUP, "points": 3, "epochs": 1, **fields})
-    return store.submit("check", config)
+    return kinds.submit(store, "check", config)
 
 
 def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(
@@ -54,7 +54,7 @@ def test_a_ladder_queues_one_training_job_per_point_and_is_never_claimed(
     assert [j.id for j in claimed if j is not None] == ladder.config["children"]
     for job in claimed[:5]:
         own_store.finish(job.id, "cancelled")
-    own_store.fail_stale()
+    kinds.reap(own_store)
     ended = own_store.get(ladder_id)  # ended by the store's upkeep once its last point did
     assert ended.status == "failed" and ended.error.startswith("No point of the ladder finished")
 
@@ -76,7 +76,7 @@ def test_a_ladder_with_seeds_queues_each_points_seeds_and_ends_with_their_mean(
         own_store.finish(job_id, "succeeded", result={"summary": {
             "final_val_top1": top1, "best_val_top1": top1, "final_val_loss": 0.3,
             "final_train_loss": 0.2}})
-    own_store.fail_stale()  # the store's upkeep refreshes the ladder
+    kinds.reap(own_store)  # the store's upkeep refreshes the ladder
     ended = own_store.get(ladder_id)
     assert ended.status == "succeeded"
     assert ended.result["best"]["final_val_top1"] == pytest.approx(0.92)

@@ -21,6 +21,7 @@ from jobs_helpers import WorkerProcess, wait_finished, wait_for
 from sqlalchemy.engine import make_url
 
 from lrlab.core.errors import LrlabError
+from lrlab.jobs import kinds
 from lrlab.store import MetricPoint, Store, metadata
 
 pytestmark = pytest.mark.timeout(240)
@@ -127,7 +128,7 @@ def test_lists_read_headlines_in_the_database_and_a_dead_worker_fails_its_job(
     store.finish(find, "succeeded", result={"suggestions": {"consensus": 0.02},
                                             "trust": {"level": "high"}, "lr": [1.0]})
     selftest = store.submit("selftest", {})
-    listed = store.list_jobs(summary=True, exclude_kinds=("selftest",))
+    listed = store.list_jobs(headlines=kinds.headline_paths(), exclude_kinds=("selftest",))
     assert [(j.id, j.result) for j in listed] == [
         (find, {"suggestions": {"consensus": 0.02}, "trust": {"level": "high"}}),
         (train, {"summary": {"best_val_top1": 0.97}})]

@@ -44,7 +44,7 @@ def capture_training(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen.update(model=network, optimizer=optimizer, objective=objective)
         raise BuiltError
 
-    monkeypatch.setattr("lrlab.training.loop.run_epochs", stand_in)
+    monkeypatch.setattr("lrlab.training.run.run_epochs", stand_in)
     return seen
 
 

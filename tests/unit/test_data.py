@@ -7,6 +7,7 @@ import os
 import pickle
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -162,7 +163,7 @@ def test_digits_is_the_real_sklearn_set() -> None:
     assert counts.tolist() == np.bincount(reference.target).tolist()
     assert int(data.train.x.max()) == 255
     # the same pixels as scikit-learn's loader, image for image
-    from lrlab.tasks.image.data import _digits_arrays
+    from lrlab.tasks.image.data.sources import _digits_arrays
 
     images, targets = _digits_arrays()
     np.testing.assert_array_equal(images, reference.images)
@@ -397,13 +398,18 @@ def test_each_augmentation_choice_does_what_it_says() -> None:
     """auto is the dataset's own (shift for digits); crop never mirrors; crop_flip mirrors some
     images; none leaves every pixel. Compared against the transforms applied by hand with the
     loader's own random stream."""
-    from lrlab.tasks.image.data import _BatchTransform, _crop_padding, _random_crop, epoch_generator
+    from lrlab.tasks.image.data.augment import (
+        BatchTransform,
+        _crop_padding,
+        _random_crop,
+        epoch_generator,
+    )
 
     data = load_dataset("digits")
     images = data.train.x[:64]
     by_hand = {}
     for kind in ("none", "shift", "crop", "crop_flip"):
-        transform = _BatchTransform(data.mean, data.std, torch.device("cpu"), kind)
+        transform = BatchTransform(data.mean, data.std, torch.device("cpu"), kind)
         by_hand[kind] = transform(images, epoch_generator(3, 0))
     loader = lambda augment: make_loader(data, "train", 64, shuffle=False,  # noqa: E731
                                          augment=augment, seed=3)
@@ -419,3 +425,40 @@ def test_each_augmentation_choice_does_what_it_says() -> None:
     assert not torch.equal(by_hand["crop_flip"], by_hand["crop"])  # some images mirrored
     with pytest.raises(LrlabError, match="augment: expected one of auto, none, shift, crop"):
         make_loader(data, "train", 8, augment="rotate")
+
+
+@pytest.mark.parametrize("limit", [None, 17])
+def test_a_run_is_counted_from_its_labels_alone(tmp_path: Path, limit: int | None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """train_examples gives the training split's size load_dataset gives (same limit, same
+    stratified split), for every reader that can count from labels, and decodes no image."""
+    from lrlab.tasks.image.data import sources, splits, train_examples
+
+    _write_idx(tmp_path / "idx", "train", *_random_images(30, 6, seed=1), gz=True)
+    _write_idx(tmp_path / "idx", "t10k", *_random_images(12, 6, seed=2), gz=False)
+    _write_idx(tmp_path / "one", "t10k", *_random_images(25, 6, seed=3), gz=False)
+    for name, k in (("cat", 7), ("dog", 5), ("owl", 9)):
+        (tmp_path / "folder" / name).mkdir(parents=True)
+        for i in range(k):
+            Image.new("L", (6, 6), 30 * i).save(tmp_path / "folder" / name / f"{i}.png")
+    cases = [("digits", None), ("synthetic", None), ("idx", tmp_path / "idx"),
+             ("idx", tmp_path / "one"), ("image_folder", tmp_path / "folder")]
+    expected = {(name, root): len(load_dataset(name, root=root, limit=limit, seed=4,
+                                               val_fraction=0.3).train) for name, root in cases}
+
+    def no_decoding(*_args: object) -> None:
+        raise AssertionError("an image was decoded to count a run")
+
+    monkeypatch.setattr(sources, "decode_image", no_decoding)
+    monkeypatch.setattr(splits, "decode_image", no_decoding)
+    monkeypatch.setattr(sources, "read_idx", _labels_only(sources.read_idx))
+    for name, root in cases:
+        assert train_examples(name, root=root, limit=limit, seed=4,
+                              val_fraction=0.3) == expected[(name, root)], (name, root)
+
+
+def _labels_only(read: Any) -> Any:
+    def reader(path: Path) -> np.ndarray:
+        assert "labels" in path.name, f"{path.name} was read to count a run"
+        return read(path)
+    return reader

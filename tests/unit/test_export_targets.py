@@ -372,16 +372,6 @@ def test_every_value_of_a_table_export_reads_back_exactly() -> None:
     assert all(math.isfinite(v) for v in values)
 
 
-def test_readme_tables_are_the_computed_ones() -> None:
-    from pathlib import Path
-
-    from lrlab.schedules.targets import support_table
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert support_table() in readme
-    assert support_table(warmup=True) in readme
-
-
 def test_the_designer_import_box_reads_every_format() -> None:
     """parse_any: lrlab's own file, an export's Python, or a JSON config sized by the form."""
     from lrlab.schedules.importers import parse_any

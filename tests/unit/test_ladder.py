@@ -3,8 +3,6 @@ hand."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from lrlab import lr_check
@@ -124,11 +122,6 @@ def test_a_ladder_from_a_range_test_takes_its_setup_advice_and_marks() -> None:
         lr_check.from_range_test(result, advice="cyclic")
     flat = {"config": {"model": "small_cnn", "dataset": "digits"}, "advice": {"onecycle": advice}}
     assert lr_check.from_range_test(flat)["setup"]["batch_size"] == 64  # a /1 result's setup
-
-
-def test_decades_are_symmetric() -> None:
-    assert lr_check._decades(0.1, 1.0) == lr_check._decades(1.0, 0.1) == pytest.approx(1.0)
-    assert math.isclose(lr_check._decades(0.2, 0.2), 0.0)
 
 
 def test_each_point_runs_its_seeds_side_by_side_and_names_its_ladder() -> None:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from lrlab.store import MetricPoint, Store, jobs_table
+from lrlab.store import MetricPoint, Store
+from lrlab.store.schema import jobs_table
 from lrlab.web import comparison, monitor
 from lrlab.web.plots import range_test_figure, training_figure
 

@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lrlab.store as store_module
+import lrlab.store.jobs as store_jobs
+import lrlab.store.workers as store_workers
 from lrlab.cli.jobs import apply_overrides
 from lrlab.core.config_files import read_config_file
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import MemoryReporter
-from lrlab.jobs import kinds, selftest
-import lrlab.store as store_module
+from lrlab.jobs import kinds
+from lrlab.jobs.kinds import selftest
 from lrlab.store import MetricPoint, Store
 from lrlab.store.reporter import StoreReporter
 
@@ -38,7 +41,8 @@ def store(lrlab_home: Path) -> Store:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(store_module, "time", fake)
+    for part in (store_jobs, store_workers):  # the store's clock, wherever it is read
+        monkeypatch.setattr(part, "time", fake)
     return fake
 
 
@@ -99,8 +103,12 @@ def test_submit_then_get_round_trips_the_config(store: Store) -> None:
 
 
 def test_unknown_kind_and_unknown_id_are_refused(store: Store) -> None:
-    with pytest.raises(LrlabError, match="job kind"):
-        store.submit("fit", {})
+    """The kinds are lrlab.jobs.kinds' to know (the store holds no domain): a submit through
+    them refuses an unknown kind; the store itself refuses only a name its column cannot hold."""
+    with pytest.raises(LrlabError, match="job kind: expected one of find, train, check"):
+        kinds.submit(store, "fit", {})
+    with pytest.raises(LrlabError, match="job kind: expected a name of 1 to 16 characters"):
+        store.submit("x" * 17, {})
     with pytest.raises(LrlabError, match="job 42: no such job"):
         store.get(42)
     with pytest.raises(LrlabError, match="job 42: no such job"):

@@ -13,8 +13,8 @@ from torch import nn
 from lrlab.core.errors import LrlabError
 from lrlab.tasks.image.config import DEFAULTS, FORMAT, validate_config
 from lrlab.tasks.image.models import build_model
+from lrlab.tasks.image.planned_run import build_schedule
 from lrlab.tasks.optimizers import build_optimizer
-from lrlab.training.job import build_schedule
 
 
 def test_defaults_are_the_papers_tricks() -> None:

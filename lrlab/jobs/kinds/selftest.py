@@ -16,6 +16,7 @@ from typing import Any
 from lrlab.core.errors import LrlabError
 from lrlab.core.options import Field
 from lrlab.core.reporting import Reporter
+from lrlab.jobs.kinds.declaration import JobKind
 
 FIELDS = (
     Field("steps", "Steps", "int", 20, low=1, high=1_000_000),
@@ -72,3 +73,11 @@ def run_from_config(config: Mapping[str, Any], reporter: Reporter) -> dict[str, 
         "b": b,
         "seconds": time.perf_counter() - started,
     }
+
+
+KIND = JobKind(
+    name="selftest", title="worker self-test",
+    validate="lrlab.jobs.kinds.selftest:validate_config",
+    run="lrlab.jobs.kinds.selftest:run_from_config",
+    setup_at=None, listed=False,  # plumbing, not a run a person compares
+)

@@ -1,0 +1,13 @@
+"""The LR check job ("check"): a group of training runs at a ladder of LRs (lrlab.lr_check),
+queued with it and ended by its refresh once they have all ended."""
+
+from lrlab.jobs.kinds.declaration import Headline, JobKind
+
+KIND = JobKind(
+    name="check", title="LR check ladder",
+    validate="lrlab.lr_check:validate_config",
+    expand="lrlab.lr_check:children", refresh="lrlab.lr_check:refresh",
+    setup_at="setup",
+    headlines=(Headline("best top-1", ("best", "final_val_top1")),),
+    page="check",
+)

@@ -1,0 +1,13 @@
+"""The training run job ("train"): lrlab.training.job trains an lrlab.train/2 config."""
+
+from lrlab.jobs.kinds.declaration import Headline, JobKind
+
+KIND = JobKind(
+    name="train", title="short training run",
+    validate="lrlab.tasks.image.config:validate_config",
+    run="lrlab.training.job:run_from_config", warm_up="lrlab.training.job:warm_up",
+    takes_out_dir=True, setup_at="",
+    headlines=(Headline("best top-1", ("summary", "best_val_top1")),
+               Headline("final top-1", ("summary", "final_val_top1"))),
+    page="training",
+)

@@ -1,0 +1,61 @@
+"""An LR check's config: its fields, their defaults and checks, the budget each point trains."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab.core import options
+from lrlab.core.errors import LrlabError
+
+FORMAT = "lrlab.check/1"
+LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds")
+LADDER_DEFAULTS: dict[str, Any] = options.defaults("check", LADDER_FIELDS)
+DEFAULT_FRACTION = 0.2  # of the setup's epochs, when the budget is not given
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ladder's config with defaults filled in; bad fields raise LrlabError naming them."""
+    from lrlab.tasks.image.config import validate_config as validate_setup
+
+    if not isinstance(config, Mapping):
+        raise LrlabError(f"check config: expected a mapping, got {type(config).__name__}")
+    known = {*LADDER_FIELDS, "setup", "suggestions", "range_test", "children"}
+    unknown = set(config) - known
+    if unknown:
+        raise LrlabError(f"check config: unknown field(s) {', '.join(sorted(unknown))}; "
+                         f"expected some of {', '.join(sorted(known))}")
+    if not isinstance(config.get("setup"), Mapping):
+        raise LrlabError("setup: expected an lrlab.train/2 config (a mapping), got "
+                         f"{config.get('setup')!r}")
+    cfg = options.check({**LADDER_DEFAULTS, **{k: config[k] for k in LADDER_FIELDS
+                                               if k in config}}, LADDER_FIELDS, "check")
+    if cfg["epochs"] is not None and cfg["fraction"] is not None:
+        raise LrlabError("check: give the budget as epochs or as fraction, not both")
+    suggestions = config.get("suggestions") or {}
+    if not isinstance(suggestions, Mapping) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for v in suggestions.values()):
+        raise LrlabError(f"suggestions: expected {{method: LR > 0}}, got {suggestions!r}")
+    range_test = config.get("range_test")
+    if range_test is not None and (isinstance(range_test, bool)
+                                   or not isinstance(range_test, int)):
+        raise LrlabError(f"range_test: expected a job id, got {range_test!r}")
+    setup = validate_setup(config["setup"])
+    out = {"setup": setup, **cfg, "suggestions": {str(k): float(v)
+                                                  for k, v in suggestions.items()},
+           "range_test": range_test}
+    if "children" in config:
+        out["children"] = list(config["children"])
+    return out
+
+def budget_epochs(cfg: Mapping[str, Any]) -> int:
+    """Epochs each point trains: ``epochs``, or ``fraction`` of the setup's (at least one)."""
+    if cfg["epochs"] is not None:
+        return cfg["epochs"]
+    fraction = cfg["fraction"] if cfg["fraction"] is not None else DEFAULT_FRACTION
+    return max(1, round(fraction * cfg["setup"]["epochs"]))
+
+def seeds_of(cfg: Mapping[str, Any]) -> int:
+    """Runs per point (ladders stored before seeds were added ran one)."""
+    return int(cfg.get("seeds") or 1)

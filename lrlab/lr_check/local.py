@@ -1,0 +1,36 @@
+"""A ladder trained in this process, point after point (`lrlab check`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab.core.errors import LrlabError
+from lrlab.lr_check.config import seeds_of
+from lrlab.lr_check.plan import points, runs
+from lrlab.lr_check.verdict import aggregate, combine, point_row
+
+
+def run_locally(cfg: Mapping[str, Any], reporter: Any = None) -> dict[str, Any]:
+    """Train every point in this process, one after another (``lrlab check``); a point that
+    fails (a diverged run) is a row with its reason, not the end of the ladder."""
+    from lrlab.core.reporting import NullReporter
+    from lrlab.training.job import train
+
+    reporter = reporter or NullReporter()
+    seeds = seeds_of(cfg)
+    plan = runs(cfg)
+    done: list[dict[str, Any]] = []
+    for i, (point, config) in enumerate(plan):
+        which = f", seed {config['seed']}" if seeds > 1 else ""
+        reporter.progress(i / len(plan), f"run {i + 1}/{len(plan)}: LR {point['lr']:.3g}{which}")
+        try:
+            result = train(config)
+        except LrlabError as exc:
+            done.append(point_row(point, "failed", error=str(exc)))
+            continue
+        done.append(point_row(point, "succeeded", result=result, progress=1.0))
+    reporter.progress(1.0, "done")
+    rows = [combine(point, done[i * seeds:(i + 1) * seeds])
+            for i, point in enumerate(points(cfg))]
+    return aggregate(cfg, rows)

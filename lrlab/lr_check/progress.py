@@ -1,0 +1,62 @@
+"""A queued ladder followed through its points' jobs in the store, and ended once they all have
+(by the worker's upkeep, lrlab.jobs.kinds.reap, or by its page)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lrlab.core.errors import LrlabError
+from lrlab.lr_check.config import seeds_of
+from lrlab.lr_check.plan import points
+from lrlab.lr_check.verdict import aggregate, combine, point_row
+
+
+def rows_of(store: Any, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each point's row, read from its seeds' jobs in the store."""
+    seeds = seeds_of(cfg)
+    ids = list(cfg.get("children") or [])
+    rows = []
+    for i, point in enumerate(points(cfg)):
+        seed_rows = []
+        for job_id in ids[i * seeds:(i + 1) * seeds]:
+            try:
+                job = store.get(job_id)
+            except LrlabError:
+                seed_rows.append(point_row(point, "deleted", error="the run's job was deleted",
+                                       job=job_id))
+                continue
+            seed_rows.append(point_row(point, job.status, result=job.result, error=job.error,
+                                   progress=job.progress, job=job.id))
+        if seed_rows:
+            rows.append(combine(point, seed_rows))
+    return rows
+
+def refresh(store: Any, job: Any) -> Any:
+    """Bring a running ladder job up to date from its points: progress while they run, the
+    aggregate and a final status once all have ended. Any process may call it (the worker
+    after each job, the pages, the CLI); the store's conditional finish lets one of them win.
+    Returns the job as it now stands."""
+    if job.kind != "check" or job.status != "running":
+        return job
+    cfg = job.config
+    rows = rows_of(store, cfg)
+    ended = [r["status"] not in ("queued", "running") for r in rows]
+    if not all(ended):
+        progress = sum(1.0 if done else r["progress"]
+                       for r, done in zip(rows, ended, strict=True)) / max(1, len(rows))
+        message = f"{sum(ended)} of {len(rows)} points done"
+        if (progress, message) == (job.progress, job.message):
+            return job  # workers refresh every poll: write only what changed
+        store.set_progress(job.id, progress, message)
+        return store.get(job.id)
+    result = aggregate(cfg, rows)
+    if job.cancel_requested:
+        status = "cancelled"
+    elif result["best"] is None:
+        status = "failed"
+    else:
+        status = "succeeded"
+    store.finish(job.id, status, result=result,
+                 error=None if status == "succeeded" else result["verdict"])
+    return store.get(job.id)

@@ -1,0 +1,129 @@
+"""The ladder's answer: each point's figures (the mean of its seeds), the best point, the advice's
+own, and a verdict in words; the same as a text table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lrlab.lr_check.config import FORMAT, budget_epochs, seeds_of
+
+# A point's accuracy this close to the best counts as a tie (one image in a thousand).
+TIE = 1e-3
+
+
+def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any] | None = None,
+              error: str | None = None, progress: float = 0.0,
+              job: int | None = None) -> dict[str, Any]:
+    """One point's figures: its LR and how its run ended."""
+    summary = (result or {}).get("summary") or {}
+    row: dict[str, Any] = {"factor": point["factor"], "lr": point["lr"], "job": job,
+                           "status": status, "progress": progress, "error": error}
+    for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
+        row[key] = summary.get(key)
+    return row
+
+def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A point's row from its seeds' rows: the mean of each figure over the seeds that
+    finished, every seed's final top-1 (``seed_final_val_top1``), and a status that is
+    "succeeded" only once all seeds have (else the first seed's that has not, with its error)."""
+    if len(seeds) == 1:
+        return {**seeds[0], "seed_final_val_top1": [seeds[0]["final_val_top1"]]}
+    row = point_row(point, "succeeded", progress=sum(r["progress"] for r in seeds) / len(seeds),
+                    job=seeds[0]["job"])
+    done = [r for r in seeds if r["status"] == "succeeded"]
+    for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
+        values = [r[key] for r in done if r[key] is not None]
+        row[key] = sum(values) / len(values) if values else None
+    row["seed_final_val_top1"] = [r["final_val_top1"] for r in seeds]
+    waiting = [r for r in seeds if r["status"] in ("queued", "running")]
+    if waiting:
+        row["status"] = "running" if any(r["status"] == "running" for r in waiting) else "queued"
+    elif len(done) < len(seeds):
+        bad = next(k for k, r in enumerate(seeds) if r["status"] != "succeeded")
+        row["status"] = seeds[bad]["status"]
+        row["error"] = f"seed {bad + 1} of {len(seeds)}: {seeds[bad]['error'] or row['status']}"
+    return row
+
+def seed_spread(row: Mapping[str, Any]) -> float | None:
+    """How far a point's seeds' final top-1 spread (max - min), None for one seed."""
+    values = [v for v in row.get("seed_final_val_top1") or [] if v is not None]
+    return max(values) - min(values) if len(values) > 1 else None
+
+def _decades(a: float, b: float) -> float:
+    return abs(math.log10(a / b))
+
+def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ladder's result: every point, the best, the advice's own point and a verdict."""
+    done = [r for r in rows if r["status"] == "succeeded" and r["final_val_top1"] is not None]
+    best = None
+    if done:
+        top = max(r["final_val_top1"] for r in done)
+        tied = [r for r in done if r["final_val_top1"] >= top - TIE]
+        best = min(tied, key=lambda r: (r["final_val_loss"]
+                                        if r["final_val_loss"] is not None else math.inf))
+    advice = next((r for r in rows if r["factor"] == 1.0), None)
+    return {"format": FORMAT, "lr": rows[0]["lr"] / rows[0]["factor"] if rows else None,
+            "epochs": budget_epochs(cfg), "seeds": seeds_of(cfg), "points": list(rows),
+            "best": best, "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
+            "range_test": cfg.get("range_test"),
+            "verdict": verdict(rows, best, advice, seeds_of(cfg))}
+
+def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
+            advice: Mapping[str, Any] | None, seeds: int = 1) -> str:
+    """The ladder's answer in words: how far the advice is from the best point, in LR and in
+    accuracy, how far each point's seeds spread, and what the ladder cannot tell (a best at its
+    end, failed points)."""
+    n = len(rows)
+    failed = [r for r in rows if r["status"] != "succeeded"]
+    tail = (f" {len(failed)} of {n} points did not finish ("
+            + ", ".join(f"LR {r['lr']:.3g}: {r['status']}" for r in failed) + ")."
+            if failed else "")
+    if best is None:
+        return f"No point of the ladder finished, so it cannot judge the advice.{tail}"
+    if advice is None or advice["status"] != "succeeded" or advice["final_val_top1"] is None:
+        return (f"The advice's own run did not finish; the best of {n} points is LR "
+                f"{best['lr']:.3g} at {100 * best['final_val_top1']:.1f} % top-1.{tail}")
+    gap = 100 * (best["final_val_top1"] - advice["final_val_top1"])
+    if best is advice or gap <= 100 * TIE:
+        text = (f"The advice (LR {advice['lr']:.3g}) is the best of {n} points: "
+                f"{100 * advice['final_val_top1']:.1f} % top-1.")
+    else:
+        direction = "below" if advice["lr"] < best["lr"] else "above"
+        text = (f"The advice (LR {advice['lr']:.3g}) is {_decades(advice['lr'], best['lr']):.2f}"
+                f" decade {direction} the best of {n} points (LR {best['lr']:.3g}) and "
+                f"{gap:.1f} points of accuracy below it ({100 * advice['final_val_top1']:.1f} % "
+                f"vs {100 * best['final_val_top1']:.1f} %).")
+    lrs = sorted(r["lr"] for r in rows)
+    if len(lrs) > 2 and best["lr"] in (lrs[0], lrs[-1]):
+        end = "top" if best["lr"] == lrs[-1] else "bottom"
+        text += (f" The best is at the ladder's {end} end: a better LR may lie beyond it "
+                 "(widen the span).")
+    spreads = [x for r in rows if r["status"] == "succeeded" and (x := seed_spread(r)) is not None]
+    if seeds > 1 and spreads:
+        text += (f" Each point is the mean of {seeds} seeds, whose final top-1 spread by up to "
+                 f"{100 * max(spreads):.1f} points.")
+    elif seeds == 1 and best is not advice:
+        text += (" One seed per point: a gap of a point or two may be noise; more seeds per "
+                 "point would tell.")
+    return text + tail
+
+def table(result: Mapping[str, Any]) -> str:
+    """The ladder as text: one line per point, the advice and the best marked."""
+    best = (result.get("best") or {}).get("lr")
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.2f} %"
+
+    several = (result.get("seeds") or 1) > 1
+    lines = ["  peak LR     factor  final top-1  best top-1  final val loss"
+             + ("  seed spread" if several else "") + "  status"]
+    for r in result["points"]:
+        mark = (" <- advice" if r["factor"] == 1.0 else "") + (" <- best" if r["lr"] == best
+                                                               else "")
+        loss = "-" if r["final_val_loss"] is None else f"{r['final_val_loss']:.4f}"
+        spread = (f"  {pct(seed_spread(r)):>11}" if seed_spread(r) is not None
+                  else f"  {'-':>11}") if several else ""
+        lines.append(f"  {r['lr']:<10.4g}  {r['factor']:<6.3g}  {pct(r['final_val_top1']):>11}"
+                     f"  {pct(r['best_val_top1']):>10}  {loss:>14}{spread}  {r['status']}{mark}")
+    return "\n".join(lines)
