@@ -155,9 +155,8 @@ with upload_tab:
     up_source = ui.option_widget(c[3], "source", "finder.up_source")
     up_optimizer = ui.option_widget(c[0], "optimizer.name", "finder.up_opt",
                                     label="Optimizer used")
-    up_batch = c[1].number_input("Batch size used", 1, 65536, 128, key="finder.up_batch")
-    up_steps = c[2].number_input("Planned training steps", 10, 10_000_000, 10_000, step=1000,
-                                 key="finder.up_steps", help="Length of the advised schedules.")
+    up_batch = ui.option_widget(c[1], "imported.batch_size", "finder.up_batch")
+    up_steps = ui.option_widget(c[2], "imported.total_steps", "finder.up_steps")
     if upload is not None:
         try:
             curve = parse_curve(upload.getvalue().decode("utf-8", errors="replace"), upload.name)

@@ -15,8 +15,8 @@ from lrlab import __version__
 from lrlab.core.errors import LrlabError
 
 # Modules exposing `register(subparsers)`; they import heavy libraries (torch) lazily.
-COMMAND_MODULES = ("lrlab.cli.schedule", "lrlab.cli.jobs", "lrlab.cli.find",
-                   "lrlab.cli.train", "lrlab.web.serve")
+COMMAND_MODULES = ("lrlab.cli.schedule", "lrlab.cli.jobs", "lrlab.cli.find", "lrlab.cli.check",
+                   "lrlab.cli.train", "lrlab.cli.app")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("lrlab: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

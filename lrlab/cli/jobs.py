@@ -50,7 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='print {"id", "kind", "status"} as JSON instead of the bare id')
     submit.add_argument("--db", help=_DB_HELP)
     submit.set_defaults(func=_cmd_submit)
+    _register_following(subparsers)
+    _register_worker(subparsers)
 
+
+def _register_following(subparsers: argparse._SubParsersAction) -> None:
+    """The commands that follow queued jobs: jobs, show, cancel, delete."""
     jobs = subparsers.add_parser("jobs", help="list jobs (newest first)")
     jobs.add_argument("--all", action="store_true", help="list every job, not only the last 20")
     jobs.add_argument("--status", choices=STATUSES, help="only jobs with this status")
@@ -74,6 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete.add_argument("--db", help=_DB_HELP)
     delete.set_defaults(func=_cmd_delete)
 
+
+def _register_worker(subparsers: argparse._SubParsersAction) -> None:
     worker = subparsers.add_parser(
         "worker",
         help="run queued jobs, one at a time, each in a fresh child process",

@@ -21,7 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     values.add_argument("--metrics", type=Path, default=None,
                         help="plateau only: the metric series, one number per line")
     values.set_defaults(func=_values)
+    _register_exchange(sub)
+    _register_batch_tools(sub)
 
+
+def _register_exchange(sub: argparse._SubParsersAction) -> None:
+    """Export to a framework, the exactness tables, and import back."""
     from lrlab.schedules.importers import SOURCES
     from lrlab.schedules.targets import FORMS, TARGETS
 
@@ -36,6 +41,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(func=_export)
 
+    table = sub.add_parser("targets", help="print which kinds each framework takes exactly")
+    table.add_argument("--warmup", action="store_true",
+                       help="with a linear warmup from 0.1 x the peak (100 of 1000 steps)")
+    table.set_defaults(func=_targets)
+
+    read = sub.add_parser("import", help="read a Hugging Face, timm or Keras schedule back as "
+                                         "lrlab.schedule/1")
+    read.add_argument("file", type=Path, help="JSON, YAML, or the Python lrlab's exports write")
+    read.add_argument("--from", dest="source", choices=SOURCES, default=None,
+                      help="the framework (default: detected from the keys)")
+    read.add_argument("--steps", type=int, default=None,
+                      help="the run's length, for schedules that have none of their own")
+    read.add_argument("--format", choices=("json", "yaml"), default="yaml")
+    read.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    read.set_defaults(func=_import)
+
+
+def _register_batch_tools(sub: argparse._SubParsersAction) -> None:
+    """The noise scale per step, and the batch plan equivalent to an LR decay."""
     noise = sub.add_parser("noise", help="print step,lr,batch,momentum,noise_scale (Smith & Le's "
                                          "g = lr/(1-m)·(N/B-1)) for every step")
     noise.add_argument("config", type=Path, help="lrlab.schedule/1 or /2 file")
@@ -54,22 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.add_argument("--format", choices=("json", "yaml"), default="yaml")
     plan.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     plan.set_defaults(func=_batch_plan)
-
-    table = sub.add_parser("targets", help="print which kinds each framework takes exactly")
-    table.add_argument("--warmup", action="store_true",
-                       help="with a linear warmup from 0.1 x the peak (100 of 1000 steps)")
-    table.set_defaults(func=_targets)
-
-    read = sub.add_parser("import", help="read a Hugging Face, timm or Keras schedule back as "
-                                         "lrlab.schedule/1")
-    read.add_argument("file", type=Path, help="JSON, YAML, or the Python lrlab's exports write")
-    read.add_argument("--from", dest="source", choices=SOURCES, default=None,
-                      help="the framework (default: detected from the keys)")
-    read.add_argument("--steps", type=int, default=None,
-                      help="the run's length, for schedules that have none of their own")
-    read.add_argument("--format", choices=("json", "yaml"), default="yaml")
-    read.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
-    read.set_defaults(func=_import)
 
 
 def _values(args: argparse.Namespace) -> int:
@@ -173,14 +181,13 @@ def _noise(args: argparse.Namespace) -> int:
 def _batch_plan(args: argparse.Namespace) -> int:
     from lrlab.core.console import note
     from lrlab.schedules import dump_schedule, load_schedule
-    from lrlab.web.designer import batch_plan_of
+    from lrlab.schedules.batch_plan import equivalent_batch_plan, plan_summary
 
     _check_shape(args)
     schedule = load_schedule(args.config)
-    form = {"noise.dataset_size": args.dataset_size, "noise.batch_size": args.batch}
-    plan, line = batch_plan_of(schedule, form, max_batch=args.max_batch)
+    plan = equivalent_batch_plan(schedule, args.dataset_size, args.batch, args.max_batch)
     _write(dump_schedule(plan, args.format), args.out)
-    note(line)
+    note(plan_summary(schedule, plan, args.batch))
     return 0
 
 

@@ -255,6 +255,17 @@ _FIELDS = [
           high_open=True, optional=True,
           help="the tool's EMA factor if not its default (torch-lr-finder's smooth_f 0.05; "
                "Lightning's and fastai's beta 0.98)"),
+    Field("imported.batch_size", "Batch size used", "int", 128, low=1, high=65536,
+          cli="batch_size", help="the batch the curve was measured with: the advised LRs "
+                                 "transfer to other batches from it"),
+    Field("imported.total_steps", "Planned training steps", "int", 10_000, low=10,
+          high=10_000_000, step=1000, cli="total_steps",
+          help="the length of the advised schedules, in optimizer updates"),
+    # -- the Schedule Designer: a schedule's length from a run, and the noise-scale panel -------
+    Field("designer.steps_per_epoch", "Steps per epoch", "int", 100, low=1, step=10),
+    Field("designer.dataset_size", "Dataset size", "int", 50_000, low=1, step=1000,
+          help="training examples"),
+    Field("designer.drop_last", "Drop the last partial batch", "bool", False),
     # -- the worker ---------------------------------------------------------------------------
     Field("worker.poll", "Idle poll (s)", "float", 0.25, low=0.0, high=3600.0, low_open=True,
           help="how often an idle worker looks for a job; an empty queue costs one indexed read"),

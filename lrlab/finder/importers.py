@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.core.errors import LrlabError
-from lrlab.core.options import CURVE_SOURCES
+from lrlab.core.options import CURVE_SOURCES, FIELDS
 from lrlab.finder.advice import advise
 from lrlab.finder.analysis import analyze
 from lrlab.finder.curves import RANGE_TEST_FORMAT, Curve
@@ -42,7 +42,8 @@ def read_as(curve: Curve, source: str = "auto",
 
 def analyze_imported(
     curve: Curve, *, optimizer: str = "sgd", batch_size: int | None = None,
-    total_steps: int = 1000, source: str = "auto", factor: float | None = None,
+    total_steps: int = FIELDS["imported.total_steps"].default, source: str = "auto",
+    factor: float | None = None,
 ) -> dict[str, Any]:
     """The analysis as a range-test result; advice needs the batch the curve was measured with
     (the advised LRs transfer to other batch sizes from it). Another tool's smoothed curve is

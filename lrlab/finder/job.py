@@ -24,6 +24,7 @@ from lrlab import __version__
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import Reporter
+from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.finder.curves import RANGE_TEST_FORMAT as FORMAT
 from lrlab.finder.stop_reason import StopReason
 
@@ -43,11 +44,7 @@ FLAT_SETUP: dict[str, Any] = {
 def setup_from_flat(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ``{"setup": ..., sweep...}`` config of a flat (/1) one, testing the same network with
     the same loss as before; unknown fields are refused by name."""
-    unknown = set(config) - set(SWEEP_FIELDS) - set(FLAT_SETUP_FIELDS)
-    if unknown:
-        raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}; expected "
-                         "setup (an lrlab.train/2 config) and the sweep fields "
-                         f"{', '.join(SWEEP_FIELDS)}")
+    refuse_unknown(config, [*FLAT_SETUP_FIELDS, *SWEEP_FIELDS], "find config")
     setup = {**FLAT_SETUP, **{k: config[k] for k in FLAT_SETUP_FIELDS if k in config}}
     return {"setup": setup, **{k: config[k] for k in SWEEP_FIELDS if k in config}}
 
@@ -63,14 +60,10 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     bad fields raise LrlabError naming the field."""
     from lrlab.tasks.image.config import validate_config as validate_setup
 
-    if not isinstance(config, Mapping):
-        raise LrlabError(f"find config: expected a mapping, got {type(config).__name__}")
+    require_mapping(config, "find config")
     if "setup" not in config:
         config = setup_from_flat(config)
-    unknown = set(config) - set(SWEEP_FIELDS) - {"setup"}
-    if unknown:
-        raise LrlabError(f"find config: unknown field(s) {', '.join(sorted(unknown))}; expected "
-                         f"setup and the sweep fields {', '.join(SWEEP_FIELDS)}")
+    refuse_unknown(config, ["setup", *SWEEP_FIELDS], "find config")
     sweep = options.check({**SWEEP_DEFAULTS, **{k: v for k, v in config.items() if k != "setup"}},
                           SWEEP_FIELDS)
     if not sweep["end_lr"] > sweep["start_lr"]:

@@ -7,6 +7,8 @@ from typing import Any
 
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
+from lrlab.core.validation import refuse_unknown, require_mapping
+from lrlab.tasks.image.config import validate_config as validate_setup
 
 FORMAT = "lrlab.check/1"
 LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds")
@@ -16,15 +18,9 @@ DEFAULT_FRACTION = 0.2  # of the setup's epochs, when the budget is not given
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ladder's config with defaults filled in; bad fields raise LrlabError naming them."""
-    from lrlab.tasks.image.config import validate_config as validate_setup
-
-    if not isinstance(config, Mapping):
-        raise LrlabError(f"check config: expected a mapping, got {type(config).__name__}")
-    known = {*LADDER_FIELDS, "setup", "suggestions", "range_test", "children"}
-    unknown = set(config) - known
-    if unknown:
-        raise LrlabError(f"check config: unknown field(s) {', '.join(sorted(unknown))}; "
-                         f"expected some of {', '.join(sorted(known))}")
+    require_mapping(config, "check config")
+    refuse_unknown(config, [*LADDER_FIELDS, "setup", "suggestions", "range_test", "children"],
+                   "check config")
     if not isinstance(config.get("setup"), Mapping):
         raise LrlabError("setup: expected an lrlab.train/2 config (a mapping), got "
                          f"{config.get('setup')!r}")

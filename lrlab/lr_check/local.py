@@ -1,4 +1,5 @@
-"""A ladder trained in this process, point after point (`lrlab check`)."""
+"""A ladder trained in this process, point after point (`lrlab check`). Training (torch) is
+imported when a ladder runs, not when a page reads a ladder's result."""
 
 from __future__ import annotations
 

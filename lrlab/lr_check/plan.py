@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrlab.core.errors import LrlabError
+from lrlab.finder.job import finder_setup
 from lrlab.lr_check.config import budget_epochs, seeds_of
+from lrlab.schedules import Schedule
+from lrlab.schedules.fit import scale_lr
 
 
 def round_lr(value: float) -> float:
@@ -25,8 +28,6 @@ def factors(points: int, span: float) -> list[float]:
 def peak_lr(setup: Mapping[str, Any]) -> float:
     """The LR the setup's schedule peaks at (its effective base LR): the given schedule's, or
     the paper's from optimizer.lr (linear scaling to the batch when that trick is on)."""
-    from lrlab.schedules import Schedule
-
     if setup["schedule"] is not None:
         return Schedule.from_dict(setup["schedule"]).effective_base_lr
     lr = setup["optimizer"]["lr"]
@@ -37,9 +38,6 @@ def peak_lr(setup: Mapping[str, Any]) -> float:
 def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each point's factor, peak LR and ``lrlab.train/2`` config: the setup at that peak, for
     the budget, its schedule stretched to the budget's updates."""
-    from lrlab.schedules import Schedule
-    from lrlab.schedules.fit import scale_lr
-
     setup = cfg["setup"]
     base = peak_lr(setup)
     center = cfg["lr"] if cfg["lr"] is not None else base
@@ -75,8 +73,6 @@ def from_range_test(result: Mapping[str, Any], *, setup: Mapping[str, Any] | Non
     """A ladder's config from a range test's result: its setup (unless another is given) with
     its advised schedule of kind `advice` (sized to the planned run), every method's suggestion
     to mark, and the range test's `job` id when it ran as one."""
-    from lrlab.finder.job import finder_setup
-
     config = result.get("config") or {}
     if setup is None:
         if not config:

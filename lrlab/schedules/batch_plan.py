@@ -83,3 +83,12 @@ def equivalent_batch_plan(schedule: Schedule, dataset_size: int, batch: int,
     config["batch"] = {"kind": "steps", "milestones": [head + s for s in starts[1:]],
                        "factors": [p.batch / batch for p in plan[1:]]}
     return Schedule.from_dict(config)
+
+
+def plan_summary(schedule: Schedule, plan: Schedule, batch: int) -> str:
+    """One line on what the plan saves: updates and batches, against the LR decay it replaces."""
+    sizes = sorted({plan.batch_size(t, batch) for t in range(plan.total_steps)})
+    saved = 1 - plan.total_steps / schedule.total_steps
+    return (f"{schedule.total_steps} updates at batch {batch} with LR decay, or "
+            f"{plan.total_steps} updates with batches {', '.join(map(str, sizes))} and "
+            f"the same noise scale ({saved:.0%} fewer updates)")

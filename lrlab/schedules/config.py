@@ -13,6 +13,7 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.options import Field
+from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.schedules.spec import FORMAT, FORMAT_V2, FORMATS, KINDS, SETTINGS
 
 
@@ -24,21 +25,12 @@ TOP_FIELDS = ("format", "base_lr", "total_steps", "warmup", "hold_steps", "main"
               "momentum", "batch")
 
 
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def _check_keys(obj: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = [k for k in obj if k not in allowed]
-    if unknown:
-        place = f"{where}: " if where else ""
-        raise ScheduleError(f"{place}unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    refuse_unknown(obj, allowed, where or "schedule", ScheduleError)
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ScheduleError(f"{where}: expected a mapping, got {_type_name(value)}")
-    return value
+    return require_mapping(value, where, ScheduleError)
 
 
 def _checked(name: str, value: Any) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.options import HEARTBEAT_TIMEOUT_S
+from lrlab.core.validation import require_mapping
 from lrlab.store.database import Database
 from lrlab.store.lifecycle import FINISHED, STATUSES
 from lrlab.store.records import Job, Lease, format_time, strict_json
@@ -22,8 +23,7 @@ def _storable_job(kind: str, config: Mapping[str, Any]) -> None:
     """Refuse a job the table cannot hold, naming why."""
     if not isinstance(kind, str) or not 0 < len(kind) <= 16:
         raise LrlabError(f"job kind: expected a name of 1 to 16 characters, got {kind!r}")
-    if not isinstance(config, Mapping):
-        raise LrlabError(f"job config: expected a mapping, got {type(config).__name__}")
+    require_mapping(config, "job config")
     try:
         strict_json(config)
     except (TypeError, ValueError) as exc:

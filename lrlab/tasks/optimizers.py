@@ -110,7 +110,7 @@ def optimizer_class(info: OptimizerInfo) -> type[torch.optim.Optimizer]:
     return getattr(importlib.import_module(module), name) if module else globals()[name]
 
 
-def build_optimizer(
+def create_optimizer(
     model: nn.Module, settings: Mapping[str, Any], lr: float, *, no_bias_decay: bool
 ) -> torch.optim.Optimizer:
     """The optimizer an `optimizer` config section names, over the no-bias-decay groups when

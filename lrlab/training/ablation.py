@@ -18,6 +18,7 @@ from typing import Any
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import NullReporter, Reporter
 from lrlab.tasks.image.config import validate_config
+from lrlab.training.job import train
 
 MODES = ("cumulative", "single")
 # The value a trick takes when the ablation switches it on and the base config has it off.
@@ -124,8 +125,6 @@ def run_ablation(
     reporter_for: Callable[[str, int], Reporter] | None = None,
 ) -> list[AblationRow]:
     """Train every row for every seed; each run's folder goes under `out_dir`/<row>/seed-<k>."""
-    from lrlab.training.job import train
-
     if not seeds:
         raise LrlabError("ablation: expected at least one seed")
     rows = []

@@ -25,14 +25,13 @@ from typing import Any
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import Reporter
 from lrlab.training.ranks import COLLECTIVE_TIMEOUT_S, Rank, RankReporter, end_process_group
+from lrlab.training.run import run_one
 
 
 def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
                out_dir: str | None, messages: Any, stop: Any) -> None:
     import torch
     import torch.distributed as dist
-
-    from lrlab.training.run import run_one
 
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     cuda = torch.cuda.is_available() and config.get("device", "auto") in ("auto", "cuda")

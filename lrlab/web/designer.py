@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from lrlab.core.errors import LrlabError
-from lrlab.core.options import Field
+from lrlab.core.options import FIELDS, Field
 from lrlab.schedules import Schedule, parse_schedule
-from lrlab.schedules.batch_plan import equivalent_batch_plan
-from lrlab.schedules.noise_scale import DECAY_RULES, averaging_window, decay_per_step, noise_scale
+from lrlab.schedules.batch_plan import equivalent_batch_plan, plan_summary
+from lrlab.schedules.noise_scale import averaging_window, decay_per_step, noise_scale
 from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
 
 PREVIEW_POINTS = 4000
@@ -31,32 +31,31 @@ STEPS_FROM_EPOCHS = "Epochs × steps per epoch"
 STEPS_FROM_DATASET = "Epochs × dataset size / batch size"
 STEPS_MODES = (STEPS_DIRECT, STEPS_FROM_EPOCHS, STEPS_FROM_DATASET)
 
+def _as(name: str, source: str, **shown: Any) -> tuple[str, Field]:
+    """An option declared in lrlab.core.options, under the Designer form's key `name` (and,
+    where the panel needs it, the symbol it is known by in a formula)."""
+    return name, replace(FIELDS[source], name=name, **shown)
+
+
 # How the Designer sizes a schedule when its length is given in epochs.
-LENGTH_FIELDS: dict[str, Field] = {
-    f.name: f
-    for f in (
-        Field("epochs", "Epochs", "int", 10, low=1, step=1),
-        Field("steps_per_epoch", "Steps per epoch", "int", 100, low=1, step=10),
-        Field("dataset_size", "Dataset size", "int", 50_000, low=1, step=1000),
-        Field("batch_size", "Batch size", "int", 128, low=1, step=32),
-        Field("drop_last", "Drop the last partial batch", "bool", False),
-    )
-}
+LENGTH_FIELDS: dict[str, Field] = dict((
+    _as("epochs", "epochs"),
+    _as("steps_per_epoch", "designer.steps_per_epoch"),
+    _as("dataset_size", "designer.dataset_size"),
+    _as("batch_size", "batch_size"),
+    _as("drop_last", "designer.drop_last"),
+))
 
 # The noise-scale panel: the run the schedules are for, and the optimizer's decay.
-NOISE_FIELDS: dict[str, Field] = {
-    f.name: f
-    for f in (
-        Field("noise.dataset_size", "Training examples N", "int", 50_000, low=1, step=1000),
-        Field("noise.batch_size", "Batch B", "int", 128, low=1, step=32),
-        Field("noise.momentum", "Momentum m", "float", 0.9, low=0.0, high=1.0, high_open=True,
-              help="used where the schedule sets none"),
-        Field("noise.optimizer", "Optimizer", "choice", "sgd", choices=tuple(DECAY_RULES),
-              help="how weight decay enters each update"),
-        Field("noise.weight_decay", "Weight decay λ", "float", 5e-4, low=0.0, high=10.0,
-              format="%g"),
-    )
-}
+NOISE_FIELDS: dict[str, Field] = dict((
+    _as("noise.dataset_size", "designer.dataset_size", label="Training examples N"),
+    _as("noise.batch_size", "batch_size", label="Batch B"),
+    _as("noise.momentum", "optimizer.momentum", label="Momentum m",
+        help="used where the schedule sets none"),
+    _as("noise.optimizer", "optimizer.name", label="Optimizer",
+        help="how weight decay enters each update"),
+    _as("noise.weight_decay", "optimizer.weight_decay", label="Weight decay λ"),
+))
 
 DEFAULT_FORM: dict[str, Any] = {
     "kind": "cosine",
@@ -399,11 +398,7 @@ def batch_plan_of(schedule: Schedule, form: Mapping[str, Any],
     with the same noise scale, for the noise panel's N and B; and a line on the updates saved."""
     n, batch = int(form["noise.dataset_size"]), int(form["noise.batch_size"])
     plan = equivalent_batch_plan(schedule, n, batch, max_batch)
-    sizes = sorted({plan.batch_size(t, batch) for t in range(plan.total_steps)})
-    saved = 1 - plan.total_steps / schedule.total_steps
-    return plan, (f"{schedule.total_steps} updates at batch {batch} with LR decay, or "
-                  f"{plan.total_steps} updates with batches {', '.join(map(str, sizes))} and "
-                  f"the same noise scale ({saved:.0%} fewer updates)")
+    return plan, plan_summary(schedule, plan, batch)
 
 
 def unique_name(name: str, taken: Sequence[str]) -> str:

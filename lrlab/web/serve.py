@@ -1,4 +1,4 @@
-"""`lrlab app`: serve the web app with its worker supervised from the first second.
+"""Serving the web app (`lrlab app`) with its worker supervised from the first second.
 
 Streamlit runs a page's script only when a browser connects, so a worker started from the page
 would not exist until someone opened it: a job queued from the CLI would wait. This launcher starts
@@ -11,32 +11,15 @@ then pages may read host folders only under LRLAB_DATA_DIRS (see `lrlab.core.pat
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import sys
 from pathlib import Path
 
 from lrlab.core.errors import LrlabError
+from lrlab.jobs.supervisor import ensure_local_worker, local_worker_wanted
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    app = subparsers.add_parser(
-        "app",
-        help="serve the web app (and its own local worker)",
-        description="Serve the lrlab web app. A local worker is started with the server and "
-        "restarted if it dies, unless LRLAB_LOCAL_WORKER=0.",
-    )
-    app.add_argument(
-        "--host", default=DEFAULT_HOST,
-        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 serves "
-             "others, who may then read host folders only under LRLAB_DATA_DIRS)",
-    )
-    app.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8501)")
-    app.add_argument("--script", type=Path, help="the app's entry script (default: app.py)")
-    app.set_defaults(func=_cmd_app)
 
 
 def serves_others(address: str | None) -> bool:
@@ -54,7 +37,7 @@ def serves_others(address: str | None) -> bool:
 def find_app_script(script: Path | None) -> Path:
     """The entry script: the one given, else app.py beside the package or in this folder."""
     candidates = [script] if script else [
-        Path(__file__).resolve().parent.parent / "app.py",
+        Path(__file__).resolve().parents[2] / "app.py",
         Path.cwd() / "app.py",
     ]
     for candidate in candidates:
@@ -64,20 +47,19 @@ def find_app_script(script: Path | None) -> Path:
     raise LrlabError(f"--script: app entry not found (looked for {looked})")
 
 
-def _cmd_app(args: argparse.Namespace) -> int:
+def serve(script: Path | None, host: str, port: int) -> None:
+    """Start the app's worker supervisor (unless workers run elsewhere), then hand this process
+    to Streamlit serving the entry script on host:port."""
     from streamlit.web import cli as streamlit_cli
 
-    from lrlab.jobs.supervisor import ensure_local_worker, local_worker_wanted
-
-    script = find_app_script(args.script)
-    if not 0 < args.port < 65536:
-        raise LrlabError(f"--port: expected 1-65535, got {args.port}")
+    entry = find_app_script(script)
+    if not 0 < port < 65536:
+        raise LrlabError(f"--port: expected 1-65535, got {port}")
     if local_worker_wanted():
         ensure_local_worker(None)
-    print(f"lrlab: serving {script} on http://{args.host}:{args.port}", file=sys.stderr)
+    print(f"lrlab: serving {entry} on http://{host}:{port}", file=sys.stderr)
     streamlit_cli.main(
-        ["run", str(script), "--server.address", args.host, "--server.port", str(args.port),
+        ["run", str(entry), "--server.address", host, "--server.port", str(port),
          "--server.headless", "true"],
         prog_name="streamlit",
     )
-    return 0

@@ -79,6 +79,23 @@ def test_analyze_cli_end_to_end(tmp_path, capsys) -> None:
     assert set(result["advice"]) >= {"onecycle"}
 
 
+def test_analyze_sizes_its_advice_as_the_page_does(tmp_path, capsys) -> None:
+    """Both read one declaration (imported.total_steps, imported.batch_size): unset, the CLI
+    advises over the page's 10 000 steps; --total-steps sizes every advised schedule."""
+    lrs = np.logspace(-6, 1, 60)
+    losses = 2.0 - 1.5 / (1 + np.exp(-2.5 * (np.log10(lrs) + 2.5))) + 3 * (lrs > 1) * lrs
+    path = tmp_path / "curve.csv"
+    path.write_text("lr,loss\n" + "\n".join(f"{a},{b}" for a, b in zip(lrs, losses, strict=True)))
+    for argv, steps in (([], 10_000), (["--total-steps", "777"], 777)):
+        out_path = tmp_path / f"a{steps}.json"
+        code, _, err = _run(["analyze", str(path), *argv, "--out", str(out_path)], capsys)
+        assert code == 0, err
+        advice = json.loads(out_path.read_text())["advice"]
+        assert advice and {a["total_steps"] for a in advice.values()} == {steps}
+    code, _, err = _run(["analyze", str(path), "--total-steps", "3"], capsys)
+    assert code == 2 and "--total-steps" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("argv", "field"), [
     (["--start-lr", "1", "--end-lr", "0.5"], "end_lr"),
     (["--num-points", "4"], "num_points"),

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from lrlab.cli import build_parser
-from lrlab.cli.find import LADDER_FLAGS, SWEEP_FLAGS
+from lrlab.cli.check import LADDER_FLAGS
+from lrlab.cli.find import SWEEP_FLAGS
 from lrlab.cli.train import TRAIN_FLAGS
 from lrlab.core import options
 from lrlab.core.errors import LrlabError

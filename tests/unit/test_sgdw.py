@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lrlab.tasks.image.models import build_model
-from lrlab.tasks.optimizers import SGDW, build_optimizer
+from lrlab.tasks.optimizers import SGDW, create_optimizer
 
 
 def _quadratic_steps(optimizer: torch.optim.Optimizer, theta: torch.nn.Parameter, steps: int,
@@ -93,7 +93,7 @@ def test_a_range_test_sweep_keeps_the_decay_fixed() -> None:
 
 def test_build_optimizer_makes_sgdw_with_the_no_bias_decay_groups() -> None:
     model = build_model("small_cnn", num_classes=10, in_channels=1, image_size=8, width=4)
-    optimizer = build_optimizer(model, {"name": "sgdw", "momentum": 0.9, "weight_decay": 5e-4,
+    optimizer = create_optimizer(model, {"name": "sgdw", "momentum": 0.9, "weight_decay": 5e-4,
                                         "nesterov": True}, 0.2, no_bias_decay=True)
     assert isinstance(optimizer, SGDW)
     decays = sorted(g["weight_decay"] for g in optimizer.param_groups)

@@ -14,7 +14,7 @@ from lrlab.core.errors import LrlabError
 from lrlab.tasks.image.config import DEFAULTS, FORMAT, validate_config
 from lrlab.tasks.image.models import build_model
 from lrlab.tasks.image.planned_run import build_schedule
-from lrlab.tasks.optimizers import build_optimizer
+from lrlab.tasks.optimizers import create_optimizer
 
 
 def test_defaults_are_the_papers_tricks() -> None:
@@ -55,7 +55,7 @@ def test_validation_is_idempotent() -> None:
         ({"learning_rate": 0.1}, "unknown field(s) learning_rate"),
         ({"format": "lrlab.train/3"}, "format: expected 'lrlab.train/1' or 'lrlab.train/2'"),
         ({"origin": {"range_test": "7"}}, "origin.range_test: expected a job id"),
-        ({"origin": {"parent": 7}}, "origin has unknown field"),
+        ({"origin": {"parent": 7}}, "origin: unknown field"),
         ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of sgd, sgdw, adam, adamw"),
         ({"optimizer": {"lr": 0}}, "optimizer.lr: expected a number in (0, 100]"),
         ({"optimizer": {"lr": float("nan")}}, "optimizer.lr: expected a finite number, got nan"),
@@ -63,11 +63,11 @@ def test_validation_is_idempotent() -> None:
         ({"optimizer": {"name": "adam", "nesterov": True}}, "optimizer.nesterov: needs SGD"),
         ({"optimizer": {"betas": [0.9, 0.999]}}, "optimizer.betas: only Adam and AdamW"),
         ({"optimizer": {"name": "adam", "betas": [0.9]}}, "optimizer.betas: expected two"),
-        ({"optimizer": {"lrr": 1}}, "optimizer has unknown field(s) lrr"),
+        ({"optimizer": {"lrr": 1}}, "optimizer: unknown field(s) lrr"),
         ({"optimizer": [0.1]}, "optimizer: expected a mapping"),
         ({"tricks": {"label_smoothing": 1.5}}, "tricks.label_smoothing: expected a number in"),
         ({"tricks": {"cosine": "yes"}}, "tricks.cosine: expected true or false"),
-        ({"tricks": {"warmup": 5}}, "tricks has unknown field(s) warmup"),
+        ({"tricks": {"warmup": 5}}, "tricks: unknown field(s) warmup"),
         ({"tricks": {"distillation": {"teacher": ""}}}, "tricks.distillation.teacher"),
         ({"tricks": {"distillation": {"teacher": "t", "temperature": 0}}},
          "tricks.distillation.temperature"),
@@ -137,7 +137,7 @@ def _model() -> nn.Module:
 def test_optimizer_no_bias_decay_groups_and_nesterov() -> None:
     cfg = validate_config({"optimizer": {"weight_decay": 1e-4, "nesterov": True}})
     model = _model()
-    opt = build_optimizer(model, cfg["optimizer"], 0.05, no_bias_decay=True)
+    opt = create_optimizer(model, cfg["optimizer"], 0.05, no_bias_decay=True)
     assert isinstance(opt, torch.optim.SGD)
     decayed, rest = opt.param_groups
     assert decayed["weight_decay"] == 1e-4 and rest["weight_decay"] == 0.0
@@ -151,11 +151,11 @@ def test_optimizer_no_bias_decay_groups_and_nesterov() -> None:
 
 def test_optimizer_adam_family_uses_momentum_as_beta1_or_given_betas() -> None:
     model = _model()
-    adam = build_optimizer(model, validate_config({"optimizer": {"name": "adam",
+    adam = create_optimizer(model, validate_config({"optimizer": {"name": "adam",
                                                                  "momentum": 0.8}})["optimizer"],
                            1e-3, no_bias_decay=True)
     assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.8, 0.999)
-    adamw = build_optimizer(model, validate_config(
+    adamw = create_optimizer(model, validate_config(
         {"optimizer": {"name": "adamw", "betas": [0.95, 0.98]}})["optimizer"], 1e-3,
         no_bias_decay=False)
     assert isinstance(adamw, torch.optim.AdamW) and len(adamw.param_groups) == 1

@@ -24,6 +24,7 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import Reporter
+from lrlab.core.validation import require_mapping
 from lrlab.jobs.kinds import check, find, selftest, train
 from lrlab.jobs.kinds.declaration import JobKind
 from lrlab.store import Job, Store
@@ -60,8 +61,7 @@ def _function(kind: JobKind, reference: str) -> Callable[..., Any]:
 def validate(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """Check a job's config with its kind's own validator; returns the config to queue."""
     kind = kind_of(name)
-    if not isinstance(config, Mapping):
-        raise LrlabError(f"{name} config: expected a mapping, got {type(config).__name__}")
+    require_mapping(config, f"{name} config")
     checked = _function(kind, kind.validate)(dict(config))
     return dict(config) if checked is None else dict(checked)
 

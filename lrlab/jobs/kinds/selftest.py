@@ -13,9 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.core.errors import LrlabError
 from lrlab.core.options import Field
 from lrlab.core.reporting import Reporter
+from lrlab.core.validation import refuse_unknown
 from lrlab.jobs.kinds.declaration import JobKind
 
 FIELDS = (
@@ -34,9 +34,7 @@ class SelfTestError(RuntimeError):
 
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(config) - set(DEFAULTS) - {"device"})
-    if unknown:
-        raise LrlabError(f"selftest config: unknown field(s) {', '.join(unknown)}")
+    refuse_unknown(config, [*DEFAULTS, "device"], "selftest config")
     merged = {**DEFAULTS, **config}
     for field in FIELDS:
         merged[field.name] = field.check(merged[field.name], f"selftest {field.name}")

@@ -9,18 +9,21 @@ parameter groups (no bias decay) that the run will train.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:
-    from lrlab.tasks.image.models import ModelSummary
+from lrlab.core.artifacts import artifact_root, local_path
+from lrlab.core.paths import lrlab_home
+from lrlab.tasks.image.checkpoint import load_teacher
+from lrlab.tasks.image.data import load_dataset
+from lrlab.tasks.image.models import ModelSummary, build_model, model_summary
+from lrlab.tasks.image.objective import Objective
+from lrlab.tasks.optimizers import create_optimizer
 
 
 def load_data(cfg: Mapping[str, Any]) -> Any:
     """The config's dataset with its train and validation splits."""
-    from lrlab.tasks.image.data import load_dataset
-
     return load_dataset(cfg["dataset"], root=cfg["data_root"], download=cfg["download"],
                         val_fraction=cfg["val_fraction"], seed=cfg["seed"], limit=cfg["limit"])
 
@@ -29,8 +32,6 @@ def build_network(
     cfg: Mapping[str, Any], dataset: Any, device: torch.device
 ) -> tuple[torch.nn.Module, torch.memory_format, ModelSummary]:
     """The network (seeded, zero-γ as configured) on the device, its memory format, its size."""
-    from lrlab.tasks.image.models import build_model, model_summary
-
     torch.manual_seed(cfg["seed"])
     model = build_model(cfg["model"], num_classes=dataset.num_classes,
                         in_channels=dataset.in_channels, image_size=dataset.image_size,
@@ -45,11 +46,6 @@ def build_network(
 
 def build_objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) -> Any:
     """The loss: label smoothing, mixup and distillation from a teacher, as configured."""
-    from lrlab.core.artifacts import artifact_root, local_path
-    from lrlab.core.paths import lrlab_home
-    from lrlab.tasks.image.checkpoint import load_teacher
-    from lrlab.tasks.image.objective import Objective
-
     distill = cfg["tricks"]["distillation"]
     teacher = None
     if distill is not None:
@@ -67,6 +63,5 @@ def build_objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) 
 def build_optimizer(cfg: Mapping[str, Any], model: torch.nn.Module,
                     lr: float) -> torch.optim.Optimizer:
     """The configured optimizer over the model's groups (no bias decay when that trick is on)."""
-    from lrlab.tasks.optimizers import build_optimizer as build
-
-    return build(model, cfg["optimizer"], lr, no_bias_decay=cfg["tricks"]["no_bias_decay"])
+    return create_optimizer(model, cfg["optimizer"], lr,
+                            no_bias_decay=cfg["tricks"]["no_bias_decay"])

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lrlab.core.errors import LrlabError
+from lrlab.tasks.image.models import build_model
 
 FORMAT = "lrlab.checkpoint/1"
 FILENAME = "checkpoint.pt"
@@ -61,8 +62,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def model_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
     """Rebuild the run's model and load its weights."""
-    from lrlab.tasks.image.models import build_model
-
     config, data = payload["config"], payload["data"]
     model = build_model(config["model"], num_classes=data["num_classes"],
                         in_channels=data["in_channels"], image_size=tuple(data["image_size"]),

@@ -17,6 +17,7 @@ from typing import Any
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
 from lrlab.core.optimizer_table import optimizer_info
+from lrlab.core.validation import refuse_unknown, require_mapping
 
 FORMAT = "lrlab.train/2"
 READS = ("lrlab.train/1", FORMAT)
@@ -51,17 +52,11 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _check_keys(obj: Mapping[str, Any], allowed: Mapping[str, Any], section: str) -> None:
-    unknown = sorted(set(obj) - set(allowed))
-    if unknown:
-        name = f"{section} " if section else ""
-        raise LrlabError(f"train config {name}has unknown field(s) {', '.join(unknown)}; "
-                         f"expected some of {', '.join(allowed)}")
+    refuse_unknown(obj, allowed, section or "train config")
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise LrlabError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
-    return value
+    return require_mapping(value, where)
 
 
 def _optimizer(value: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from torch import nn
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.options import NORMS, VARIANTS
+from lrlab.tasks.image.data import DATASETS
 
 SMALL_IMAGE_MAX = 64
 
@@ -503,8 +504,6 @@ TYPICAL_FOLDER_INPUT = (3, 32, 32)
 def describe_for_dataset(name: str, dataset: str, *, variant: str = "A",
                          width: int | None = None) -> str:
     """`describe_model` for a registered dataset's images, before any data is loaded."""
-    from lrlab.tasks.image.data import DATASETS
-
     info = DATASETS[dataset]
     shape = info.input_shape or TYPICAL_FOLDER_INPUT
     line = describe_model(name, input_shape=shape, num_classes=info.num_classes or 10,

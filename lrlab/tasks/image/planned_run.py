@@ -65,7 +65,7 @@ def planned_updates(cfg: Mapping[str, Any], train_examples: int | None = None) -
     """The optimizer updates a run of this (validated) config makes: its training loader's
     batches over its epochs, a batch plan followed. Counts the training split from its labels
     (train_examples) unless given: no image is decoded, so a page can ask before queueing."""
-    from lrlab.tasks.image.data import EpochPlan
+    from lrlab.tasks.image.data import EpochPlan  # torch: when a run is counted, not on import
     from lrlab.tasks.image.data import train_examples as count
 
     n = train_examples if train_examples is not None else count(

@@ -1,0 +1,73 @@
+"""`lrlab check`: train short runs at a ladder of LRs around a suggestion, one after another
+(`lrlab submit check` queues the same ladder for workers to run in parallel)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lrlab.cli.find import write_result
+from lrlab.cli.train import add_setup_arguments, config_from_args
+from lrlab.core import options
+from lrlab.core.console import note
+
+# The ladder's flags; --epochs there is each point's budget (the setup's epochs come from its
+# config: the planned run the advice is sized for).
+LADDER_FLAGS = ("check.lr", "check.points", "check.span", "check.epochs", "check.fraction",
+                "check.seeds")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    check = subparsers.add_parser(
+        "check", help="train short runs at LRs around a suggestion (LR check ladder)",
+        description="Train the setup at a ladder of peak LRs around the advice (--from a range "
+                    "test's result) or around --around LR, each for a short budget, one after "
+                    "another; `lrlab submit check` queues the same ladder for workers to run "
+                    "in parallel.")
+    add_setup_arguments(check, skip=("epochs",))
+    check.add_argument("--from", dest="from_result", type=Path,
+                       help="an lrlab.range_test result: its setup, advice and suggestions")
+    check.add_argument("--advice", default="onecycle",
+                       choices=("onecycle", "warmup_cosine", "cyclic"),
+                       help="which of the range test's advised schedules to check")
+    options.add_flags(check, LADDER_FLAGS)
+    check.add_argument("--out", default=None, help="write the lrlab.check/1 JSON")
+    check.set_defaults(func=_check)
+
+
+def check_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ladder's config: a range test's setup, advice and suggestions (--from), the setup's
+    file and flags on top, and the ladder's own flags."""
+    from lrlab import lr_check
+    from lrlab.core.config_files import read_config_file
+
+    config: dict[str, Any] = {}
+    if args.from_result is not None:
+        config = lr_check.from_range_test(read_config_file(args.from_result, "--from"),
+                                        advice=args.advice)
+    schedule = config.get("setup", {}).get("schedule")
+    config["setup"] = config_from_args(args, config.get("setup"))
+    if args.from_result is not None and args.schedule is None:
+        config["setup"].update(schedule=schedule, schedule_fit="stretch")
+    for name in LADDER_FLAGS:
+        value = getattr(args, options.FIELDS[name].dest)
+        if value is not None:
+            config[options.FIELDS[name].key] = value
+    return config
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lrlab import lr_check
+    from lrlab.core.reporting import TerminalReporter
+
+    cfg = lr_check.validate_config(check_config_from_args(args))
+    if args.from_result is None and cfg["lr"] is None and cfg["setup"]["schedule"] is None:
+        note(f"note: centred on the setup's own peak LR {lr_check.peak_lr(cfg['setup']):.3g}")
+    result = lr_check.run_locally(cfg, TerminalReporter())
+    print(lr_check.table(result))
+    print(result["verdict"])
+    if args.out:
+        write_result(args.out, result)
+        note(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,28 @@
+"""The two checks every config section starts with, phrased one way everywhere: the section is a
+mapping, and it holds no field nobody reads (a typo would otherwise be ignored silently)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lrlab.core.errors import LrlabError
+
+
+def require_mapping(value: Any, where: str,
+                    error: type[LrlabError] = LrlabError) -> Mapping[str, Any]:
+    """`value` if it is a mapping, else one sentence naming `where` and what it got."""
+    if not isinstance(value, Mapping):
+        got = "null" if value is None else f"{type(value).__name__} {value!r}"
+        raise error(f"{where}: expected a mapping, got {got}")
+    return value
+
+
+def refuse_unknown(section: Mapping[str, Any], allowed: Iterable[str], where: str,
+                   error: type[LrlabError] = LrlabError) -> None:
+    """Refuse fields `section` holds beyond `allowed`, naming them and the ones there are."""
+    allowed = list(allowed)
+    unknown = sorted(str(k) for k in section if k not in allowed)
+    if unknown:
+        raise error(f"{where}: unknown field(s) {', '.join(unknown)}; expected some of "
+                    f"{', '.join(allowed)}")
