@@ -11,20 +11,13 @@ import streamlit as st
 
 from lrlab import __version__
 from lrlab.web import ui
+from lrlab.web.pages import PAGES
 
 st.set_page_config(page_title="lrlab", page_icon="📉", layout="wide")
 
-pages = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/lr_finder.py", title="LR Finder", icon=":material/search:",
-            url_path="finder"),
-    st.Page("app_pages/schedule_designer.py", title="Schedule Designer",
-            icon=":material/timeline:", url_path="designer"),
-    st.Page("app_pages/check.py", title="LR Check", icon=":material/stairs:",
-            url_path="check"),
-    st.Page("app_pages/training.py", title="Training", icon=":material/model_training:",
-            url_path="training"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
+pages = [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)] + [
+    st.Page(page.script, title=page.title, icon=page.icon, url_path=page.url_path)
+    for page in PAGES
 ]
 
 navigation = st.navigation(pages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lrlab.core.errors import LrlabError
+from lrlab.jobs import kinds
 from lrlab.web import comparison, ui
 from lrlab.web.plots import range_test_result_figure, training_figure
 
@@ -70,7 +71,7 @@ if st.session_state.get("runs.confirm_delete"):
 if len(picked) == 1:
     job = picked[0]
     st.subheader(comparison.run_label(job))
-    page = {"find": "finder", "train": "training", "check": "check"}.get(job.kind)
+    page = kinds.kind_of(job.kind).page
     if page:  # a relative link: works under any base URL path
         st.markdown(f"[Open on its own page (live view)](./{page}?job={job.id})")
     st.markdown(f"**Status:** {ui.status_line(job.status)} · {job.message or ''}")

@@ -7,15 +7,17 @@ import streamlit as st
 from lrlab.core import options
 from lrlab.core.artifacts import read_bytes, run_url
 from lrlab.core.errors import LrlabError
+from lrlab.jobs import kinds
 from lrlab.store import Job
 from lrlab.tasks.image.planned_run import check_schedule_fit
 from lrlab.web import designer, monitor, ui
 from lrlab.web.monitor import JobFollower
+from lrlab.web.pages import script_of
 from lrlab.web.plots import training_figure
 
 state = st.session_state
-ORIGIN_LABELS = {"range_test": "range test", "check": "LR check"}
-ORIGIN_PAGES = {"range_test": "app_pages/lr_finder.py", "check": "app_pages/check.py"}
+# A run's origin names the jobs its setup came from, by key: that job kind's label and page.
+ORIGIN_KINDS = {"range_test": kinds.kind_of("find"), "check": kinds.kind_of("check")}
 
 st.title("Training")
 st.caption("A short run with the tricks of He et al. (2019) to check an LR and schedule. "
@@ -24,8 +26,8 @@ job = ui.job_in_url("train")  # first, so a stale link's message is at the top o
 
 origin = state.get("training.origin")
 if origin:
-    st.caption("Setup from " + " and ".join(f"{ORIGIN_LABELS[k]} #{v}" for k, v in origin.items()
-                                              if v is not None) + ".")
+    st.caption("Setup from " + " and ".join(f"{ORIGIN_KINDS[k].short} #{v}"
+                                            for k, v in origin.items() if v is not None) + ".")
 
 # One setup form with the LR Finder (lrlab.web.ui.setup_*): each widget drawn from its option's
 # declaration (lrlab.core.options). What to train sits outside the form, so the model's size updates
@@ -84,7 +86,8 @@ def origin_links(job: Job) -> None:
     """Where the run's setup and LR came from: its range test and LR check, one click away."""
     came_from = {k: v for k, v in (job.config.get("origin") or {}).items() if v is not None}
     for column, (kind, job_id) in zip(st.columns(4), came_from.items(), strict=False):
-        ui.page_button(column, f"From {ORIGIN_LABELS[kind]} #{job_id}", ORIGIN_PAGES[kind],
+        ui.page_button(column, f"From {ORIGIN_KINDS[kind].short} #{job_id}",
+                       script_of(ORIGIN_KINDS[kind].page),
                        key=f"training.from.{kind}", query_params={"job": str(job_id)})
 
 

@@ -62,25 +62,51 @@ class RayPlacement:
         return (f"Ray cluster with {resources.get('CPU', 0):g} CPUs and "
                 f"{resources.get('GPU', 0):g} GPUs ({self.gpus:g} GPU per job)")
 
-    def start(self, task: Any) -> Any:
-        """The job's task, asking for what it needs: a data-parallel run (nproc ranks) asks
-        for nproc CPUs and nproc × the per-job GPUs."""
+    def place(self, task: Any) -> RayJob:
+        """The job as a Ray task asking for what it needs: a data-parallel run (nproc ranks)
+        asks for nproc CPUs and nproc × the per-job GPUs."""
         ranks = int(task.config.get("nproc", 1) or 1)
-        return self._task.options(num_cpus=ranks, num_gpus=self.gpus * ranks).remote(task)
+        return RayJob(self.ray, self._task.options(num_cpus=ranks,
+                                                   num_gpus=self.gpus * ranks).remote(task))
 
-    def done(self, ref: Any, timeout_s: float) -> bool:
-        ready, _ = self.ray.wait([ref], timeout=timeout_s)
+
+class RayJob:
+    """A job running as a Ray task, as the worker supervises it (see jobs.worker._ChildJob)."""
+
+    reaps_others = False
+
+    def __init__(self, ray: Any, ref: Any) -> None:
+        self.ray, self.ref = ray, ref
+
+    def finished(self, timeout_s: float) -> bool:
+        ready, _ = self.ray.wait([self.ref], timeout=timeout_s)
         return bool(ready)
 
-    def outcome(self, ref: Any) -> tuple[str, Any]:
+    def ask_to_stop(self, cancel: bool) -> None:
+        """A cancel reaches the task through the store (it reads the flag); a worker's shutdown
+        interrupts it."""
+        if not cancel:
+            self.ray.cancel(self.ref, force=False)
+
+    def terminate(self) -> None:
+        self.ray.cancel(self.ref, force=True)
+
+    def outcome(self) -> tuple[str, Any]:
         """The task's outcome, or why Ray has none (cancelled, its worker or node died)."""
         try:
-            return self.ray.get(ref)
+            return self.ray.get(self.ref)
         except self.ray.exceptions.TaskCancelledError:
             return ("error", "cancelled in Ray before it reported a result")
         except self.ray.exceptions.RayError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return ("error", f"the job's Ray task died ({type(exc).__name__}): {reason}")
 
-    def cancel(self, ref: Any, force: bool) -> None:
-        self.ray.cancel(ref, force=force)
+    def cancel_seen(self, store: Store, job_id: int) -> bool:
+        """The task reads the cancel flag itself and may stop before a heartbeat saw it."""
+        return store.get(job_id).cancel_requested
+
+    def how_it_ended(self) -> str:
+        return "ended"  # a Ray task always reports an outcome (outcome() says why not)
+
+    def close(self) -> None:
+        pass

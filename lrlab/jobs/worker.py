@@ -73,6 +73,73 @@ class _Child:
     outcome: Connection  # parent's receiving end
 
 
+def _terminate(process: Any) -> None:
+    process.terminate()
+    process.join(5.0)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+class _ChildJob:
+    """A job handed to a warm child process: its outcome comes through a pipe, a stop request
+    is the child's stop flag, and terminating it is terminating the process."""
+
+    reaps_others = True  # while it runs, the worker keeps reaping other workers' silent jobs
+
+    def __init__(self, child: _Child, grace_s: float) -> None:
+        self.child, self.grace_s = child, grace_s
+        self._outcome: tuple[str, Any] | None = None
+        self._pipe_open = True
+
+    def _receive(self) -> None:
+        try:
+            self._outcome = self.child.outcome.recv()
+        except EOFError:
+            self._pipe_open = False
+
+    def finished(self, timeout_s: float) -> bool:
+        """Whether the outcome came (or the child died), waiting up to `timeout_s`."""
+        process, receiver = self.child.process, self.child.outcome
+        ready = wait([process.sentinel, receiver] if self._pipe_open else [process.sentinel],
+                     timeout_s)
+        if self._pipe_open and receiver in ready:
+            self._receive()
+        if self._outcome is not None:
+            return True  # record it now: the child's exit adds nothing to the job
+        if not process.is_alive():
+            # Whatever the child sent before exiting is already in the pipe.
+            while self._pipe_open and self._outcome is None and receiver.poll():
+                self._receive()
+            return True
+        return False
+
+    def ask_to_stop(self, cancel: bool) -> None:
+        self.child.stop.set()
+
+    def terminate(self) -> None:
+        if self.child.process.is_alive():
+            _terminate(self.child.process)
+
+    def outcome(self) -> tuple[str, Any] | None:
+        self.child.process.join(self.grace_s)
+        if self.child.process.is_alive():  # sent its outcome but hangs on the way out
+            _terminate(self.child.process)
+        return self._outcome
+
+    def cancel_seen(self, _store: Any, _job_id: int) -> bool:
+        return False  # the worker's own heartbeat is where a cancel reaches a child
+
+    def how_it_ended(self) -> str:
+        code = self.child.process.exitcode
+        if code is not None and code < 0:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        return f"exited with code {code}"
+
+    def close(self) -> None:
+        self.child.outcome.close()
+
+
 @dataclass
 class _Supervision:
     """What happened while a child ran, to decide the job's final status."""
@@ -254,16 +321,18 @@ class Worker:
         task = ChildTask(db_url=self.store.url, job_id=job.id, kind=job.kind, config=config,
                          out_dir=out_dir, artifacts_url=url)
         if self._ray:
-            self._record_outcome(job.id, None, self._supervise_ray(job.id, task))
-            return
-        child = self._hand_over(task)
-        self._log(f"job {job.id} ({job.kind}): started in process {child.process.pid}")
+            placed: Any = self._ray.place(task)
+            self._log(f"job {job.id} ({job.kind}): placed on Ray")
+        else:
+            child = self._hand_over(task)
+            placed = _ChildJob(child, self.options.cancel_grace_s)
+            self._log(f"job {job.id} ({job.kind}): started in process {child.process.pid}")
         self.store.worker_heartbeat(self.id, "busy", job.id)
         try:
-            seen = self._supervise(job.id, child.process, child.stop, child.outcome)
+            seen = self._supervise(job.id, placed)
         finally:
-            child.outcome.close()
-        self._record_outcome(job.id, child.process, seen)
+            placed.close()
+        self._record_outcome(job.id, placed, seen)
 
     def _spawn_child(self) -> _Child:
         """Start a child that warms up, then waits for its task."""
@@ -308,80 +377,38 @@ class Worker:
         """End a child that was never given a job: it holds no state, so stop it at once."""
         child.tasks.close()
         child.outcome.close()
-        self._terminate(child.process)
+        _terminate(child.process)
 
-    def _supervise(self, job_id: int, child: Any, stop: Any, receiver: Connection) -> _Supervision:
-        assert self.id is not None
-        seen = _Supervision()
-        next_heartbeat = time.monotonic() + self.options.heartbeat_s
-        stop_deadline: float | None = None
-        pipe_open = True
-        while True:
-            ready = wait([child.sentinel, receiver] if pipe_open else [child.sentinel], 0.2)
-            if pipe_open and receiver in ready:
-                pipe_open = self._receive(receiver, seen)
-            if seen.outcome is not None:
-                break  # record it now: the child's exit adds nothing to the job
-            if not child.is_alive():
-                # Whatever the child sent before exiting is already in the pipe.
-                while pipe_open and seen.outcome is None and receiver.poll():
-                    pipe_open = self._receive(receiver, seen)
-                break
-            now = time.monotonic()
-            if self._stopping.is_set() and not seen.shutdown:
-                seen.shutdown = True
-                stop.set()
-                stop_deadline = now + self.options.cancel_grace_s
-            if now >= next_heartbeat:
-                next_heartbeat = now + self.options.heartbeat_s
-                lease = self._renew(job_id, reap=True)
-                if not lease.held:
-                    seen.lease_lost = True
-                    self._terminate(child)
-                    break
-                if lease.cancel_requested and not seen.cancel_requested:
-                    seen.cancel_requested = True
-                    stop.set()
-                    stop_deadline = now + self.options.cancel_grace_s
-            if stop_deadline is not None and now >= stop_deadline and child.is_alive():
-                seen.terminated = True
-                self._terminate(child)
-        child.join(self.options.cancel_grace_s)
-        if child.is_alive():  # sent its outcome but hangs on the way out
-            self._terminate(child)
-        return seen
-
-    def _supervise_ray(self, job_id: int, task: ChildTask) -> _Supervision:
-        """A job placed on Ray: its lease kept, its cancel passed on, its outcome awaited."""
-        assert self.id is not None
-        ref = self._ray.start(task)
-        self._log(f"job {job_id} ({task.kind}): placed on Ray")
-        self.store.worker_heartbeat(self.id, "busy", job_id)
+    def _supervise(self, job_id: int, job: Any) -> _Supervision:
+        """Follow a placed job to its end: heartbeat its lease, pass a cancel or this worker's
+        shutdown on as a stop request, and terminate it past the grace period. `job` is where
+        it runs (a _ChildJob here, or a Ray task: lrlab.jobs.ray_executor.RayJob)."""
         seen = _Supervision()
         next_heartbeat = time.monotonic() + self.options.heartbeat_s
         deadline: float | None = None
-        while not self._ray.done(ref, 0.2):
+        while not job.finished(0.2):
             now = time.monotonic()
             if self._stopping.is_set() and not seen.shutdown:
                 seen.shutdown = True
-                self._ray.cancel(ref, force=False)
+                job.ask_to_stop(cancel=False)
                 deadline = now + self.options.cancel_grace_s
             if now >= next_heartbeat:
                 next_heartbeat = now + self.options.heartbeat_s
-                lease = self._renew(job_id, reap=False)
+                lease = self._renew(job_id, reap=job.reaps_others)
                 if not lease.held:
                     seen.lease_lost = True
-                    self._ray.cancel(ref, force=True)
+                    job.terminate()
                     return seen
                 if lease.cancel_requested and not seen.cancel_requested:
-                    seen.cancel_requested = True  # the task reads the flag from the store
+                    seen.cancel_requested = True
+                    job.ask_to_stop(cancel=True)
                     deadline = now + self.options.cancel_grace_s
             if deadline is not None and now >= deadline and not seen.terminated:
                 seen.terminated = True
-                self._ray.cancel(ref, force=True)
-        seen.outcome = self._ray.outcome(ref)
-        # The task reads the cancel flag itself and may stop before a heartbeat here saw it.
-        seen.cancel_requested = seen.cancel_requested or self.store.get(job_id).cancel_requested
+                job.terminate()
+        seen.outcome = job.outcome()
+        # A Ray task reads the cancel flag itself and may stop before a heartbeat here saw it.
+        seen.cancel_requested = seen.cancel_requested or job.cancel_seen(self.store, job_id)
         return seen
 
     def _renew(self, job_id: int, *, reap: bool) -> Lease:
@@ -404,24 +431,8 @@ class Worker:
         for job_id in kinds.reap(self.store, self.options.heartbeat_timeout_s):
             self._log(f"job {job_id}: marked failed, its worker stopped heartbeating")
 
-    @staticmethod
-    def _receive(receiver: Connection, seen: _Supervision) -> bool:
-        """Read the child's outcome; False once the pipe is closed."""
-        try:
-            seen.outcome = receiver.recv()
-        except EOFError:
-            return False
-        return True
 
-    @staticmethod
-    def _terminate(child: Any) -> None:
-        child.terminate()
-        child.join(5.0)
-        if child.is_alive():
-            child.kill()
-            child.join()
-
-    def _record_outcome(self, job_id: int, child: Any, seen: _Supervision) -> None:
+    def _record_outcome(self, job_id: int, job: Any, seen: _Supervision) -> None:
         if seen.lease_lost:
             self._log(f"job {job_id}: no longer ours (reaped or deleted); child stopped")
             return
@@ -436,13 +447,7 @@ class Worker:
         elif seen.terminated:
             error = f"did not stop within {self.options.cancel_grace_s:g} s; terminated"
         else:
-            code = child.exitcode
-            how = (
-                f"was killed by signal {signal.Signals(-code).name}"
-                if code is not None and code < 0
-                else f"exited with code {code}"
-            )
-            error = f"the job's process {how} before reporting a result"
+            error = f"the job's process {job.how_it_ended()} before reporting a result"
         if seen.cancel_requested:
             status = "cancelled"
         elif seen.shutdown:

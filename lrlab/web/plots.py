@@ -110,6 +110,19 @@ def range_test_figure(
     """
     lr_a, loss_a = np.asarray(lr, dtype=float), np.asarray(loss, dtype=float)
     fig = go.Figure()
+    _curve_traces(fig, lr_a, loss_a, smoothed, band, validation, overlays)
+    reference = np.asarray(smoothed, dtype=float) if smoothed is not None else loss_a
+    _suggestion_traces(fig, lr_a, reference, suggestions, consensus)
+    _range_test_axes(fig, loss_a, lr_range)
+    return fig
+
+
+def _curve_traces(fig: go.Figure, lr_a: np.ndarray, loss_a: np.ndarray,
+                  smoothed: Sequence[float] | None,
+                  band: tuple[Sequence[float], Sequence[float], Sequence[float]] | None,
+                  validation: tuple[Sequence[float], Sequence[float]] | None,
+                  overlays: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> None:
+    """The seed band, raw points, smoothed line, validation loss and other tests' curves."""
     if band is not None:
         grid, low, high = (np.asarray(v, dtype=float) for v in band)
         fig.add_trace(go.Scatter(x=grid, y=high, mode="lines", line={"width": 0},
@@ -137,7 +150,12 @@ def range_test_figure(
             x=np.asarray(o_lr, dtype=float), y=np.asarray(o_loss, dtype=float), mode="lines",
             name=name, line={"color": PALETTE[(i + 3) % len(PALETTE)], "width": 1.5},
             opacity=0.8))
-    reference = np.asarray(smoothed, dtype=float) if smoothed is not None else loss_a
+
+
+def _suggestion_traces(fig: go.Figure, lr_a: np.ndarray, reference: np.ndarray,
+                       suggestions: dict[str, float | None] | None,
+                       consensus: float | None) -> None:
+    """Each method's suggestion as a marker on the curve, the consensus as a line."""
     for i, (method, value) in enumerate(sorted((suggestions or {}).items())):
         if value is None or method == "consensus":
             continue
@@ -150,6 +168,10 @@ def range_test_figure(
         fig.add_vline(x=consensus, line={"color": "#d62728", "width": 3},
                       annotation_text=f"consensus {consensus:.2g}",
                       annotation_position="top left")
+
+
+def _range_test_axes(fig: go.Figure, loss_a: np.ndarray,
+                     lr_range: tuple[float, float] | None) -> None:
     finite = loss_a[np.isfinite(loss_a)]
     if finite.size:
         # Diverged tails would squash the interesting part: cap the view a bit above the start.
@@ -162,7 +184,6 @@ def range_test_figure(
     fig.update_yaxes(title_text="loss")
     fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
-    return fig
 
 
 TRAINING_PANELS = (

@@ -20,6 +20,8 @@ def test_home_links_every_page_and_the_sidebar_reports_workers(
     assert not at.exception, at.exception
     assert at.title[0].value == "lrlab"
     links = [link.proto.label for link in at.get("page_link")]
-    assert links == ["**LR Finder**", "**Schedule Designer**", "**Training**", "**Runs**"]
+    # in the order of work: find, check, train; then the Designer and Runs
+    assert links == ["**LR Finder**", "**LR Check**", "**Training**", "**Schedule Designer**",
+                     "**Runs**"]
     sidebar = [c.value for c in at.sidebar.caption]
     assert any("No live worker" in text and "lrlab worker" in text for text in sidebar)

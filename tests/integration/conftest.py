@@ -3,10 +3,14 @@ that needs its own, like the CLI tests, defines `store` itself and that one wins
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The helpers beside this file serve the test modules in every sub-folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lrlab.store import Store
 

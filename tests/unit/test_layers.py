@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
 LAYER_OF = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 # A schedule builds its torch scheduler, and the scheduler reads the schedule: one concept.
 ALLOWED_CIRCLES = [{"lrlab.schedules.schedule", "lrlab.schedules.torch_adapter"}]
+MAX_FUNCTION_LINES = 60
 REFERENCE = re.compile(r"^lrlab(\.\w+)+:\w+$")
 
 
@@ -158,6 +159,18 @@ def test_no_modules_import_each_other_in_a_circle() -> None:
             graph.setdefault(source, set()).add(target)
     circles = [c for c in _circles(graph) if c not in ALLOWED_CIRCLES]
     assert not circles, "circles: " + "; ".join(" <-> ".join(sorted(c)) for c in circles)
+
+
+def test_no_function_is_longer_than_a_reader_can_follow() -> None:
+    """60 lines at most: a longer one is split by the steps a reader follows."""
+    long = []
+    for source, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{source}.{node.name}: {lines} lines")
+    assert not long, "\n".join(long)
 
 
 @pytest.mark.parametrize("source, expected", [

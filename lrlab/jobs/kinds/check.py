@@ -4,7 +4,7 @@ queued with it and ended by its refresh once they have all ended."""
 from lrlab.jobs.kinds.declaration import Headline, JobKind
 
 KIND = JobKind(
-    name="check", title="LR check ladder",
+    name="check", title="LR check ladder", short="LR check",
     validate="lrlab.lr_check:validate_config",
     expand="lrlab.lr_check:children", refresh="lrlab.lr_check:refresh",
     setup_at="setup",

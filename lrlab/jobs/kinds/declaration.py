@@ -20,6 +20,7 @@ class JobKind:
 
     name: str  # as stored in the jobs table
     title: str  # what a person calls it: "LR range test"
+    short: str  # in a sentence that names one: "from range test #12"
     validate: str
     run: str | None = None
     warm_up: str | None = None  # job-independent start-up a waiting child pays in advance

@@ -3,7 +3,7 @@
 from lrlab.jobs.kinds.declaration import Headline, JobKind
 
 KIND = JobKind(
-    name="find", title="LR range test",
+    name="find", title="LR range test", short="range test",
     validate="lrlab.finder.job:validate_config", run="lrlab.finder.job:run_from_config",
     warm_up="lrlab.finder.job:warm_up",
     setup_at="setup",  # a flat lrlab.range_test/1 config is its own setup

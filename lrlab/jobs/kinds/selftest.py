@@ -74,7 +74,7 @@ def run_from_config(config: Mapping[str, Any], reporter: Reporter) -> dict[str, 
 
 
 KIND = JobKind(
-    name="selftest", title="worker self-test",
+    name="selftest", title="worker self-test", short="self-test",
     validate="lrlab.jobs.kinds.selftest:validate_config",
     run="lrlab.jobs.kinds.selftest:run_from_config",
     setup_at=None, listed=False,  # plumbing, not a run a person compares

@@ -3,7 +3,7 @@
 from lrlab.jobs.kinds.declaration import Headline, JobKind
 
 KIND = JobKind(
-    name="train", title="short training run",
+    name="train", title="short training run", short="training run",
     validate="lrlab.tasks.image.config:validate_config",
     run="lrlab.training.job:run_from_config", warm_up="lrlab.training.job:warm_up",
     takes_out_dir=True, setup_at="",

@@ -41,16 +41,7 @@ def load_dataset(
     An image folder whose decoded pixels exceed `memory_budget` bytes (or any image folder with
     `in_memory=False`) stays on disk; every other set is decoded into memory.
     """
-    if name not in DATASETS:
-        raise LrlabError(
-            f"dataset: unknown dataset {name!r}; expected one of {', '.join(DATASETS)}"
-        )
-    if not 0.0 < val_fraction < 1.0:
-        raise LrlabError(f"val_fraction: expected a number in (0, 1), got {val_fraction}")
-    if limit is not None and limit < 2:
-        raise LrlabError(f"limit: expected at least 2 examples, got {limit}")
-    if image_size is not None and image_size < 1:
-        raise LrlabError(f"image_size: expected a positive size, got {image_size}")
+    _check_request(name, val_fraction, limit, image_size)
     folder = Path(root) if root is not None else None
     if name == "image_folder":
         raw = image_folder(folder, image_size, in_memory, memory_budget)
@@ -72,18 +63,23 @@ def load_dataset(
         channels, height, width = train.channels, train.size, train.size
     else:
         channels, height, width = (int(n) for n in train.x.shape[1:])
-    return Dataset(
-        name=name,
-        train=train,
-        val=val,
-        num_classes=num_classes,
-        in_channels=channels,
-        image_size=(height, width),
-        mean=mean,
-        std=std,
-        augment=raw.augment,
-        classes=list(raw.classes),
-    )
+    return Dataset(name=name, train=train, val=val, num_classes=num_classes,
+                   in_channels=channels, image_size=(height, width), mean=mean, std=std,
+                   augment=raw.augment, classes=list(raw.classes))
+
+
+def _check_request(name: str, val_fraction: float, limit: int | None,
+                   image_size: int | None) -> None:
+    if name not in DATASETS:
+        raise LrlabError(
+            f"dataset: unknown dataset {name!r}; expected one of {', '.join(DATASETS)}"
+        )
+    if not 0.0 < val_fraction < 1.0:
+        raise LrlabError(f"val_fraction: expected a number in (0, 1), got {val_fraction}")
+    if limit is not None and limit < 2:
+        raise LrlabError(f"limit: expected at least 2 examples, got {limit}")
+    if image_size is not None and image_size < 1:
+        raise LrlabError(f"image_size: expected a positive size, got {image_size}")
 
 
 def train_examples(name: str, *, root: str | Path | None = None, download: bool = False,

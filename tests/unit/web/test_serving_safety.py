@@ -15,7 +15,7 @@ from lrlab.store import Store
 from lrlab.web.monitor import job_from_link, jobs_from_link, progress_line
 from lrlab.web.serve import find_app_script, serves_others
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
