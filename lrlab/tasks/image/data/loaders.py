@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -98,29 +99,26 @@ class EpochPlan:
         return generator, torch.arange(self._n)
 
 
-class BatchLoader(EpochPlan):
+class _OnDevice(EpochPlan):
+    """What both loaders share: the device the batches are made on and their transform."""
+
+    def __init__(self, n: int, *, batch_size: int, mean: tuple[float, ...],
+                 std: tuple[float, ...], device: torch.device, shuffle: bool, augment: str,
+                 drop_last: bool, seed: int) -> None:
+        super().__init__(n, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+        self.device = device
+        self.augment = augment
+        self._transform = BatchTransform(mean, std, device, augment)
+
+
+class BatchLoader(_OnDevice):
     """Re-iterable batches of (normalised float32 images, int64 labels) on the device, from a set
     held there as uint8 tensors. Each pass is one epoch with its own order and augmentation."""
 
-    def __init__(
-        self,
-        split: TensorSplit,
-        *,
-        batch_size: int,
-        mean: tuple[float, ...],
-        std: tuple[float, ...],
-        device: torch.device,
-        shuffle: bool,
-        augment: str,
-        drop_last: bool,
-        seed: int,
-    ) -> None:
-        super().__init__(len(split), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
-        self.device = device
-        self.augment = augment
-        self.x = _to_device(split.x, device)
-        self.y = _to_device(split.y, device)
-        self._transform = BatchTransform(mean, std, device, augment)
+    def __init__(self, split: TensorSplit, **settings: Any) -> None:
+        super().__init__(len(split), **settings)
+        self.x = _to_device(split.x, self.device)
+        self.y = _to_device(split.y, self.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         spans = self._spans()
@@ -147,30 +145,14 @@ class _DecodedImages(torch.utils.data.Dataset):
         return torch.from_numpy(decode_image(s.paths[i], s.mode, s.size)), s.y[i]
 
 
-class FileLoader(EpochPlan):
+class FileLoader(_OnDevice):
     """The same batches as BatchLoader for a set on disk: worker processes decode the images,
     the device augments and normalises each batch."""
 
-    def __init__(
-        self,
-        split: FileSplit,
-        *,
-        batch_size: int,
-        mean: tuple[float, ...],
-        std: tuple[float, ...],
-        device: torch.device,
-        shuffle: bool,
-        augment: str,
-        drop_last: bool,
-        seed: int,
-        num_workers: int,
-    ) -> None:
-        super().__init__(len(split), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
-        self.device = device
-        self.augment = augment
+    def __init__(self, split: FileSplit, *, num_workers: int, **settings: Any) -> None:
+        super().__init__(len(split), **settings)
         self.num_workers = num_workers
         self._images = _DecodedImages(split)
-        self._transform = BatchTransform(mean, std, device, augment)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         spans = self._spans()
