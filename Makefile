@@ -7,7 +7,7 @@ PORT ?= 8501
 # This machine only by default; `make run HOST=0.0.0.0` serves others (see the README).
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test lint install install-dev clean gpu-prepare gpu-check
 
 run: $(VENV)/.installed
 	$(BIN)/lrlab app --host $(HOST) --port $(PORT)
@@ -31,6 +31,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-ray.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
+
+# The GPU check (benchmarks/gpu_check.py): prepare here, then run it where a GPU is, with
+# .gpu-carry carried along; `gpu-check DRY=1` rehearses every step on the CPU.
+gpu-prepare: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/gpu_check.py prepare
+
+gpu-check:
+	python3 benchmarks/gpu_check.py run $(if $(DRY),--dry-run)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
