@@ -14,7 +14,7 @@ st.title("Runs")
 st.caption("Every range test, LR check and training run, newest first. Select one to open "
            "it, several to compare them.")
 
-kind_filter = st.segmented_control("Show", ["all", "find", "check", "train"], default="all",
+kind_filter = st.segmented_control("Show", ["all", *kinds.listed()], default="all",
                                    key="runs.kind")
 jobs = comparison.listed_jobs(store, None if kind_filter in (None, "all") else kind_filter)
 if not jobs:

@@ -99,28 +99,8 @@ def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """One row per job with the figures its kind produces (accuracy for training, LR for tests)."""
     rows = []
     for job in jobs:
-        result = job.result or {}
-        row: dict[str, Any] = {"run": run_label(job), "status": job.status}
-        if job.kind == "train":
-            summary = result.get("summary") or {}
-            row.update({
-                "best val top-1": summary.get("best_val_top1"),
-                "final val top-1": summary.get("final_val_top1"),
-                "wall time (s)": summary.get("wall_time_s"),
-                "images/s": summary.get("images_per_s"),
-            })
-        elif job.kind == "find":
-            suggestions = result.get("suggestions") or {}
-            trust = result.get("trust") or {}
-            row.update({
-                "consensus LR": suggestions.get("consensus"),
-                "trust": trust.get("level"),
-                "verdict": trust.get("verdict"),
-            })
-        elif job.kind == "check" and result:
-            best = result.get("best") or {}
-            row.update({"best LR": best.get("lr"), "final val top-1": best.get("final_val_top1"),
-                        "verdict": result.get("verdict")})
+        row: dict[str, Any] = {"run": run_label(job), "status": job.status,
+                               **kinds.figures(job)}
         if job.error:
             row["error"] = job.error
         rows.append(row)

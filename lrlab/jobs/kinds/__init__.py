@@ -161,6 +161,17 @@ def headlines(job: Job) -> dict[str, Any]:
     return out
 
 
+def figures(job: Job) -> dict[str, Any]:
+    """{label: value} of the figures its kind compares finished runs by (None where absent)."""
+    out: dict[str, Any] = {}
+    for figure in kind_of(job.kind).figures:
+        value: Any = job.result or {}
+        for key in figure.path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        out[figure.label] = value
+    return out
+
+
 def listed(names: Sequence[str] | None = None) -> list[str]:
     """The kinds a person compares (of `names`, when given)."""
     return [k.name for k in KINDS.values() if k.listed and (names is None or k.name in names)]

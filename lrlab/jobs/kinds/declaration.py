@@ -15,6 +15,14 @@ class Headline:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A figure of a finished job's result, by its path of keys (read in Python, not SQL)."""
+
+    label: str  # e.g. "wall time (s)"
+    path: tuple[str, ...]  # e.g. ("summary", "wall_time_s"); ("verdict",) at the top
+
+
+@dataclass(frozen=True)
 class JobKind:
     """One kind of job and everything the rest of lrlab needs to know of it."""
 
@@ -27,6 +35,7 @@ class JobKind:
     takes_out_dir: bool = False  # keeps a run folder under the artifact root
     setup_at: str | None = ""  # the config key holding its setup ("" the config itself; None: none)
     headlines: tuple[Headline, ...] = ()
+    figures: tuple[Figure, ...] = ()  # what comparing finished runs of this kind shows
     page: str | None = None  # the app page (its url path) that shows one job of this kind
     listed: bool = True  # shown among the runs a person compares
     expand: str | None = None  # a group kind: the jobs it queues instead of running

@@ -1,6 +1,6 @@
 """The LR range test job ("find"): lrlab.finder.job sweeps the setup and analyses the curve."""
 
-from lrlab.jobs.kinds.declaration import Headline, JobKind
+from lrlab.jobs.kinds.declaration import Figure, Headline, JobKind
 
 KIND = JobKind(
     name="find", title="LR range test", short="range test",
@@ -9,5 +9,7 @@ KIND = JobKind(
     setup_at="setup",  # a flat lrlab.range_test/1 config is its own setup
     headlines=(Headline("consensus LR", ("suggestions", "consensus")),
                Headline("trust", ("trust", "level"), text=True)),
+    figures=(Figure("consensus LR", ("suggestions", "consensus")),
+             Figure("trust", ("trust", "level")), Figure("verdict", ("trust", "verdict"))),
     page="finder",
 )

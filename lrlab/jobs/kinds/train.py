@@ -1,6 +1,6 @@
 """The training run job ("train"): lrlab.training.job trains an lrlab.train/2 config."""
 
-from lrlab.jobs.kinds.declaration import Headline, JobKind
+from lrlab.jobs.kinds.declaration import Figure, Headline, JobKind
 
 KIND = JobKind(
     name="train", title="short training run", short="training run",
@@ -9,5 +9,9 @@ KIND = JobKind(
     takes_out_dir=True, setup_at="",
     headlines=(Headline("best top-1", ("summary", "best_val_top1")),
                Headline("final top-1", ("summary", "final_val_top1"))),
+    figures=(Figure("best val top-1", ("summary", "best_val_top1")),
+             Figure("final val top-1", ("summary", "final_val_top1")),
+             Figure("wall time (s)", ("summary", "wall_time_s")),
+             Figure("images/s", ("summary", "images_per_s"))),
     page="training",
 )
