@@ -121,7 +121,10 @@ def smooth_log_lr(
     sweep, dropped points) is interpolated onto a uniform log-lr grid with as many points, smoothed
     there and read back at the original LRs. Non-finite losses are left out and come back as NaN.
     The default window is ``DEFAULT_WINDOW_FRACTION`` of the points (odd, at least 5); curves with
-    fewer than 5 finite points are returned unsmoothed.
+    fewer than 5 finite points are returned unsmoothed. The result never leaves the range of
+    the raw losses in each point's own window: a polynomial fitted to a window that holds the
+    divergence edge would otherwise overshoot (below every loss there, or above), and the
+    suggestion rules read this line.
     """
     # scipy.signal takes about a second to import; only pay for it when a curve is smoothed.
     from scipy.signal import savgol_filter
@@ -145,9 +148,19 @@ def smooth_log_lr(
     order = min(polyorder, window - 1)
     steps = np.diff(xf)
     if step > 0 and np.all(np.abs(steps - step) <= _UNIFORM_TOLERANCE * max(step, 1e-12)):
-        out[finite] = savgol_filter(yf, window, order)
-        return out
-    grid = np.linspace(xf[0], xf[-1], n)
-    smoothed = savgol_filter(np.interp(grid, xf, yf), window, order)
-    out[finite] = np.interp(xf, grid, smoothed)
+        smoothed = savgol_filter(yf, window, order)
+    else:
+        grid = np.linspace(xf[0], xf[-1], n)
+        smoothed = np.interp(xf, grid, savgol_filter(np.interp(grid, xf, yf), window, order))
+    low, high = window_range(yf, window)
+    out[finite] = np.clip(smoothed, low, high)
     return out
+
+
+def window_range(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's lowest and highest value within the centred window of `window` points
+    around it (cut short at the ends)."""
+    half = window // 2
+    padded = np.pad(values.astype(float), half, constant_values=np.nan)
+    views = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return np.nanmin(views, axis=1), np.nanmax(views, axis=1)

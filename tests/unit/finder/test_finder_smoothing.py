@@ -108,3 +108,38 @@ def test_recover_raw_refuses_unknown_tools_and_factors() -> None:
         recover_raw([1.0, 2.0], "keras")
     with pytest.raises(LrlabError, match=r"smoothing factor: expected a number in \(0, 1\)"):
         recover_raw([1.0, 2.0], "fastai", 1.0)
+
+
+def _inside(smoothed: np.ndarray, raw: np.ndarray, window: int) -> bool:
+    """Every smoothed point within the lowest and highest raw loss of its own window (computed
+    here by hand, point by point)."""
+    half = window // 2
+    return all(raw[max(0, i - half):i + half + 1].min() - 1e-12 <= s
+               <= raw[max(0, i - half):i + half + 1].max() + 1e-12
+               for i, s in enumerate(smoothed))
+
+
+def test_the_smoothed_curve_stays_inside_the_data_at_a_sharp_divergence() -> None:
+    """A quadratic fitted across the divergence edge dipped to -128 where every raw loss is above
+    0.08 (and a 7-point curve to -1.66 beside a loss of 0.1): the line the methods read and the
+    page draws stays within the raw losses around each point."""
+    lr = np.logspace(-7, 1, 100)
+    loss = 2.3 - 2.2 / (1 + np.exp(-3 * (np.log10(lr) + 3)))
+    loss[:92] += np.random.default_rng(0).normal(0, 0.01, 92)
+    loss[92:] = [0.3, 1.0, 4.0, 15, 60, 200, 600, 2000]
+    smoothed = smooth_log_lr(lr, loss)
+    assert _inside(smoothed, loss, window_points(100, 8 / 99, None))
+    assert smoothed.min() >= loss.min()
+    short = np.array([2.3, 2.2, 1.5, 0.4, 0.1, 5.0, 40.0])
+    assert _inside(smooth_log_lr(np.logspace(-4, 0, 7), short), short, 5)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_noisy_curves_of_any_length_stay_inside_the_data(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 150))
+    lr = np.sort(10 ** rng.uniform(-6, 1, n))  # not uniform in log-lr: interpolated
+    loss = np.abs(2 - np.tanh(np.log10(lr) + 3) + rng.normal(0, 0.3, n))
+    loss[-max(1, n // 10):] *= 50  # a divergence at the end
+    step = (np.log10(lr[-1]) - np.log10(lr[0])) / (n - 1)
+    assert _inside(smooth_log_lr(lr, loss), loss, window_points(n, step, None))
