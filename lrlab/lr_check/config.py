@@ -45,12 +45,14 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         out["children"] = list(config["children"])
     return out
 
+
 def budget_epochs(cfg: Mapping[str, Any]) -> int:
     """Epochs each point trains: ``epochs``, or ``fraction`` of the setup's (at least one)."""
     if cfg["epochs"] is not None:
         return cfg["epochs"]
     fraction = cfg["fraction"] if cfg["fraction"] is not None else DEFAULT_FRACTION
     return max(1, round(fraction * cfg["setup"]["epochs"]))
+
 
 def seeds_of(cfg: Mapping[str, Any]) -> int:
     """Runs per point (ladders stored before seeds were added ran one)."""

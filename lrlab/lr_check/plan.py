@@ -17,6 +17,7 @@ def round_lr(value: float) -> float:
     """12 significant digits: 0.1 x 0.1 reads 0.01 in a config, not 0.010000000000000002."""
     return float(f"{value:.12g}")
 
+
 def factors(points: int, span: float) -> list[float]:
     """``points`` log-spaced factors from 1/span to span, plus 1 (the advice itself)."""
     if points == 1:
@@ -24,6 +25,7 @@ def factors(points: int, span: float) -> list[float]:
     exponents = [-1 + 2 * i / (points - 1) for i in range(points)]
     found = sorted({round(span ** e, 12) for e in exponents} | {1.0})
     return found
+
 
 def peak_lr(setup: Mapping[str, Any]) -> float:
     """The LR the setup's schedule peaks at (its effective base LR): the given schedule's, or
@@ -34,6 +36,7 @@ def peak_lr(setup: Mapping[str, Any]) -> float:
     tricks = setup["tricks"]
     return lr * setup["batch_size"] / tricks["reference_batch"] if tricks[
         "linear_scaling"] else lr
+
 
 def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each point's factor, peak LR and ``lrlab.train/2`` config: the setup at that peak, for
@@ -56,10 +59,12 @@ def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
         out.append({"factor": factor, "lr": lr, "config": train})
     return out
 
+
 def runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(point, training config) of every run, point by point: each point's seeds in turn."""
     return [(point, {**point["config"], "seed": point["config"]["seed"] + k})
             for point in points(cfg) for k in range(seeds_of(cfg))]
+
 
 def children(cfg: Mapping[str, Any], ladder_id: int) -> list[tuple[str, dict[str, Any]]]:
     """The jobs a ladder queues: one training run per point and seed (the store's group
@@ -67,6 +72,7 @@ def children(cfg: Mapping[str, Any], ladder_id: int) -> list[tuple[str, dict[str
     in its origin."""
     origin = {**(cfg["setup"].get("origin") or {"range_test": None}), "check": ladder_id}
     return [("train", {**config, "origin": origin}) for _, config in runs(cfg)]
+
 
 def from_range_test(result: Mapping[str, Any], *, setup: Mapping[str, Any] | None = None,
                     advice: str = "onecycle", job: int | None = None) -> dict[str, Any]:
@@ -87,6 +93,7 @@ def from_range_test(result: Mapping[str, Any], *, setup: Mapping[str, Any] | Non
                    if isinstance(v, int | float) and v > 0}
     return {"setup": {**setup, "schedule": schedules[advice], "schedule_fit": "stretch"},
             "suggestions": suggestions, "range_test": job}
+
 
 def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
     """The setup at the ladder's best peak LR, for the planned run (its epochs, and its schedule

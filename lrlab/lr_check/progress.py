@@ -32,6 +32,7 @@ def rows_of(store: Any, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
             rows.append(combine(point, seed_rows))
     return rows
 
+
 def refresh(store: Any, job: Any) -> Any:
     """Bring a running ladder job up to date from its points: progress while they run, the
     aggregate and a final status once all have ended. Any process may call it (the worker

@@ -24,6 +24,7 @@ def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any
         row[key] = summary.get(key)
     return row
 
+
 def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A point's row from its seeds' rows: the mean of each figure over the seeds that
     finished, every seed's final top-1 (``seed_final_val_top1``), and a status that is
@@ -46,13 +47,16 @@ def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dic
         row["error"] = f"seed {bad + 1} of {len(seeds)}: {seeds[bad]['error'] or row['status']}"
     return row
 
+
 def seed_spread(row: Mapping[str, Any]) -> float | None:
     """How far a point's seeds' final top-1 spread (max - min), None for one seed."""
     values = [v for v in row.get("seed_final_val_top1") or [] if v is not None]
     return max(values) - min(values) if len(values) > 1 else None
 
+
 def _decades(a: float, b: float) -> float:
     return abs(math.log10(a / b))
+
 
 def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ladder's result: every point, the best, the advice's own point and a verdict."""
@@ -69,6 +73,7 @@ def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict
             "best": best, "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
             "range_test": cfg.get("range_test"),
             "verdict": verdict(rows, best, advice, seeds_of(cfg))}
+
 
 def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
             advice: Mapping[str, Any] | None, seeds: int = 1) -> str:
@@ -108,6 +113,7 @@ def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
         text += (" One seed per point: a gap of a point or two may be noise; more seeds per "
                  "point would tell.")
     return text + tail
+
 
 def table(result: Mapping[str, Any]) -> str:
     """The ladder as text: one line per point, the advice and the best marked."""

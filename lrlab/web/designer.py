@@ -31,6 +31,7 @@ STEPS_FROM_EPOCHS = "Epochs × steps per epoch"
 STEPS_FROM_DATASET = "Epochs × dataset size / batch size"
 STEPS_MODES = (STEPS_DIRECT, STEPS_FROM_EPOCHS, STEPS_FROM_DATASET)
 
+
 def _as(name: str, source: str, **shown: Any) -> tuple[str, Field]:
     """An option declared in lrlab.core.options, under the Designer form's key `name` (and,
     where the panel needs it, the symbol it is known by in a formula)."""

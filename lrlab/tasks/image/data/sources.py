@@ -20,6 +20,7 @@ GREY_MODES = ("1", "L", "LA", "I", "I;16")
 # Decoded uint8 pixels above this stay on disk and stream through a DataLoader with workers.
 MEMORY_BUDGET_BYTES = 2 * 1024**3
 
+
 @dataclass(frozen=True)
 class _Raw:
     """What a source yields: its official splits (val None when it has only one) and metadata."""

@@ -12,6 +12,7 @@ from torch.nn import functional
 
 STATS_SAMPLE = 512  # images decoded to estimate the normalisation of a set left on disk
 
+
 @dataclass(frozen=True)
 class TensorSplit:
     x: torch.Tensor  # uint8 [N, C, H, W]
