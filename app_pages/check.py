@@ -66,7 +66,9 @@ def draw_outcome(current: Job, _follower: JobFollower, settled: bool) -> None:
     if not result:
         st.error(current.error or f"The ladder was {current.status}.")
         return
-    {"succeeded": st.success}.get(current.status, st.warning)(result["verdict"])
+    # green only for a best point that is clear; "cannot tell" (and a failed ladder) in amber
+    clear = current.status == "succeeded" and lr_check.can_tell(result)
+    (st.success if clear else st.warning)(result["verdict"])
     if result.get("range_test") is not None:
         ui.page_button(st, f"Open range test #{result['range_test']}", "app_pages/lr_finder.py",
                        key="check.range_test", disabled=not settled,
@@ -94,25 +96,31 @@ if job is None:
     elif found.status != "succeeded" or not (found.result or {}).get("advice"):
         st.warning(f"Range test #{found.id} has no advice to check ({found.status}).")
     else:
-        with st.form("check.form"):
-            st.markdown(f"**Range test #{found.id}**: suggested LR "
-                        f"{found.result['suggestions'].get('consensus') or 0:.3g}; the ladder "
-                        "trains its advised schedule at each peak LR.")
-            c = st.columns(6)
-            advice = c[0].selectbox("Advice", list(found.result["advice"]), key="check.advice")
-            put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
-                   for column, name in zip(c[1:], ("check.points", "check.span",
-                                                   "check.epochs", "check.fraction",
-                                                   "check.seeds"),
-                                           strict=True)}
-            submitted = st.form_submit_button("Run the ladder", type="primary")
-        if submitted:
+        # Plain widgets, not a form: the budget below follows every change, and only the
+        # button starts the ladder (Enter in a field starts nothing).
+        st.markdown(f"**Range test #{found.id}**: suggested LR "
+                    f"{found.result['suggestions'].get('consensus') or 0:.3g}; the ladder "
+                    "trains its advised schedule at each peak LR.")
+        c = st.columns(6)
+        advice = c[0].selectbox("Advice", list(found.result["advice"]), key="check.advice")
+        put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
+               for column, name in zip(c[1:], ("check.points", "check.span", "check.epochs",
+                                               "check.fraction", "check.seeds"), strict=True)}
+        try:
+            config = lr_check.with_budget(lr_check.from_range_test(
+                found.result, setup=finder_setup(found.config), advice=advice, job=found.id),
+                put)
+            st.caption("Budget: " + lr_check.describe_budget(lr_check.validate_config(config),
+                                                             lr_check.pace_of(found.result)))
+        except LrlabError as exc:
+            config = None
+            st.error(f"Not ready: {ui.in_page_words(str(exc))}")
+        if st.button("Run the ladder", type="primary", key="check.run",
+                     disabled=config is None):
             try:
-                config = {**lr_check.from_range_test(found.result, setup=finder_setup(found.config),
-                                                   advice=advice, job=found.id), **put}
                 job_id = ui.submit("check", config)
             except LrlabError as exc:
-                st.error(f"Not started: {exc}")
+                st.error(f"Not started: {ui.in_page_words(str(exc))}")
             else:
                 del st.query_params["find"]
                 st.query_params["job"] = str(job_id)

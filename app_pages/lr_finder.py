@@ -138,7 +138,7 @@ with run_tab:
         try:
             job_id = ui.submit("find", config)
         except LrlabError as exc:
-            st.error(f"Not started: {exc}")
+            st.error(f"Not started: {ui.in_page_words(str(exc))}")
         else:
             st.query_params["job"] = str(job_id)
             job = store.get(job_id)
@@ -163,7 +163,7 @@ with upload_tab:
             result = analyze_imported(curve, optimizer=up_optimizer, batch_size=int(up_batch),
                                       total_steps=int(up_steps), source=up_source)
         except LrlabError as exc:
-            st.error(f"Could not analyse {upload.name}: {exc}")
+            st.error(f"Could not analyse {upload.name}: {ui.in_page_words(str(exc))}")
         else:
             st.caption(f"{len(curve.lrs)} points read from {curve.source}: "
                        f"{result['import']['note']}.")

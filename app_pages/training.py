@@ -67,7 +67,7 @@ if submitted:
         config["origin"] = state.get("training.origin")
         job_id = ui.submit("train", config, check=check_schedule_fit)
     except LrlabError as exc:
-        st.error(f"Not started: {exc}")
+        st.error(f"Not started: {ui.in_page_words(str(exc))}")
     else:
         st.query_params["job"] = str(job_id)
         job = ui.store().get(job_id)

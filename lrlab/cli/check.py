@@ -45,25 +45,26 @@ def check_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if args.from_result is not None:
         config = lr_check.from_range_test(read_config_file(args.from_result, "--from"),
-                                        advice=args.advice)
+                                          advice=args.advice)
     schedule = config.get("setup", {}).get("schedule")
     config["setup"] = config_from_args(args, config.get("setup"))
     if args.from_result is not None and args.schedule is None:
         config["setup"].update(schedule=schedule, schedule_fit="stretch")
-    for name in LADDER_FLAGS:
-        value = getattr(args, options.FIELDS[name].dest)
-        if value is not None:
-            config[options.FIELDS[name].key] = value
-    return config
+    return lr_check.with_budget(config, {options.FIELDS[name].key: getattr(
+        args, options.FIELDS[name].dest) for name in LADDER_FLAGS})
 
 
 def _check(args: argparse.Namespace) -> int:
     from lrlab import lr_check
+    from lrlab.core.config_files import read_config_file
     from lrlab.core.reporting import TerminalReporter
 
     cfg = lr_check.validate_config(check_config_from_args(args))
     if args.from_result is None and cfg["lr"] is None and cfg["setup"]["schedule"] is None:
         note(f"note: centred on the setup's own peak LR {lr_check.peak_lr(cfg['setup']):.3g}")
+    pace = lr_check.pace_of(read_config_file(args.from_result, "--from")) if (
+        args.from_result is not None) else None
+    note(f"budget: {lr_check.describe_budget(cfg, pace)}")
     result = lr_check.run_locally(cfg, TerminalReporter())
     print(lr_check.table(result))
     print(result["verdict"])

@@ -19,6 +19,7 @@ Config: ``{"setup": <lrlab.train/2>, "lr": peak or null (the setup's), "points",
 by point (a point's seeds next to each other). Configs without ``seeds`` read as one seed.
 """
 
+from lrlab.lr_check.budget import describe_budget, pace_of, with_budget
 from lrlab.lr_check.config import (
     FORMAT,
     LADDER_DEFAULTS,
@@ -27,22 +28,58 @@ from lrlab.lr_check.config import (
     seeds_of,
     validate_config,
 )
+from lrlab.lr_check.from_finder import from_range_test
 from lrlab.lr_check.local import run_locally
 from lrlab.lr_check.plan import (
     best_training_config,
     children,
     factors,
-    from_range_test,
     peak_lr,
     points,
     round_lr,
     runs,
 )
 from lrlab.lr_check.progress import refresh, rows_of
-from lrlab.lr_check.verdict import TIE, aggregate, combine, point_row, seed_spread, table, verdict
+from lrlab.lr_check.verdict import (
+    TIE,
+    aggregate,
+    can_tell,
+    combine,
+    judge,
+    point_row,
+    seed_spread,
+    table,
+    verdict,
+)
 
-__all__ = ["FORMAT", "LADDER_DEFAULTS", "LADDER_FIELDS", "TIE", "aggregate",
-           "best_training_config", "budget_epochs", "children", "combine", "factors",
-           "from_range_test", "peak_lr", "point_row", "points", "refresh", "round_lr", "rows_of",
-           "run_locally", "runs", "seed_spread", "seeds_of", "table", "validate_config",
-           "verdict"]
+__all__ = [
+    "FORMAT",
+    "LADDER_DEFAULTS",
+    "LADDER_FIELDS",
+    "TIE",
+    "aggregate",
+    "best_training_config",
+    "budget_epochs",
+    "can_tell",
+    "children",
+    "combine",
+    "describe_budget",
+    "factors",
+    "from_range_test",
+    "judge",
+    "pace_of",
+    "peak_lr",
+    "point_row",
+    "points",
+    "refresh",
+    "round_lr",
+    "rows_of",
+    "run_locally",
+    "runs",
+    "seed_spread",
+    "seeds_of",
+    "table",
+    "validate_config",
+    "verdict",
+    "with_budget",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,11 +10,16 @@ from lrlab.core import options
 from lrlab.core.errors import LrlabError
 from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.tasks.image.config import validate_config as validate_setup
+from lrlab.tasks.image.planned_run import planned_updates
 
-FORMAT = "lrlab.check/1"
+# /2 adds the judgement (can the ladder tell, and if not why); /1 results read without one.
+FORMAT = "lrlab.check/2"
 LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds")
 LADDER_DEFAULTS: dict[str, Any] = options.defaults("check", LADDER_FIELDS)
 DEFAULT_FRACTION = 0.2  # of the setup's epochs, when the budget is not given
+# ... but never fewer updates than this (or the whole planned run, when that is shorter): a
+# budget of a few updates ranks how fast each LR starts, not where it ends.
+MIN_UPDATES = 200
 
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,11 +53,17 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def budget_epochs(cfg: Mapping[str, Any]) -> int:
-    """Epochs each point trains: ``epochs``, or ``fraction`` of the setup's (at least one)."""
+    """Epochs each point trains: ``epochs``, or ``fraction`` of the setup's (at least one); with
+    neither given, DEFAULT_FRACTION of them but at least MIN_UPDATES updates (the setup's
+    updates counted from its labels), or the whole planned run when that is shorter."""
     if cfg["epochs"] is not None:
         return cfg["epochs"]
-    fraction = cfg["fraction"] if cfg["fraction"] is not None else DEFAULT_FRACTION
-    return max(1, round(fraction * cfg["setup"]["epochs"]))
+    setup = cfg["setup"]
+    if cfg["fraction"] is not None:
+        return max(1, round(cfg["fraction"] * setup["epochs"]))
+    per_epoch = planned_updates(setup) / setup["epochs"]
+    floor = math.ceil(MIN_UPDATES / per_epoch) if per_epoch else setup["epochs"]
+    return min(setup["epochs"], max(1, round(DEFAULT_FRACTION * setup["epochs"]), floor))
 
 
 def seeds_of(cfg: Mapping[str, Any]) -> int:

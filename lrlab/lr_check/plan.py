@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.core.errors import LrlabError
-from lrlab.finder.job import finder_setup
 from lrlab.lr_check.config import budget_epochs, seeds_of
 from lrlab.schedules import Schedule
 from lrlab.schedules.fit import scale_lr
@@ -72,27 +70,6 @@ def children(cfg: Mapping[str, Any], ladder_id: int) -> list[tuple[str, dict[str
     in its origin."""
     origin = {**(cfg["setup"].get("origin") or {"range_test": None}), "check": ladder_id}
     return [("train", {**config, "origin": origin}) for _, config in runs(cfg)]
-
-
-def from_range_test(result: Mapping[str, Any], *, setup: Mapping[str, Any] | None = None,
-                    advice: str = "onecycle", job: int | None = None) -> dict[str, Any]:
-    """A ladder's config from a range test's result: its setup (unless another is given) with
-    its advised schedule of kind `advice` (sized to the planned run), every method's suggestion
-    to mark, and the range test's `job` id when it ran as one."""
-    config = result.get("config") or {}
-    if setup is None:
-        if not config:
-            raise LrlabError("the range-test result has no config (an imported curve?); give "
-                             "the setup with --config")
-        setup = finder_setup(config)
-    schedules = result.get("advice") or {}
-    if advice not in schedules:
-        raise LrlabError(f"advice: the range test advised {', '.join(schedules) or 'nothing'}; "
-                         f"got {advice!r}")
-    suggestions = {k: v for k, v in (result.get("suggestions") or {}).items()
-                   if isinstance(v, int | float) and v > 0}
-    return {"setup": {**setup, "schedule": schedules[advice], "schedule_fit": "stretch"},
-            "suggestions": suggestions, "range_test": job}
 
 
 def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:

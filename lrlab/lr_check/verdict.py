@@ -11,6 +11,9 @@ from lrlab.lr_check.config import FORMAT, budget_epochs, seeds_of
 
 # A point's accuracy this close to the best counts as a tie (one image in a thousand).
 TIE = 1e-3
+# A point "learned" once its top-1 is at least this share of the way from chance to perfect; a
+# ladder whose best point did not cannot rank LRs (it measured the budget, not the LR).
+LEARNED_SHARE = 0.5
 
 
 def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any] | None = None,
@@ -19,7 +22,8 @@ def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any
     """One point's figures: its LR and how its run ended."""
     summary = (result or {}).get("summary") or {}
     row: dict[str, Any] = {"factor": point["factor"], "lr": point["lr"], "job": job,
-                           "status": status, "progress": progress, "error": error}
+                           "status": status, "progress": progress, "error": error,
+                           "num_classes": ((result or {}).get("data") or {}).get("num_classes")}
     for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
         row[key] = summary.get(key)
     return row
@@ -33,6 +37,7 @@ def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dic
         return {**seeds[0], "seed_final_val_top1": [seeds[0]["final_val_top1"]]}
     row = point_row(point, "succeeded", progress=sum(r["progress"] for r in seeds) / len(seeds),
                     job=seeds[0]["job"])
+    row["num_classes"] = next((r["num_classes"] for r in seeds if r.get("num_classes")), None)
     done = [r for r in seeds if r["status"] == "succeeded"]
     for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
         values = [r[key] for r in done if r[key] is not None]
@@ -68,11 +73,54 @@ def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict
         best = min(tied, key=lambda r: (r["final_val_loss"]
                                         if r["final_val_loss"] is not None else math.inf))
     advice = next((r for r in rows if r["factor"] == 1.0), None)
+    judgement = judge(rows, best, seeds_of(cfg))
+    text = verdict(rows, best, advice, seeds_of(cfg))
+    if not judgement["clear"] and best is not None:
+        text = (f"Cannot tell which LR is best: {'; '.join(judgement['reasons'])}. "
+                f"To tell: {'; '.join(judgement['fixes'])}. {text}")
     return {"format": FORMAT, "lr": rows[0]["lr"] / rows[0]["factor"] if rows else None,
             "epochs": budget_epochs(cfg), "seeds": seeds_of(cfg), "points": list(rows),
             "best": best, "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
-            "range_test": cfg.get("range_test"),
-            "verdict": verdict(rows, best, advice, seeds_of(cfg))}
+            "range_test": cfg.get("range_test"), "judgement": judgement, "verdict": text}
+
+
+def can_tell(result: Mapping[str, Any]) -> bool:
+    """Whether a finished ladder's result names a clear best (lrlab.check/1 results, from
+    before the judgement, are taken as they were shown)."""
+    return bool((result.get("judgement") or {"clear": result.get("best") is not None})["clear"])
+
+
+def judge(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
+          seeds: int = 1) -> dict[str, Any]:
+    """Whether the ladder can tell which LR is best, and if not, why and what to change: a
+    ladder cannot tell when no point learned (the best stayed near chance), when the best is at
+    its end (a better LR may lie beyond), or when the best's neighbours are within its seeds'
+    spread (the ranking is noise)."""
+    reasons: list[str] = []
+    fixes: list[str] = []
+    if best is None:
+        return {"clear": False, "reasons": ["no point finished"],
+                "fixes": ["see each point's error; a lower LR range or gradient clipping"]}
+    chance = 1.0 / best["num_classes"] if best.get("num_classes") else None
+    if chance is not None and best["final_val_top1"] < chance + LEARNED_SHARE * (1 - chance):
+        reasons.append(f"no point learned much in its budget (the best reached "
+                       f"{100 * best['final_val_top1']:.1f} % top-1; chance is "
+                       f"{100 * chance:.0f} %)")
+        fixes.append("train each point longer (Epochs per point, --epochs)")
+    ranked = sorted((r for r in rows if r["status"] == "succeeded"), key=lambda r: r["lr"])
+    if len(rows) > 2 and ranked and best in (ranked[0], ranked[-1]):
+        end = "top" if best is ranked[-1] else "bottom"
+        reasons.append(f"the best is at the ladder's {end} end")
+        fixes.append("widen the span")
+    spread = seed_spread(best)
+    at = next((i for i, r in enumerate(ranked) if r is best), None)
+    if seeds > 1 and spread is not None and at is not None:
+        near = [r for r in ranked[max(0, at - 1):at + 2] if r is not best]
+        if any(best["final_val_top1"] - r["final_val_top1"] < spread for r in near):
+            reasons.append(f"its neighbours are within its seeds' spread "
+                           f"({100 * spread:.1f} points)")
+            fixes.append("more seeds per point")
+    return {"clear": not reasons, "reasons": reasons, "fixes": fixes}
 
 
 def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,

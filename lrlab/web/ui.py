@@ -7,6 +7,7 @@ without a browser.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -294,3 +295,26 @@ def load_setup(session: Any, prefix: str, setup: dict[str, Any]) -> None:
         for part in name.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         session[f"{prefix}.{short}"] = "" if value is None and name == "data_root" else value
+
+
+_FIELD_AT_START = re.compile(r"^(?:setup\.)?([A-Za-z_][\w.]*)(?=: )")
+_FIELD_WITH_VALUE = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)(?==)")
+_FLAG = re.compile(r"(?<![\w-])--([a-z][\w-]*)")
+
+
+def in_page_words(message: str) -> str:
+    """A library message in the words a page shows: the field it names at its start, and any
+    `field=value` it quotes, by the field's label ("end_lr: expected a number above
+    start_lr=1" -> "End LR: expected a number above Start LR=1"), and a command-line flag it
+    suggests by the field's label in quotes. The CLI keeps flag names."""
+    def label(match: re.Match[str]) -> str:
+        name = match.group(1)
+        field = options.FIELDS.get(name) or options.FIELDS.get(f"check.{name}")
+        return field.label if field is not None else match.group(0)
+
+    def flag(match: re.Match[str]) -> str:
+        field = next((f for f in options.FIELDS.values() if f.flag == match.group(0)), None)
+        return f"“{field.label}”" if field is not None else match.group(0)
+
+    return _FLAG.sub(flag, _FIELD_WITH_VALUE.sub(label, _FIELD_AT_START.sub(label, message,
+                                                                              count=1)))

@@ -43,10 +43,12 @@ def test_submit_queues_a_validated_range_test(store: Store) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
+        # in the page's own words: its fields' labels, not config keys
         ({"finder.dataset": "cifar10", "finder.root": "/no/such/folder"},
-         "data_root: folder '/no/such/folder' does not exist"),
-        ({"finder.dataset": "image_folder"}, "data_root: dataset 'image_folder' needs a data"),
-        ({"finder.start": 1.0, "finder.end": 0.5}, "start_lr"),
+         "Data folder: folder '/no/such/folder' does not exist"),
+        ({"finder.dataset": "image_folder"}, "Data folder: dataset 'image_folder' needs a data"),
+        ({"finder.start": 1.0, "finder.end": 0.5},
+         "End LR: expected a number above Start LR=1"),
     ],
 )
 def test_impossible_settings_are_refused_before_anything_is_queued(
@@ -171,7 +173,7 @@ def test_a_data_folder_outside_the_allowed_ones_is_refused_when_serving_others(
     at.text_input(key="finder.root").set_value(str(allowed / ".." / "secret"))
     monkeypatch.setattr("lrlab.web.ui.serving_others", lambda: True)
     at.button(key=SUBMIT).click().run()
-    assert any("data_root: " in e.value and "outside the folders this app may read" in e.value
+    assert any("Data folder: " in e.value and "outside the folders this app may read" in e.value
                for e in at.error), [e.value for e in at.error]
     assert store.list_jobs(None) == []
     # the same folder on loopback (the host's own user) is not confined: validation speaks

@@ -57,7 +57,8 @@ def test_a_missing_data_folder_is_refused_before_anything_is_queued(store: Store
     at.selectbox(key="training.dataset").set_value("cifar10")
     at.text_input(key="training.root").set_value("/no/such/folder")
     at = _submit(at)
-    assert any("data_root: folder '/no/such/folder' does not exist" in e.value for e in at.error)
+    assert any("Data folder: folder '/no/such/folder' does not exist" in e.value
+               for e in at.error)
     assert store.list_jobs(None) == []
 
 
@@ -75,7 +76,7 @@ def test_a_schedule_of_another_length_is_refused_with_both_numbers(store: Store)
     at.radio(key="training.schedule_source").set_value("designer")
     at = _submit(at)
     assert any("its total_steps is 1000 but this run makes 55 updates" in e.value
-               and "--schedule-fit stretch" in e.value for e in at.error)
+               and "“If the schedule's length differs” stretch" in e.value for e in at.error)
     assert store.list_jobs(None) == []
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from jobs_helpers import WorkerProcess, wait_finished, wait_for
 
+from lrlab import lr_check
 from lrlab.cli import main
 from lrlab.jobs import kinds
 from lrlab.store import Store
@@ -94,7 +95,7 @@ def test_two_workers_run_a_ladder_in_parallel_and_it_ends_with_the_aggregate(
         ladder = wait_finished(store, ladder_id)
         assert ladder.status == "succeeded", ladder.error
         result = ladder.result
-        assert result["format"] == "lrlab.check/1" and len(result["points"]) == 3
+        assert result["format"] == "lrlab.check/2" and len(result["points"]) == 3
         children = [store.get(i) for i in ladder.config["children"]]
         assert {c.worker for c in children} == {w.id for w in store.live_workers()}
         top1 = {c.id: c.result["summary"]["final_val_top1"] for c in children}
@@ -193,3 +194,28 @@ def test_a_worker_runs_a_range_test_of_a_setup_on_its_own_device(
     assert job.status == "succeeded", job.error
     assert job.result["config"]["setup"]["device"] == "cpu"
     assert job.result["format"] == "lrlab.range_test/2"
+
+
+def test_the_default_check_on_digits_tells_or_says_it_cannot(tmp_path) -> None:
+    """The app's defaults (small_cnn on digits, 5 epochs, "Check this advice"): each point used
+    to train 11 updates and crowned a 45 % point in green. Now the ladder either says it cannot
+    tell, or names a point whose full run is within a point of the best full run among its
+    LRs."""
+    from lrlab.core.reporting import NullReporter
+    from lrlab.finder.job import run_from_config
+    from lrlab.training.job import train
+
+    setup = {"model": "small_cnn", "dataset": "digits", "epochs": 5, "device": "cpu"}
+    found = run_from_config({"setup": setup}, NullReporter())
+    cfg = lr_check.validate_config(lr_check.from_range_test(found))
+    result = lr_check.run_locally(cfg)
+    if not result["judgement"]["clear"]:
+        assert result["verdict"].startswith("Cannot tell which LR is best")
+        return
+    full = {}
+    for point in lr_check.points(cfg):
+        config = {**point["config"], "epochs": setup["epochs"]}
+        full[point["lr"]] = (result["points"][len(full)]["final_val_top1"]
+                             if lr_check.budget_epochs(cfg) == setup["epochs"]
+                             else train(config)["summary"]["final_val_top1"])
+    assert full[result["best"]["lr"]] >= max(full.values()) - 0.01

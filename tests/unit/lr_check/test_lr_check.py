@@ -31,7 +31,22 @@ def test_points_move_the_setups_own_lr_with_linear_scaling() -> None:
     pts = lr_check.points(cfg)
     assert [p["lr"] for p in pts] == pytest.approx([0.0025, 0.025, 0.25])
     assert [p["config"]["optimizer"]["lr"] for p in pts] == pytest.approx([0.01, 0.1, 1.0])
-    assert all(p["config"]["epochs"] == 2 for p in pts)  # 0.2 of 10 epochs
+    # 0.2 of 10 epochs would be 44 updates (22 a epoch), under the 200-update floor: the whole
+    # planned run is the budget
+    assert all(p["config"]["epochs"] == 10 for p in pts)
+
+
+@pytest.mark.parametrize(("epochs", "budget"), [(100, 20), (30, 10), (5, 5)])
+def test_the_budget_is_a_share_of_the_run_with_a_floor_in_updates(epochs: int,
+                                                                   budget: int) -> None:
+    """22 updates an epoch (1437 training digits, batch 64): 0.2 of 100 epochs is 20 (440
+    updates); 0.2 of 30 is 6 (132 updates), raised to the 10 epochs that reach 200; 5 epochs
+    are the whole run, under the floor."""
+    assert lr_check.budget_epochs(config(setup={**SETUP, "epochs": epochs})) == budget
+    assert lr_check.budget_epochs(config(setup={**SETUP, "epochs": epochs}, epochs=3)) == 3
+    # a share a person chose is theirs: the verdict says if it was too short to tell
+    assert lr_check.budget_epochs(config(setup={**SETUP, "epochs": epochs}, fraction=0.1)) == (
+        max(1, round(0.1 * epochs)))
 
 
 def test_points_scale_a_given_schedule_and_stretch_it_to_the_budget() -> None:
@@ -65,10 +80,52 @@ def test_bad_ladder_configs_name_the_field(fields, where) -> None:
 
 
 def row(lr: float, factor: float, top1: float | None, loss: float | None = 0.5,
-        status: str = "succeeded") -> dict:
+        status: str = "succeeded", classes: int | None = 10) -> dict:
     return {"lr": lr, "factor": factor, "status": status, "final_val_top1": top1,
             "best_val_top1": top1, "final_val_loss": loss, "final_train_loss": loss,
-            "job": None, "progress": 1.0, "error": None}
+            "job": None, "progress": 1.0, "error": None, "num_classes": classes}
+
+
+def test_a_ladder_where_no_point_learned_cannot_tell_and_says_what_to_change() -> None:
+    """The default check on digits with 11 updates a point: 10.0 / 20.9 / 45.1 / 13.9 / 10.0 %
+    top-1. 45.1 % is not halfway from chance (10 %) to perfect, so no LR can be crowned."""
+    rows = [row(0.0111, 0.1, 0.100), row(0.0351, 10 ** -0.5, 0.209), row(0.111, 1.0, 0.451),
+            row(0.351, 10 ** 0.5, 0.139), row(1.11, 10.0, 0.100, loss=602.0)]
+    result = lr_check.aggregate(config(), rows)
+    assert result["format"] == "lrlab.check/2"
+    assert result["judgement"]["clear"] is False
+    assert result["verdict"].startswith("Cannot tell which LR is best: no point learned much")
+    assert "45.1 % top-1; chance is 10 %" in result["verdict"]
+    assert "train each point longer" in result["verdict"]
+
+
+def test_a_best_at_the_ladders_end_cannot_tell() -> None:
+    rows = [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.95), row(1.0, 10.0, 0.97)]
+    judgement = lr_check.aggregate(config(), rows)["judgement"]
+    assert judgement == {"clear": False, "reasons": ["the best is at the ladder's top end"],
+                         "fixes": ["widen the span"]}
+
+
+def test_neighbours_within_the_seed_spread_cannot_tell() -> None:
+    """Best 0.95 with seeds at 0.93 and 0.97 (a 4-point spread); its neighbour's mean 0.93 is
+    within it."""
+    def seeds(lr, factor, a, b):
+        return lr_check.combine({"factor": factor, "lr": lr}, [row(lr, factor, a),
+                                                               row(lr, factor, b)])
+    rows = [seeds(0.01, 0.1, 0.80, 0.82), seeds(0.1, 1.0, 0.93, 0.97), seeds(1.0, 10.0, 0.92, 0.94),
+            seeds(10.0, 100.0, 0.50, 0.52)]
+    judgement = lr_check.aggregate(config(seeds=2), rows)["judgement"]
+    assert judgement["clear"] is False
+    assert judgement["reasons"] == ["its neighbours are within its seeds' spread (4.0 points)"]
+    rows[2] = seeds(1.0, 10.0, 0.85, 0.86)  # now 9 points below: the ranking holds
+    assert lr_check.aggregate(config(seeds=2), rows)["judgement"]["clear"] is True
+
+
+def test_a_clear_best_is_said_plainly() -> None:
+    rows = [row(0.01, 0.1, 0.90), row(0.1, 1.0, 0.98), row(1.0, 10.0, 0.95)]
+    result = lr_check.aggregate(config(), rows)
+    assert result["judgement"] == {"clear": True, "reasons": [], "fixes": []}
+    assert result["verdict"].startswith("The advice (LR 0.1) is the best of 3 points")
 
 
 def test_verdict_gives_the_gap_in_decades_and_accuracy_points() -> None:
