@@ -122,7 +122,7 @@ with run_tab:
     # One setup form with the Training page (lrlab.web.ui.setup_*): the range test sweeps the
     # network, loss and optimizer groups the run will train.
     put = ui.setup_header("finder")
-    with st.form("finder.form"):
+    with st.form("finder.form", enter_to_submit=False):  # only the button starts a job
         put.update(ui.setup_fields("finder", ui.LANDSCAPE))
         st.caption("Epochs are the planned run's: the advice is sized to them.")
         sweep = {}

@@ -34,7 +34,7 @@ if origin:
 # as it is chosen.
 put = ui.setup_header("training")
 
-with st.form("training.form"):
+with st.form("training.form", enter_to_submit=False):  # only the button starts a job
     put.update(ui.setup_fields("training", ("batch_size", "epochs", "limit", "augment",
                                             "optimizer.name", "optimizer.lr",
                                             "optimizer.momentum", "optimizer.weight_decay",

@@ -28,7 +28,7 @@ JOB_WAIT_MS = 120_000  # a job may queue behind another test's on the single loc
 
 
 def _fill(page, label: str, value: str) -> None:
-    """Type into a form's number field. Not Enter: in a Streamlit form, Enter submits it."""
+    """Type into a number field and leave it (Tab commits the value)."""
     box = page.get_by_role("spinbutton", name=label, exact=True)
     box.fill(value)
     box.press("Tab")
@@ -188,3 +188,29 @@ def test_the_whole_chain_find_check_train_and_back(page, app_url: str) -> None:
     page.get_by_role("button", name=f"From LR check #{check_id}").wait_for()
     page.get_by_role("button", name=f"From range test #{find_id}").click()
     _status(page, "Range test", find_id, "succeeded").wait_for(timeout=60_000)
+
+
+@pytest.mark.parametrize(("path", "heading", "field", "button", "kind"), [
+    ("finder", "LR Finder", "Points", "Run range test", "find"),
+    ("training", "Training", "Epochs", "Start training", "train"),
+])
+def test_enter_in_a_field_starts_nothing(page, app_url: str, app_home: Path, path: str,
+                                         heading: str, field: str, button: str,
+                                         kind: str) -> None:
+    """Pressing Enter while editing a field queues no job; only the button does, with the value
+    typed. (A form submitted on Enter once queued a range test while a width was being typed.)"""
+    with Store(f"sqlite:///{app_home / 'lrlab.db'}") as store:
+        before = {j.id for j in store.list_jobs(None)}
+        page.goto(f"{app_url}/{path}")
+        page.get_by_role("heading", name=heading).wait_for()
+        box = page.get_by_role("spinbutton", name=field, exact=True)
+        box.fill("7")
+        box.press("Enter")
+        page.get_by_role("button", name=button).click()
+        job_id = int(_submitted_job(page))
+        new = [j for j in store.list_jobs(None) if j.id not in before and j.kind == kind]
+        assert [j.id for j in new] == [job_id]  # one job, the button's
+        config = store.get(job_id).config
+        value = config.get("num_points") if kind == "find" else config["epochs"]
+        assert value == 7
+        store.request_cancel(job_id)
