@@ -34,6 +34,8 @@ _LEVELS: tuple[Trust, ...] = ("low", "medium", "high")
 # a short training run rarely tells the LRs apart; beyond a decade the curve does not pin one down.
 HIGH_SPREAD = 0.5
 MEDIUM_SPREAD = 1.0
+# A method this far from the consensus is named as an outlier, with what its rule reads.
+OUTLIER_DECADES = 0.5
 # Fewer finite points than this and the curve is too coarse for the rules' skips and windows.
 MIN_POINTS = 20
 # A curve whose first 10% of points already fall by more than this share of the total drop
@@ -407,15 +409,39 @@ def _verdict(
     if seed_spread is not None and seed_spread > HIGH_SPREAD:
         caps.append("medium" if seed_spread <= MEDIUM_SPREAD else "low")
         reasons.append(f"seeds disagree by {_decades(seed_spread)}")
+    whole, outliers = full_spread(suggestions)
+    if whole is not None and whole > MEDIUM_SPREAD:
+        caps.append("medium")  # never "high" while the methods span more than a decade
+        reasons.append(f"all {answered} methods span {_decades(whole)}")
     for cap in caps:
         level = min(level, cap, key=_LEVELS.index)
     reasons += [w.split(":")[0] for w in warnings]
-    if level == "high" and spread is not None:
+    if outliers:
+        reasons.append("far from the rest: " + "; ".join(
+            f"{name} ({METHODS[name].reads})" if name in METHODS and METHODS[name].reads
+            else name for name in outliers))
+    if spread is not None and spread <= HIGH_SPREAD:
         agree = f"methods agree within {_decades(spread)} ({', '.join(agreeing)})"
-        if seed_spread is not None:
+        if seed_spread is not None and level == "high":
             agree += f"; seeds within {_decades(seed_spread)}"
-        return level, agree
+        if level == "high":
+            return level, "; ".join([agree, *reasons])
+        reasons.insert(0, f"the closest {agree[len('methods '):]}")
     return level, f"{level} confidence: " + "; ".join(dict.fromkeys(reasons))
+
+
+def full_spread(suggestions: dict[str, float | None]) -> tuple[float | None, list[str]]:
+    """How many decades every method's answer spans, and the methods more than OUTLIER_DECADES
+    from the consensus, farthest first."""
+    answers = {k: v for k, v in suggestions.items() if v is not None and v > 0}
+    if len(answers) < 2:
+        return None, []
+    logs = {k: math.log10(v) for k, v in answers.items()}
+    centre = consensus_of(suggestions)
+    far = [] if centre is None else sorted(
+        (k for k, x in logs.items() if abs(x - math.log10(centre)) > OUTLIER_DECADES),
+        key=lambda k: -abs(logs[k] - math.log10(centre)))
+    return max(logs.values()) - min(logs.values()), far
 
 
 def _decades(value: float) -> str:

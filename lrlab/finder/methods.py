@@ -314,6 +314,7 @@ class Method:
     weight: float = 1.0
     # fastai's lr_find trims by the *requested* number of steps (``num_it``), not the recorded.
     takes_num_it: bool = False
+    reads: str = ""  # what part of the curve the rule reads: why it may land far from the rest
 
     def run(
         self, lrs: np.ndarray, raw: np.ndarray, planned_steps: int | None = None
@@ -347,6 +348,7 @@ METHODS: dict[str, Method] = {
             _fastai_ema,
             fastai_valley,
             takes_num_it=True,
+            reads="the longest falling stretch of a lagging EMA",
         ),
         Method(
             "fastai_steep",
@@ -355,6 +357,7 @@ METHODS: dict[str, Method] = {
             _fastai_ema,
             fastai_steep,
             takes_num_it=True,
+            reads="the steepest point of a lagging EMA",
         ),
         Method(
             "fastai_minimum",
@@ -363,6 +366,7 @@ METHODS: dict[str, Method] = {
             _fastai_ema,
             fastai_minimum,
             takes_num_it=True,
+            reads="a tenth of the LR of the lowest loss",
         ),
         Method(
             "fastai_slide",
@@ -371,6 +375,7 @@ METHODS: dict[str, Method] = {
             _fastai_ema,
             fastai_slide,
             takes_num_it=True,
+            reads="where a lagging EMA stops falling, stepped back",
         ),
         Method(
             "torch_lr_finder",
@@ -378,6 +383,7 @@ METHODS: dict[str, Method] = {
             "EMA from the first loss, smooth_f = 0.05, no debias",
             torch_lr_finder_smooth,
             torch_lr_finder_steepest,
+            reads="the steepest point of an EMA that lags the curve",
         ),
         Method(
             "lightning",
@@ -385,6 +391,7 @@ METHODS: dict[str, Method] = {
             "EMA, β = 0.98, debiased with one step too many (_LRCallback)",
             _lightning_ema,
             lightning_suggestion,
+            reads="the steepest point of its EMA, which starts near half the first loss",
         ),
         Method(
             "lrlab",
@@ -393,6 +400,7 @@ METHODS: dict[str, Method] = {
             _raw,
             lrlab_steepest,
             weight=2.0,
+            reads="the steepest point of the lag-free curve",
         ),
         Method(
             "lrlab_midpoint",
@@ -401,6 +409,7 @@ METHODS: dict[str, Method] = {
             _raw,
             lrlab_midpoint,
             weight=2.0,
+            reads="half-way down the lag-free curve's descent",
         ),
     )
 }

@@ -51,10 +51,16 @@ def test_each_method_sees_its_own_tools_smoothing() -> None:
     )
 
 
-def test_clean_curve_consensus_near_the_truth_with_high_trust() -> None:
+def test_clean_curve_consensus_near_the_truth_and_trust_reads_every_method() -> None:
+    """The consensus lands near the true steepest point, and three methods agree within 0.26
+    decade; but all eight span 1.34 decades, so trust is not "high" (never over more than a
+    decade), and the verdict names the ones far from the rest and what their rules read."""
     a = analyze(10**U, noisy(1), stop_reason="diverged")
     assert abs(math.log10(a.consensus) - true_steepest(-3.0)) < 0.15
-    assert a.trust == "high" and a.verdict.startswith("methods agree within")
+    assert a.trust == "medium"
+    assert a.verdict.startswith("medium confidence: the closest agree within 0.26 decade")
+    assert "all 8 methods span 1.34 decades" in a.verdict
+    assert "far from the rest: fastai_minimum (a tenth of the LR of the lowest loss)" in a.verdict
     assert a.warnings == []
     assert a.descent_start_lr < a.consensus < a.minimum_lr
 
@@ -185,3 +191,18 @@ def test_lag_benchmark_in_small() -> None:
     assert max(abs(e) for e in errors["lrlab_midpoint"]) < 0.15
     assert np.mean(errors["torch_lr_finder"]) > 0.3
     assert np.mean(errors["fastai_steep"]) > 0.3
+
+
+def test_the_full_spread_and_the_outliers_by_hand() -> None:
+    """From 1e-4 to 5e-2 is 2.70 decades; with the consensus at lrlab's and its midpoint's 1e-3
+    (weights 2 and 2 of 8 answers), the methods more than half a decade away are named,
+    farthest first; a method with no answer counts for neither."""
+    from lrlab.finder.analysis import consensus_of, full_spread
+
+    suggestions = {"lrlab": 1e-3, "lrlab_midpoint": 1e-3, "torch_lr_finder": 2e-3,
+                   "fastai_minimum": 5e-2, "lightning": 1e-4, "fastai_valley": None}
+    assert consensus_of(suggestions) == pytest.approx(1e-3, rel=0.5)
+    whole, far = full_spread(suggestions)
+    assert whole == pytest.approx(math.log10(5e-2 / 1e-4))
+    assert far == ["fastai_minimum", "lightning"]
+    assert full_spread({"lrlab": 1e-3}) == (None, [])
