@@ -8,6 +8,7 @@ import streamlit as st
 
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
+from lrlab.finder.advice import explain
 from lrlab.finder.curves import parse_curve
 from lrlab.finder.importers import analyze_imported
 from lrlab.finder.job import finder_setup
@@ -69,12 +70,18 @@ def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list
     )
     advice = result.get("advice") or {}
     if advice:
-        st.markdown("**Schedule advice** — ready-made schedules built from this curve.")
+        st.markdown("**Schedule advice** — ready-made schedules built from this curve, their "
+                    "peaks marked ▲ on it (why each peaks where it does: the range-test guide, "
+                    "docs/range-test.md).")
+        explained = explain(result)
         for i, (name, config) in enumerate(advice.items()):
             row = st.columns([3, 1])
             main = config.get("main", {})
             row[0].markdown(f"`{name}` — {main.get('kind')}, base LR "
                             f"{config.get('base_lr', 0):.3g}, {config.get('total_steps')} steps")
+            row[0].caption(explained[name]["why"])
+            if explained[name]["warning"]:
+                row[0].warning(explained[name]["warning"])
             ui.page_button(row[1], "Open in Schedule Designer", "app_pages/schedule_designer.py",
                            key=f"{key}.advice.{i}", disabled=not settled,
                            on_click=open_in_designer, args=(config,))

@@ -37,6 +37,8 @@ measured at the tested batch and the schedule library applies the factor.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from lrlab.core.errors import LrlabError
@@ -195,3 +197,39 @@ def cyclic_advice(peak: float, start: float | None, top: float | None,
             "max_momentum": 0.9,
         },
     }
+
+
+# Why each advised schedule peaks where it does, in one sentence each (the module's docstring
+# and docs/range-test.md give the measurements behind them).
+WHY = {
+    "onecycle": "a cycle's warm-up and annealing let it peak above the LR a constant run could "
+                "hold (Smith & Topin 2019); 1 decade above was best on the tuning ladders",
+    "warmup_cosine": "the warmup lets it start hot and the cosine cools it down; 0.75 decade "
+                     "above was best on the tuning ladders, 1.25 already too hot",
+    "cyclic": "it cycles from where the loss starts to fall to where it stops falling "
+              "(Smith 2017), four cycles over the run",
+}
+
+
+def explain(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """For each advised schedule of a range-test result: its peak LR, one sentence on where the
+    peak sits relative to the consensus and why, and a warning when the peak lies where the
+    smoothed curve is already rising (above its minimum)."""
+    consensus = (result.get("suggestions") or {}).get("consensus")
+    minimum = result.get("minimum_lr")
+    out: dict[str, dict[str, Any]] = {}
+    for name, config in (result.get("advice") or {}).items():
+        peak = float(config["base_lr"])
+        where = ""
+        if consensus:
+            decades = math.log10(peak / consensus)
+            where = (f", {peak / consensus:.3g}× the consensus ({abs(decades):.2f} decade "
+                     f"{'above' if decades >= 0 else 'below'})")
+        sentence = f"Peaks at {peak:.3g}{where}: {WHY.get(name, 'see the range-test guide')}."
+        rising = None
+        if minimum and peak > minimum * (1 + 1e-9):
+            rising = (f"The {name} peak ({peak:.3g}) lies where the curve is already rising "
+                      f"(past its minimum at {minimum:.3g}): the LR check will show whether it "
+                      "still trains.")
+        out[name] = {"peak": peak, "why": sentence, "warning": rising}
+    return out

@@ -9,6 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from lrlab.finder.advice import explain
+
 if TYPE_CHECKING:
     from lrlab.web.designer import Preview
 
@@ -237,7 +239,7 @@ def range_test_result_figure(
     if seeds.get("band_low") is not None:
         band = (result["lr"], _nan_for_none(seeds["band_low"]), _nan_for_none(seeds["band_high"]))
     validation = result.get("validation")
-    return range_test_figure(
+    fig = range_test_figure(
         result["lr"], _nan_for_none(result["loss"]),
         smoothed=_nan_for_none(result["smoothed"]) if result.get("smoothed") else None,
         band=band,
@@ -246,6 +248,16 @@ def range_test_result_figure(
         validation=(validation["lr"], validation["loss"]) if validation else None,
         overlays=overlays,
     )
+    lr_a = np.asarray(result["lr"], dtype=float)
+    reference = _nan_for_none(result.get("smoothed") or result["loss"])
+    for name, advice in explain(result).items():  # where each advised schedule peaks
+        fig.add_trace(go.Scatter(
+            x=[advice["peak"]], y=[_interp_log(lr_a, reference, advice["peak"])],
+            mode="markers", name=f"{name} peak",
+            marker={"size": 12, "symbol": "triangle-up", "color": "#ff7f0e",
+                    "line": {"width": 1, "color": "black"}},
+            hovertemplate=f"{name} peak<br>lr %{{x:.3g}}<extra></extra>"))
+    return fig
 
 
 def _nan_for_none(values: Sequence[float | None]) -> np.ndarray:

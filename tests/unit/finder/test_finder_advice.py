@@ -146,3 +146,25 @@ def test_the_peaks_stay_below_where_the_sweep_diverged() -> None:
         assert curve.consensus <= capped[kind]["base_lr"] <= lrs[-1]
         assert uncapped[kind]["base_lr"] == pytest.approx(completed.consensus * 10**decades,
                                                           rel=5e-3)
+
+
+def test_each_advised_peak_is_explained_and_a_peak_on_the_rising_curve_is_flagged() -> None:
+    """Consensus 0.01 and the smoothed minimum at 0.05: 1cycle at 0.1 is 10x (1 decade) above
+    and past the minimum, so flagged; cyclic's top at the minimum itself is not."""
+    from lrlab.finder.advice import explain
+    from lrlab.web.plots import range_test_result_figure
+
+    lr = np.logspace(-4, 0, 40).tolist()
+    result = {"lr": lr, "loss": [2.0] * 40, "smoothed": [2.0] * 40, "minimum_lr": 0.05,
+              "suggestions": {"lrlab": 0.01, "consensus": 0.01},
+              "advice": {"onecycle": {"base_lr": 0.1}, "warmup_cosine": {"base_lr": 0.0562},
+                         "cyclic": {"base_lr": 0.05}}}
+    told = explain(result)
+    assert told["onecycle"]["why"].startswith(
+        "Peaks at 0.1, 10× the consensus (1.00 decade above): a cycle's warm-up")
+    assert told["warmup_cosine"]["why"].startswith("Peaks at 0.0562, 5.62× the consensus (0.75")
+    assert "already rising (past its minimum at 0.05)" in told["onecycle"]["warning"]
+    assert told["cyclic"]["warning"] is None
+    figure = range_test_result_figure(result)
+    peaks = {t.name: t.x[0] for t in figure.data if t.name.endswith(" peak")}
+    assert peaks == {"onecycle peak": 0.1, "warmup_cosine peak": 0.0562, "cyclic peak": 0.05}
