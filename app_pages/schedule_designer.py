@@ -77,7 +77,8 @@ with controls:
 
     kind_names = list(KINDS)
     st.selectbox("Kind", kind_names, key=P + "kind", format_func=lambda k: KINDS[k].title,
-                 help="The main phase's shape; warmup and hold come before it.")
+                 help="The main phase's shape; warmup and hold come before it.",
+                 on_change=designer.name_after_kind, args=(state,))
     kind = KINDS[state[P + "kind"]]
     st.caption(kind.summary)
     field("base_lr")
@@ -162,8 +163,9 @@ with output:
     view = st.columns(2)
     log_y = view[0].toggle("Log LR axis", key=P + "log_y")
     per_epoch = designer.form_steps_per_epoch(form) if schedule is not None else None
-    x_unit = view[1].radio("x axis", ["step", "epoch"] if per_epoch else ["step"],
-                           key=P + "x_unit", horizontal=True)
+    # epochs on the x axis only where the form knows an epoch's length
+    x_unit = view[1].radio("x axis", ["step", "epoch"], key=P + "x_unit",
+                           horizontal=True) if per_epoch else "step"
 
     previews = [current] if current is not None else []
     for saved in state[SAVED]:

@@ -402,6 +402,12 @@ def batch_plan_of(schedule: Schedule, form: Mapping[str, Any],
     return plan, plan_summary(schedule, plan, batch)
 
 
+def name_after_kind(session: MutableMapping[str, Any]) -> None:
+    """A kind change names the schedule after the new kind (a name typed for the old kind
+    would mislabel it when kept)."""
+    session[FORM_PREFIX + "name"] = session[FORM_PREFIX + "kind"]
+
+
 def unique_name(name: str, taken: Sequence[str]) -> str:
     """`name`, or `name (2)`, `name (3)`, ... so kept schedules stay distinguishable."""
     candidate, suffix = name, 2

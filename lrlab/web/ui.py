@@ -265,6 +265,10 @@ def _model_line(model: str, dataset: str, variant: str, width: int | None) -> st
     return describe_for_dataset(model, dataset, variant=variant, width=width)
 
 
+# Fields that shape only the ResNets (He et al.'s variants, Fixup without BatchNorm).
+RESNET_ONLY = ("variant", "norm")
+
+
 def setup_header(prefix: str) -> dict[str, Any]:
     """What is trained (model, variant, norm, width, data), outside the page's form so the
     model's size updates as it is chosen; {option: value}."""
@@ -273,7 +277,9 @@ def setup_header(prefix: str) -> dict[str, Any]:
     put = {}
     c = st.columns([3, 2, 2, 2, 3, 4])
     for column, name in zip(c[:4], ("model", "variant", "norm", "width"), strict=True):
-        extra = {"placeholder": "default"} if name == "width" else {}
+        extra: dict[str, Any] = {"placeholder": "default"} if name == "width" else {}
+        if name in RESNET_ONLY:  # off, not hidden, for a model they do not apply to
+            extra["disabled"] = not put["model"].startswith("resnet")
         put[name] = option_widget(column, name, f"{prefix}.{SETUP_KEYS[name]}", **extra)
     put["dataset"] = option_widget(c[4], "dataset", f"{prefix}.dataset",
                                    format_func=lambda name: DATASETS[name].title)

@@ -177,3 +177,16 @@ def test_train_with_this_schedule_hands_it_to_training_stretched_to_the_run(
     assert job.config["schedule"]["base_lr"] == 0.3
     assert job.config["schedule"]["total_steps"] == 1000
     assert job.config["schedule_fit"] == "stretch"  # the run rescales it to its 55 updates
+
+
+def test_a_kind_change_names_the_schedule_after_the_new_kind(at: AppTest) -> None:
+    widget(at.text_input, "d.name").set_value("my cosine").run()
+    widget(at.selectbox, "d.kind").set_value("onecycle").run()
+    assert widget(at.text_input, "d.name").value == "onecycle"
+
+
+def test_the_x_axis_choice_shows_only_when_epochs_are_known(at: AppTest) -> None:
+    """Length in steps: no one-option radio. Length from epochs: step or epoch."""
+    assert not [r for r in at.radio if r.label == "x axis"]
+    widget(at.radio, "d.steps_mode").set_value("Epochs × steps per epoch").run()
+    assert [r.options for r in at.radio if r.label == "x axis"] == [["step", "epoch"]]

@@ -52,6 +52,15 @@ def test_the_model_size_follows_the_choice_before_submitting(store: Store) -> No
                and c.value.endswith("per 8×8×1 image") for c in at.caption)
 
 
+def test_fields_for_resnets_only_are_off_for_other_models(store: Store) -> None:
+    at = _page()  # small_cnn: He et al.'s variants and Fixup's norm do not apply
+    assert at.selectbox(key="training.variant").disabled
+    assert at.selectbox(key="training.norm").disabled
+    at.selectbox(key="training.model").set_value("resnet18").run()
+    assert not at.selectbox(key="training.variant").disabled
+    assert not at.selectbox(key="training.norm").disabled
+
+
 def test_a_missing_data_folder_is_refused_before_anything_is_queued(store: Store) -> None:
     at = _page()
     at.selectbox(key="training.dataset").set_value("cifar10")
