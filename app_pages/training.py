@@ -9,11 +9,12 @@ from lrlab.core.artifacts import read_bytes, run_url
 from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
 from lrlab.store import Job
-from lrlab.tasks.image.planned_run import check_schedule_fit
+from lrlab.tasks.image.builders import check_before_queueing
+from lrlab.tasks.image.planned_run import planned_schedule
 from lrlab.web import designer, monitor, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.pages import script_of
-from lrlab.web.plots import training_figure
+from lrlab.web.plots import schedule_figure, training_figure
 
 state = st.session_state
 # A run's origin names the jobs its setup came from, by key: that job kind's label and page.
@@ -29,49 +30,62 @@ if origin:
     st.caption("Setup from " + " and ".join(f"{ORIGIN_KINDS[k].short} #{v}"
                                             for k, v in origin.items() if v is not None) + ".")
 
-# One setup form with the LR Finder (lrlab.web.ui.setup_*): each widget drawn from its option's
-# declaration (lrlab.core.options). What to train sits outside the form, so the model's size updates
-# as it is chosen.
+# One setup with the LR Finder (lrlab.web.ui.setup_*): each widget drawn from its option's
+# declaration (lrlab.core.options). Plain widgets, not a form: the model's size and the schedule
+# below follow every change, and only the button starts a run (Enter in a field starts nothing).
 put = ui.setup_header("training")
 
-with st.form("training.form", enter_to_submit=False):  # only the button starts a job
-    put.update(ui.setup_fields("training", ("batch_size", "epochs", "limit", "augment",
-                                            "optimizer.name", "optimizer.lr",
-                                            "optimizer.momentum", "optimizer.weight_decay",
-                                            "optimizer.nesterov", "seed", "precision")))
+st.markdown("**Schedule**")
+c = st.columns([3, 2])
+source = c[0].radio("Schedule from", list(designer.SCHEDULE_SOURCES),
+                    format_func=designer.SCHEDULE_SOURCES.get, key="training.schedule_source",
+                    horizontal=True, label_visibility="collapsed")
+put["schedule_fit"] = ui.option_widget(c[1], "schedule_fit", "training.schedule_fit",
+                                       disabled=source == "tricks")
+schedule_file = (st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
+                                  key="training.schedule_file") if source == "file" else None)
+# A given schedule carries its own peak, warmup and decay: the tricks' fields for them do not
+# apply, and are shown locked rather than with numbers the run would ignore.
+locked = ui.SCHEDULE_ONLY if source != "tricks" else ()
+why = f"set by the schedule ({designer.SCHEDULE_SOURCES[source]})"
+put.update(ui.setup_fields("training", ("batch_size", "epochs", "limit", "augment",
+                                        "optimizer.name", "optimizer.lr", "optimizer.momentum",
+                                        "optimizer.weight_decay", "optimizer.nesterov", "seed",
+                                        "precision"), locked=locked, why=why))
+st.markdown("**Tricks** (paper defaults)")
+put.update(ui.setup_fields("training", (
+    "tricks.linear_scaling", "tricks.warmup_epochs", "tricks.zero_gamma", "tricks.no_bias_decay",
+    "tricks.cosine", "tricks.label_smoothing", "tricks.mixup"), locked=locked, why=why))
+teacher = st.text_input("Distillation teacher (run folder, model file or job id)",
+                        key="training.teacher")
 
-    st.markdown("**Schedule**")
-    source = st.radio("Schedule from", list(designer.SCHEDULE_SOURCES),
-                      format_func=designer.SCHEDULE_SOURCES.get, key="training.schedule_source",
-                      horizontal=True, label_visibility="collapsed")
-    schedule_file = st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
-                                     key="training.schedule_file")
-    put["schedule_fit"] = ui.option_widget(st, "schedule_fit", "training.schedule_fit")
+try:
+    upload = (None if schedule_file is None else
+              (schedule_file.name, schedule_file.getvalue().decode("utf-8", errors="replace")))
+    config = options.config_from_values(
+        {**put, "schedule": designer.chosen_schedule(source, state, upload),
+         "tricks.distillation": {"teacher": teacher} if teacher else None})
+    config["origin"] = state.get("training.origin")
+    schedule, fit = planned_schedule(kinds.validate("train", config))
+except LrlabError as exc:
+    config = None
+    st.warning(f"Not ready: {ui.in_page_words(str(exc))}")
+else:
+    st.caption(f"This run trains this schedule: {schedule.total_steps} updates"
+               + ("" if fit["mode"] in ("fits", "keep") else
+                  f" (the schedule's {fit['schedule_steps']} steps stretched to them)")
+               + f", peak LR {schedule.effective_base_lr:.3g}.")
+    st.plotly_chart(schedule_figure([designer.preview(schedule, "this run")]),
+                    key="training.preview")
 
-    st.markdown("**Tricks** (paper defaults)")
-    put.update(ui.setup_fields("training", (
-        "tricks.linear_scaling", "tricks.warmup_epochs", "tricks.zero_gamma",
-        "tricks.no_bias_decay", "tricks.cosine", "tricks.label_smoothing", "tricks.mixup")))
-    teacher = st.text_input("Distillation teacher (run folder, model file or job id)",
-                            key="training.teacher")
-    submitted = st.form_submit_button("Start training", type="primary")
-
-
-if submitted:
+if st.button("Start training", type="primary", key="training.start", disabled=config is None):
     try:
-        upload = (None if schedule_file is None else
-                  (schedule_file.name, schedule_file.getvalue().decode("utf-8", errors="replace")))
-        config = options.config_from_values(
-            {**put, "schedule": designer.chosen_schedule(source, state, upload),
-             "tricks.distillation": {"teacher": teacher} if teacher else None})
-        config["origin"] = state.get("training.origin")
-        job_id = ui.submit("train", config, check=check_schedule_fit)
+        job_id = ui.submit("train", config, check=check_before_queueing)
     except LrlabError as exc:
         st.error(f"Not started: {ui.in_page_words(str(exc))}")
     else:
         st.query_params["job"] = str(job_id)
         job = ui.store().get(job_id)
-
 
 
 def draw_metrics(job: Job, follower: JobFollower) -> None:

@@ -199,7 +199,7 @@ def field_widget(container: Any, field: options.Field, key: str, default: Any = 
     """The widget a declared field implies. Without `default` the value is the session's under
     `key` (pages that fill their form from a config, like the Designer)."""
     label = overrides.pop("label", field.label)
-    help_text = field.help or None
+    help_text = overrides.pop("help", field.help or None)
     value = {} if default is _FROM_STATE else {"value": default}
     if field.kind == "choice":
         choices = list(field.choices)
@@ -226,13 +226,16 @@ def field_widget(container: Any, field: options.Field, key: str, default: Any = 
     return container.number_input(label, **{**kwargs, **overrides})
 
 
-def option_grid(fields: Sequence[tuple[str, str]], per_row: int = 4) -> dict[str, Any]:
-    """Widgets for (option, key) pairs laid out `per_row` to a row; {option: value}."""
+def option_grid(fields: Sequence[tuple[str, str]], per_row: int = 4,
+                locked: Sequence[str] = (), why: str = "") -> dict[str, Any]:
+    """Widgets for (option, key) pairs laid out `per_row` to a row; {option: value}. The
+    `locked` options are drawn disabled, with `why` as their help."""
     values = {}
     for i, (name, key) in enumerate(fields):
         if i % per_row == 0:
             row = st.columns(per_row)
-        values[name] = option_widget(row[i % per_row], name, key)
+        extra = {"disabled": True, "help": why} if name in locked else {}
+        values[name] = option_widget(row[i % per_row], name, key, **extra)
     return values
 
 
@@ -289,9 +292,11 @@ def setup_header(prefix: str) -> dict[str, Any]:
     return put
 
 
-def setup_fields(prefix: str, names: Sequence[str] = LANDSCAPE + SCHEDULE_ONLY) -> dict[str, Any]:
-    """The rest of the setup, inside the page's form, in rows of four; {option: value}."""
-    return option_grid([(name, f"{prefix}.{SETUP_KEYS[name]}") for name in names])
+def setup_fields(prefix: str, names: Sequence[str] = LANDSCAPE + SCHEDULE_ONLY,
+                 locked: Sequence[str] = (), why: str = "") -> dict[str, Any]:
+    """The rest of the setup, in rows of four; {option: value} (`locked`: see option_grid)."""
+    return option_grid([(name, f"{prefix}.{SETUP_KEYS[name]}") for name in names],
+                       locked=locked, why=why)
 
 
 def load_setup(session: Any, prefix: str, setup: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ def test_train_with_this_setup_fills_the_training_form_and_its_schedule(
             "training.origin", "training.schedule_source", "training.schedule"]:
         training.session_state[key] = state[key]
     training.run()
-    training.button(key="FormSubmitter:training.form-Start training").click().run()
+    training.button(key="training.start").click().run()
     assert not training.exception, training.exception
     assert not training.error, [e.value for e in training.error]
     (run,) = store.list_jobs(None, kind="train")

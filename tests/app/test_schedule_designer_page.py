@@ -171,7 +171,7 @@ def test_train_with_this_schedule_hands_it_to_training_stretched_to_the_run(
     for key in ("training.schedule_source", "training.schedule_fit", "d.base_lr"):
         training.session_state[key] = at.session_state[key]
     training.run()
-    training.button(key="FormSubmitter:training.form-Start training").click().run()
+    training.button(key="training.start").click().run()
     assert not training.exception and not training.error, [e.value for e in training.error]
     (job,) = store.list_jobs(None, kind="train")
     assert job.config["schedule"]["base_lr"] == 0.3

@@ -20,9 +20,20 @@ def _page(query: dict[str, str] | None = None) -> AppTest:
 
 
 def _submit(at: AppTest) -> AppTest:
-    at.button(key="FormSubmitter:training.form-Start training").click().run()
+    at.run()  # the page checks what it would queue before the button is pressed
+    at.button(key="training.start").click().run()
     assert not at.exception, at.exception
     return at
+
+
+def _refused(at: AppTest, store: Store, *phrases: str) -> None:
+    """Said on the page before anything is queued, with the button off."""
+    at.run()
+    assert not at.exception, at.exception
+    assert any(all(p in w.value for p in phrases) for w in at.warning), [
+        w.value for w in at.warning]
+    assert at.button(key="training.start").disabled
+    assert store.list_jobs(None) == []
 
 
 def test_submit_queues_a_validated_training_job(store: Store) -> None:
@@ -65,35 +76,28 @@ def test_a_missing_data_folder_is_refused_before_anything_is_queued(store: Store
     at = _page()
     at.selectbox(key="training.dataset").set_value("cifar10")
     at.text_input(key="training.root").set_value("/no/such/folder")
-    at = _submit(at)
-    assert any("Data folder: folder '/no/such/folder' does not exist" in e.value
-               for e in at.error)
-    assert store.list_jobs(None) == []
+    _refused(at, store, "Data folder: folder '/no/such/folder' does not exist")
 
 
 def test_upload_source_without_a_file_is_refused(store: Store) -> None:
     at = _page()
     at.radio(key="training.schedule_source").set_value("file")
-    at = _submit(at)
-    assert any("upload a schedule file" in e.value for e in at.error)
-    assert store.list_jobs(None) == []
+    _refused(at, store, "upload a schedule file")
 
 
 def test_a_schedule_of_another_length_is_refused_with_both_numbers(store: Store) -> None:
     """The Designer's default is 1000 steps; 5 epochs of digits at batch 128 are 55 updates."""
     at = _page()
     at.radio(key="training.schedule_source").set_value("designer")
-    at = _submit(at)
-    assert any("its total_steps is 1000 but this run makes 55 updates" in e.value
-               and "“If the schedule's length differs” stretch" in e.value for e in at.error)
-    assert store.list_jobs(None) == []
+    _refused(at, store, "its total_steps is 1000 but this run makes 55 updates",
+             "“If the schedule's length differs” stretch")
 
 
 @pytest.mark.parametrize("fit", ["stretch", "keep"])
 def test_designer_schedule_is_sent_with_the_job(store: Store, fit: str) -> None:
     at = _page()
-    at.radio(key="training.schedule_source").set_value("designer")
-    at.selectbox(key="training.schedule_fit").set_value(fit)
+    at.radio(key="training.schedule_source").set_value("designer").run()
+    at.selectbox(key="training.schedule_fit").set_value(fit)  # on once a schedule is given
     at = _submit(at)
     assert not at.error
     config = store.list_jobs(None)[0].config
@@ -127,7 +131,7 @@ def test_a_finished_run_shows_summary_charts_and_downloads(
     at = _page({"job": str(job_id)})
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Best val top-1"] == f"{result['summary']['best_val_top1']:.2%}"
-    chart = figure(at)
+    chart = figure(at, 1)  # after the form's schedule preview
     losses = [t for t in chart["data"] if t["xaxis"] == "x"]
     assert len(losses[0]["y"]) == result["summary"]["steps"]
     labels = [b.proto.label for b in at.get("download_button")]
@@ -138,7 +142,7 @@ def test_a_stale_link_gets_a_sentence_and_the_form(store: Store) -> None:
     at = _page({"job": "999"})  # _page asserts no exception reached the page
     assert [w.value for w in at.warning] == ["Job 999 does not exist; it may have been deleted."]
     assert "job" not in at.query_params
-    assert at.button(key="FormSubmitter:training.form-Start training")
+    assert at.button(key="training.start")
 
 
 def test_a_run_folder_this_host_cannot_reach_is_said_not_crashed(store: Store) -> None:
@@ -151,3 +155,31 @@ def test_a_run_folder_this_host_cannot_reach_is_said_not_crashed(store: Store) -
     assert [b.proto.label for b in at.get("download_button")] == ["Metrics (CSV)",
                                                                   "Metrics (JSON)"]
     assert any("checkpoint.pt: not readable from this host" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("source", ["tricks", "designer"])
+def test_the_preview_is_the_schedule_the_run_trains(store: Store, lrlab_home: Path, figure,
+                                                    source: str) -> None:
+    """What the page draws before queueing is, update for update, the schedule the run then
+    records: the paper's (from the tricks), or the Designer's 1000 steps stretched to the run's
+    55 updates (5 epochs of digits at batch 128)."""
+    import numpy as np
+
+    from lrlab.core.reporting import NullReporter
+    from lrlab.schedules import Schedule
+
+    at = _page()
+    at.radio(key="training.schedule_source").set_value(source).run()
+    if source == "designer":
+        at.selectbox(key="training.schedule_fit").set_value("stretch").run()
+        assert at.number_input(key="training.lr").disabled  # the schedule sets the peak
+    assert any(c.value.startswith("This run trains this schedule: 55 updates")
+               for c in at.caption)
+    (drawn,) = [t for t in figure(at)["data"] if t["name"] == "this run"]
+    at.button(key="training.start").click().run()
+    (job,) = store.list_jobs(None)
+    result = kinds.run("train", job.config, NullReporter(), lrlab_home / "runs" / "1")
+    recorded = Schedule.from_dict(result["schedule"])
+    assert recorded.total_steps == 55
+    np.testing.assert_allclose(recorded.lr(np.asarray(drawn["x"], dtype=int)), drawn["y"],
+                               rtol=1e-12)

@@ -105,15 +105,17 @@ def test_a_one_epoch_training_run_streams_live_metrics(page, browser, app_url: s
     page.get_by_role("button", name="Start training").click()
     job_id = _submitted_job(page)
     _status(page, "Run", job_id).wait_for()
-    chart = page.locator(".js-plotly-plot").first
-    chart.wait_for(timeout=JOB_WAIT_MS)
-    chart.get_by_text("training loss").first.wait_for()  # the legend, drawn with the traces
+    # the run's own chart (the form's schedule preview is a chart too), found by its legend,
+    # which is drawn with the traces
+    chart = page.locator(".js-plotly-plot").filter(has_text="training loss")
+    chart.first.wait_for(timeout=JOB_WAIT_MS)
     # another browser session watches the same job through its URL
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     watcher = other.new_page()
     watcher.goto(page.url)
     _status(watcher, "Run", job_id).wait_for(timeout=30_000)
-    watcher.locator(".js-plotly-plot").first.wait_for(timeout=JOB_WAIT_MS)
+    watcher.locator(".js-plotly-plot").filter(has_text="training loss").first.wait_for(
+        timeout=JOB_WAIT_MS)
     other.close()
     _status(page, "Run", job_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
     _metric(page, "Best val top-1").wait_for()

@@ -9,17 +9,31 @@ parameter groups (no bias decay) that the run will train.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from lrlab.core.artifacts import artifact_root, local_path
 from lrlab.core.paths import lrlab_home
-from lrlab.tasks.image.checkpoint import load_teacher
+from lrlab.tasks.image.checkpoint import check_teacher, load_teacher
 from lrlab.tasks.image.data import load_dataset
 from lrlab.tasks.image.models import ModelSummary, build_model, model_summary
 from lrlab.tasks.image.objective import Objective
+from lrlab.tasks.image.planned_run import planned_schedule
 from lrlab.tasks.optimizers import create_optimizer
+
+
+def teacher_runs() -> Path:
+    """Where a distillation teacher named by job id is looked for: this host's run folders."""
+    return local_path(artifact_root()) or lrlab_home() / "runs"
+
+
+def check_before_queueing(cfg: Mapping[str, Any]) -> None:
+    """What a run would find wrong only once it started, refused before it is queued: a
+    schedule of another length than the run (unless fitted), a teacher that is not there."""
+    planned_schedule(cfg)
+    check_teacher(cfg, teacher_runs())
 
 
 def load_data(cfg: Mapping[str, Any]) -> Any:
@@ -50,8 +64,7 @@ def build_objective(cfg: Mapping[str, Any], dataset: Any, device: torch.device) 
     teacher = None
     if distill is not None:
         teacher = load_teacher(distill["teacher"], num_classes=dataset.num_classes,
-                               in_channels=dataset.in_channels,
-                               runs_dir=local_path(artifact_root()) or lrlab_home() / "runs"
+                               in_channels=dataset.in_channels, runs_dir=teacher_runs()
                                ).to(device)
     return Objective(
         num_classes=dataset.num_classes, label_smoothing=cfg["tricks"]["label_smoothing"],

@@ -7,6 +7,7 @@ the data's shape, which is all it takes to rebuild the model for distillation or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,14 @@ def resolve_checkpoint(reference: str, runs_dir: Path | None = None) -> Path:
                          f"(expected a run folder with {FILENAME}, a checkpoint file or a job id "
                          "of a finished training run)")
     return path
+
+
+def check_teacher(cfg: Mapping[str, Any], runs_dir: Path | None) -> None:
+    """Before queueing: a distillation teacher that is not there is refused with its path
+    (the worker would find out only once the job started)."""
+    distill = cfg["tricks"]["distillation"]
+    if distill is not None:
+        resolve_checkpoint(distill["teacher"], runs_dir)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

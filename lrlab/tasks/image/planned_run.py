@@ -83,8 +83,10 @@ def follow_batch_plan(loader: Any, schedule: Schedule, batch_size: int) -> None:
         loader.follow_plan(lambda update: schedule.batch_size(update, batch_size))
 
 
-def check_schedule_fit(cfg: Mapping[str, Any]) -> None:
-    """Before queueing: a given schedule of another length than the run is refused here with
-    both numbers (unless schedule_fit says stretch or keep), not only once the job runs."""
-    if cfg["schedule"] is not None:
-        fit_schedule(Schedule.from_dict(cfg["schedule"]), cfg, planned_updates(cfg))
+def planned_schedule(cfg: Mapping[str, Any]) -> tuple[Schedule, dict[str, Any]]:
+    """The schedule a run of this validated config will train, update by update, and how it
+    was fitted to the run: what the Training page draws before queueing, and what the run
+    then records. A given schedule of another length than the run is refused here with both
+    numbers (unless schedule_fit says stretch or keep), not only once the job runs."""
+    per_epoch = planned_updates({**cfg, "schedule": None}) // cfg["epochs"]
+    return fit_schedule(build_schedule(cfg, per_epoch), cfg, planned_updates(cfg))
