@@ -56,8 +56,7 @@ st.markdown("**Tricks** (paper defaults)")
 put.update(ui.setup_fields("training", (
     "tricks.linear_scaling", "tricks.warmup_epochs", "tricks.zero_gamma", "tricks.no_bias_decay",
     "tricks.cosine", "tricks.label_smoothing", "tricks.mixup"), locked=locked, why=why))
-teacher = st.text_input("Distillation teacher (run folder, model file or job id)",
-                        key="training.teacher")
+teacher = ui.option_widget(st, "tricks.distillation.teacher", "training.teacher")
 
 try:
     upload = (None if schedule_file is None else

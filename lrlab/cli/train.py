@@ -34,7 +34,7 @@ def add_setup_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ...
     options.add_flags(parser, names)
     parser.add_argument("--schedule", type=Path, help="an lrlab.schedule/1 file (replaces the "
                                                        "tricks' warmup + cosine)")
-    parser.add_argument("--teacher", help="distil from a run folder, checkpoint file or job id")
+    options.add_flags(parser, ("tricks.distillation.teacher",))
     parser.add_argument("--off", nargs="+", default=[], metavar="TRICK",
                         choices=SWITCHABLE_TRICKS, help="switch tricks off")
     parser.set_defaults(setup_flags=names)

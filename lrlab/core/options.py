@@ -202,6 +202,8 @@ _FIELDS = [
     Field("tricks.cosine", "Cosine decay", "bool", True),
     Field("tricks.label_smoothing", "Label smoothing ε", "float", 0.1, low=0.0, high=0.99),
     Field("tricks.mixup", "Mixup α", "float", 0.0, low=0.0, high=100.0, help="0: off"),
+    Field("tricks.distillation.teacher", "Distillation teacher", "text", None, optional=True,
+          cli="teacher", help="distil from a run folder, a checkpoint file or a job id"),
     Field("tricks.distillation.temperature", "Distillation temperature", "float", 20.0,
           low=0.0, high=1000.0, low_open=True),
     Field("tricks.distillation.weight", "Distillation weight", "float", 1.0, low=0.0,

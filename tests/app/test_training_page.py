@@ -183,3 +183,13 @@ def test_the_preview_is_the_schedule_the_run_trains(store: Store, lrlab_home: Pa
     assert recorded.total_steps == 55
     np.testing.assert_allclose(recorded.lr(np.asarray(drawn["x"], dtype=int)), drawn["y"],
                                rtol=1e-12)
+
+
+def test_a_missing_teacher_is_refused_before_anything_is_queued(store: Store) -> None:
+    at = _page()
+    at.text_input(key="training.teacher").set_value("/no/such/run").run()
+    at.button(key="training.start").click().run()
+    assert any("Distillation teacher: no checkpoint at '/no/such/run'" in e.value
+               for e in at.error), [
+        e.value for e in at.error]
+    assert store.list_jobs(None) == []

@@ -30,8 +30,8 @@ TRICK_DEFAULTS: dict[str, Any] = {
                                   "mixup")),
     "distillation": None,
 }
-DISTILLATION_DEFAULTS: dict[str, Any] = {
-    "teacher": None, **options.defaults("tricks.distillation", ("temperature", "weight"))}
+DISTILLATION_DEFAULTS: dict[str, Any] = options.defaults(
+    "tricks.distillation", ("teacher", "temperature", "weight"))
 OPTIMIZER_DEFAULTS: dict[str, Any] = {
     **options.defaults("optimizer", ("name", "lr", "momentum", "weight_decay", "nesterov")),
     "betas": None,
