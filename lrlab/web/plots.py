@@ -295,9 +295,10 @@ def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Fi
 
 
 def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Figure:
-    """An LR check ladder: final validation top-1 (the seeds' mean, with their range as a bar)
-    and loss against each point's peak LR (log), the advice's point ringed and every method's
-    suggestion as a dotted line."""
+    """An LR check ladder: final validation top-1 (the seeds' mean, with their range as a bar,
+    on 0-100 %) and loss (log axis) against each point's peak LR (log), the advice's point
+    ringed, a point that did not finish marked ✕ on the loss panel's top edge, and every
+    method's suggestion as a dotted line named in the legend (hover gives its LR)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("final val top-1", "final val loss"))
     done = [r for r in rows if r.get("final_val_top1") is not None]
     lrs = [r["lr"] for r in done]
@@ -317,10 +318,37 @@ def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Fig
             error_y=bars if col == 1 else None,
             hovertemplate="peak LR %{x:.3g}<br>%{y:.4g}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(type="log", title_text="peak LR", row=1, col=col)
-        for name, lr in suggestions.items():
-            label = {"annotation_text": name, "annotation_textangle": -90,
-                     "annotation_font_size": 9} if col == 1 else {}
-            fig.add_vline(x=lr, line_dash="dot", line_color="grey", row=1, col=col, **label)
-    fig.update_yaxes(tickformat=".0%", row=1, col=1)
-    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    _ladder_suggestions(fig, suggestions)
+    _ladder_failures(fig, rows, done)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     return fig
+
+
+def _ladder_suggestions(fig: go.Figure, suggestions: dict[str, float]) -> None:
+    """Each method's LR as a dotted line on both panels, named once in the legend."""
+    for i, (name, lr) in enumerate(sorted(suggestions.items())):
+        color = PALETTE[(i + 1) % len(PALETTE)]
+        fig.add_trace(go.Scatter(
+            x=[lr, lr], y=[0, 1], mode="lines", name=name, legendgroup=name,
+            line={"dash": "dot", "color": color, "width": 1.5},
+            hovertemplate=f"{name}<br>LR %{{x:.3g}}<extra></extra>"), row=1, col=1)
+        fig.add_vline(x=lr, line_dash="dot", line_color=color, line_width=1.5, row=1, col=2)
+
+
+def _ladder_failures(fig: go.Figure, rows: Sequence[dict], done: Sequence[dict]) -> None:
+    """Points that did not finish (a diverged run, a failed job) as ✕ at the loss panel's top,
+    where a diverged loss would have gone off the chart."""
+    failed = [r for r in rows if r.get("final_val_loss") is None
+              and r.get("status") not in ("queued", "running")]
+    if not failed:
+        return
+    losses = [r["final_val_loss"] for r in done if r.get("final_val_loss")]
+    top = max(losses) * 2 if losses else 10.0
+    fig.add_trace(go.Scatter(
+        x=[r["lr"] for r in failed], y=[top] * len(failed), mode="markers",
+        name="did not finish", marker={"symbol": "x", "size": 12, "color": "#d62728"},
+        text=[r.get("error") or r.get("status") for r in failed],
+        hovertemplate="peak LR %{x:.3g}<br>%{text}<extra></extra>"), row=1, col=2)

@@ -126,8 +126,13 @@ def test_a_finished_ladder_shows_its_verdict_and_hands_the_best_lr_to_training(
     assert not at.success
     chart = figure(at)
     assert chart["data"][0]["y"] == pytest.approx([0.5, 0.7, 0.9])
-    marked = {a["text"] for a in chart["layout"]["annotations"]}
-    assert {"lrlab", "torch_lr_finder", "consensus"} <= marked
+    # every method's suggestion in the legend, not as labels stacked on the chart
+    named = {trace["name"] for trace in chart["data"]}
+    assert {"lrlab", "torch_lr_finder", "consensus"} <= named
+    assert {a["text"] for a in chart["layout"]["annotations"]} == {"final val top-1",
+                                                                   "final val loss"}
+    assert chart["layout"]["yaxis"]["range"] == [0, 1]  # accuracy on 0-100 %
+    assert chart["layout"]["yaxis2"]["type"] == "log"
     # drawn by the tick that ended it, the page's buttons wait for the page's own run
     assert at.button(key="check.adopt").disabled
     at.run()

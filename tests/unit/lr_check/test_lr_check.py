@@ -236,3 +236,19 @@ def test_the_ladder_figure_draws_each_points_seed_range() -> None:
     assert list(top1.y) == pytest.approx([0.91, 0.955])
     assert list(top1.error_y.array) == pytest.approx([0.01, 0.005])
     assert list(top1.error_y.arrayminus) == pytest.approx([0.01, 0.005])
+
+
+def test_the_ladder_figure_marks_a_point_that_did_not_finish_and_keeps_accuracy_in_range() -> None:
+    """A diverged point's loss (602) would squash the others on a linear axis: the loss axis is
+    logarithmic, a point with no loss is an ✕ at the top, and top-1 stays on 0-100 %."""
+    from lrlab.web.plots import ladder_figure
+
+    rows = [row(0.01, 0.1, 0.90, loss=0.3), row(0.1, 1.0, 0.95, loss=0.2),
+            row(1.0, 10.0, 0.10, loss=602.0),
+            {**row(10.0, 100.0, None, None, status="failed"), "error": "non-finite loss"}]
+    figure = ladder_figure(rows, {"lrlab": 0.1}).to_dict()
+    (failed,) = [t for t in figure["data"] if t["name"] == "did not finish"]
+    assert list(failed["x"]) == [10.0] and list(failed["y"]) == [1204.0]
+    assert figure["layout"]["yaxis"]["range"] == [0, 1]
+    assert figure["layout"]["yaxis2"]["type"] == "log"
+    assert [t["name"] for t in figure["data"]].count("lrlab") == 1  # in the legend, once
