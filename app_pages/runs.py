@@ -32,6 +32,7 @@ selection = st.dataframe(
         "best top-1": st.column_config.NumberColumn(format="percent"),
         "final top-1": st.column_config.NumberColumn(format="percent"),
         "consensus LR": st.column_config.NumberColumn(format="%.3g"),
+        "peak LR": st.column_config.NumberColumn(format="%.3g"),
         "duration (s)": st.column_config.NumberColumn(format="%.1f"),
     },
 )

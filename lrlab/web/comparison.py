@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
 from lrlab.store import Job, Store, format_time
 
@@ -85,14 +86,67 @@ def headline(job: Job) -> dict[str, Any]:
 
 
 def jobs_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
-    """The Runs page's table: one row per job, numbers kept as numbers so columns sort."""
+    """The Runs page's table: one row per job, numbers kept as numbers so columns sort, text
+    cells empty rather than None; an LR check's points right under it."""
     return [
         {"id": j.id, "status": j.status, "kind": j.kind,
-         "model": kinds.setup_of(j).get("model"), "dataset": kinds.setup_of(j).get("dataset"),
-         "progress": j.progress, **headline(j),
-         "created": format_time(j.created)}
-        for j in jobs
+         "model": kinds.setup_of(j).get("model") or "",
+         "dataset": kinds.setup_of(j).get("dataset") or "",
+         "peak LR": peak_lr_of(j), "schedule": schedule_of(j), "from": origin_of(j),
+         "progress": j.progress, **headline(j), "created": format_time(j.created)}
+        for j in grouped(jobs)
     ]
+
+
+def grouped(jobs: Sequence[Job]) -> list[Job]:
+    """Jobs in the order given, each LR check's points moved right under it."""
+    by_id = {j.id: j for j in jobs}
+    points = {c for j in jobs if j.kind == "check" for c in j.config.get("children") or ()}
+    out: list[Job] = []
+    for job in jobs:
+        if job.id in points:
+            continue
+        out.append(job)
+        out += [by_id[c] for c in job.config.get("children") or () if c in by_id]
+    return out + [j for j in jobs if j.id in points and j not in out]
+
+
+def peak_lr_of(job: Job) -> float | None:
+    """The LR a run peaks at (a training run's schedule), or a check is centred on."""
+    setup = kinds.setup_of(job)
+    if job.kind == "check":
+        return job.config.get("lr") or _peak(setup)
+    return _peak(setup) if job.kind == "train" else None
+
+
+def _peak(setup: Mapping[str, Any]) -> float | None:
+    from lrlab.lr_check import peak_lr
+
+    try:
+        return peak_lr(setup)
+    except (KeyError, TypeError, LrlabError):  # a config from before these fields
+        return None
+
+
+def schedule_of(job: Job) -> str:
+    """A run's schedule in a word: its kind, or the tricks' when it names none."""
+    setup = kinds.setup_of(job)
+    if job.kind not in ("train", "check") or "optimizer" not in setup:
+        return ""
+    schedule = setup.get("schedule")
+    if schedule:
+        return (schedule.get("main") or {}).get("kind", "")
+    return "warmup + cosine" if (setup.get("tricks") or {}).get("cosine", True) else "step"
+
+
+def origin_of(job: Job) -> str:
+    """What a run came from: "range test #3", "LR check #5 (a point)"."""
+    origin = job.config.get("origin") or {}
+    if origin.get("check") is not None:
+        return f"LR check #{origin['check']} (a point)"
+    if origin.get("range_test") is not None:
+        return f"range test #{origin['range_test']}"
+    return f"range test #{job.config['range_test']}" if job.config.get("range_test") else ""
 
 
 def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:

@@ -259,3 +259,24 @@ def test_listed_jobs_are_a_persons_runs_with_headlines_only(store: Store) -> Non
     (label, lrs, losses), = comparison.range_test_overlays([store.get(find), store.get(train)])
     assert label == f"#{find} find"  # no dataset in this config: no "on ..."
     assert lrs == [1e-3, 1e-2, 1e-1] and losses == [2, 1, 3]
+
+
+def test_runs_group_a_ladders_points_under_it_with_their_lr_schedule_and_origin(
+        store: Store) -> None:
+    from lrlab import lr_check
+    from lrlab.jobs import kinds
+
+    setup = {"model": "small_cnn", "dataset": "digits", "epochs": 2}
+    before = kinds.submit(store, "train", setup)
+    check = kinds.submit(store, "check", {"setup": setup, "points": 3, "epochs": 1})
+    after = kinds.submit(store, "train", {**setup, "optimizer": {"lr": 0.4}})
+    rows = comparison.jobs_table(comparison.listed_jobs(store))
+    points = store.get(check).config["children"]
+    assert [r["id"] for r in rows] == [after, check, *points, before]
+    centre = lr_check.peak_lr(lr_check.validate_config({"setup": setup})["setup"])
+    assert rows[1]["peak LR"] == pytest.approx(centre)
+    assert [r["peak LR"] for r in rows[2:5]] == pytest.approx([centre / 10, centre, centre * 10])
+    assert {r["from"] for r in rows[2:5]} == {f"LR check #{check} (a point)"}
+    assert rows[0]["peak LR"] == pytest.approx(0.4 * 128 / 256)  # linear scaling to batch 128
+    assert rows[0]["schedule"] == "warmup + cosine" and rows[0]["from"] == ""
+    assert all(r[k] is not None for r in rows for k in ("model", "dataset", "schedule", "from"))
