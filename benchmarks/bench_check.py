@@ -28,7 +28,12 @@
    With --seeds N every trained point is the mean of N seeds: one run's top-1 moves by a point or
    two between neighbouring LRs on these small validation sets (359 and 800 images).
 
-    python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k] [--only parallel|advice]
+3. Proxy fidelity and trust calibration (--only fidelity): on four longer runs, does the LR
+   check's default budget rank the ladder's LRs as the full runs do, and how often does the
+   advice at each trust level reach 0.98 of the full ladder's best.
+
+    python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k]
+        [--only parallel|advice|fidelity]
         [--points 9] [--seeds 3] [--pair "held out"] [--schedule warmup_cosine]
 """
 
@@ -137,7 +142,8 @@ def pairs(mnist: Path | None) -> list[tuple[str, dict, str]]:
     return [(name, {**setup, "device": "cpu"}, role) for name, setup, role in out]
 
 
-def top1(setup: dict, schedule: dict, peak: float, seeds: int = 1) -> float | None:
+def top1(setup: dict, schedule: dict, peak: float, seeds: int = 1,
+         epochs: int | None = None) -> float | None:
     """Final top-1 of the setup trained with `schedule` moved to `peak`, the mean over `seeds`
     seeds (each its own initialisation, data order and validation split); a diverged run
     counts as 0, and None means every seed diverged."""
@@ -145,10 +151,11 @@ def top1(setup: dict, schedule: dict, peak: float, seeds: int = 1) -> float | No
     from lrlab.schedules.fit import scale_lr
 
     moved = scale_lr(Schedule.from_dict(schedule), peak / schedule["base_lr"]).to_dict()
+    budget = {} if epochs is None else {"epochs": epochs, "schedule_fit": "stretch"}
     finals = []
     for seed in range(seeds):
         try:
-            run = train({**setup, "schedule": moved, "seed": seed})
+            run = train({**setup, "schedule": moved, "seed": seed, **budget})
             finals.append(run["summary"]["final_val_top1"])
         except LrlabError as exc:  # a diverged run is a result here
             print(f"    peak {peak:.3g}, seed {seed}: {exc}")
@@ -214,10 +221,83 @@ def advice_quality(mnist: Path | None, points: int, only: str | None = None,
         print(f"  ({time.perf_counter() - started:.0f} s)")
 
 
+# Longer runs than the advice pairs: there the check's default budget is the whole run (cheap at
+# their pace), so its proxy is exact by construction. Here a share of the run is the budget.
+FIDELITY_PAIRS = (
+    ("small_cnn / digits, SGD, 30 epochs", {"model": "small_cnn", "dataset": "digits",
+                                            "epochs": 30, "batch_size": 64}),
+    ("small_cnn w16 / digits, Adam, 30 epochs", {
+        "model": "small_cnn", "width": 16, "dataset": "digits", "epochs": 30, "batch_size": 64,
+        "optimizer": {"name": "adam", "weight_decay": 0.0}}),
+    ("small_cnn w16 / MNIST 4k, SGD, 20 epochs", {
+        "model": "small_cnn", "width": 16, "dataset": "idx", "limit": 4000, "epochs": 20,
+        "batch_size": 64}),
+    ("small_cnn w8 / MNIST 4k, AdamW, 20 epochs", {
+        "model": "small_cnn", "width": 8, "dataset": "idx", "limit": 4000, "epochs": 20,
+        "batch_size": 128, "optimizer": {"name": "adamw", "weight_decay": 0.05}}),
+)
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    for rank, i in enumerate(order):
+        ranks[i] = float(rank)
+    return ranks
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Rank correlation of two lists (ties broken by order: the ladders have few)."""
+    ra, rb = _ranks(a), _ranks(b)
+    n = len(a)
+    mean = (n - 1) / 2
+    cov = sum((x - mean) * (y - mean) for x, y in zip(ra, rb, strict=True))
+    var = sum((x - mean) ** 2 for x in ra)
+    return cov / var if var else 1.0
+
+
+def proxy_fidelity(mnist: Path | None, points: int) -> None:
+    """Does the LR check's default budget rank the ladder's LRs as full runs do? Per pair: the
+    range test, its advised warmup + cosine moved to each ladder peak and trained for the
+    check's default budget and for the whole run: Spearman correlation of the two rankings,
+    the full-run regret of the short ladder's pick, and (the trust calibration) the range
+    test's trust level and whether the advice reached 0.98 of the full ladder's best. The
+    budget rule was chosen before any of these runs: every pair is held out from it."""
+    calibration: dict[str, list[bool]] = {}
+    for name, setup in FIDELITY_PAIRS:
+        if setup["dataset"] == "idx":
+            if mnist is None:
+                continue
+            setup = {**setup, "data_root": str(mnist)}
+        setup = {**setup, "device": "cpu"}
+        found = run_from_config({"setup": setup, "num_points": 100}, NullReporter())
+        advice = found["advice"]["warmup_cosine"]
+        cfg = lr_check.validate_config({"setup": {**setup, "schedule": advice,
+                                                  "schedule_fit": "stretch"}, "points": points})
+        short_epochs = lr_check.budget_epochs(cfg)
+        lrs = [p["lr"] for p in lr_check.points(cfg)]
+        short = [top1(setup, advice, lr, epochs=short_epochs) or 0.0 for lr in lrs]
+        full = [top1(setup, advice, lr) or 0.0 for lr in lrs]
+        pick = max(range(len(lrs)), key=lambda i: short[i])
+        regret = 100 * (max(full) - full[pick])
+        at_advice = full[lrs.index(min(lrs, key=lambda lr: abs(lr - advice["base_lr"])))]
+        level = found["trust"]["level"]
+        calibration.setdefault(level, []).append(at_advice >= 0.98 * max(full))
+        print(f"\n{name}: budget {short_epochs} of {setup['epochs']} epochs; trust {level}")
+        for lr, s, f in zip(lrs, short, full, strict=True):
+            print(f"    peak {lr:<8.3g} short {100 * s:6.2f} %   full {100 * f:6.2f} %")
+        print(f"  rank correlation {spearman(short, full):.2f}; short ladder's pick "
+              f"{lrs[pick]:.3g}: full-run regret {regret:.2f} points; advice / full best "
+              f"{at_advice / max(full):.3f}")
+    print("\ntrust calibration (advice >= 0.98 of the full ladder's best):")
+    for level, hits in calibration.items():
+        print(f"  {level}: {sum(hits)} of {len(hits)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
-    parser.add_argument("--only", choices=("parallel", "advice"), default=None)
+    parser.add_argument("--only", choices=("parallel", "advice", "fidelity"), default=None)
     parser.add_argument("--points", type=int, default=9, help="ladder points per schedule")
     parser.add_argument("--pair", default=None,
                         help="only the pairs whose name contains this, or of this role "
@@ -227,6 +307,10 @@ def main() -> None:
     parser.add_argument("--schedule", choices=tuple(PEAK_DECADES), default=None,
                         help="only this advised schedule's ladder")
     args = parser.parse_args()
+    mnist = args.mnist if args.mnist.exists() else None
+    if args.only == "fidelity":
+        proxy_fidelity(mnist, args.points)
+        return
     if args.only != "advice":
         one = ladder_seconds(1)
         two = ladder_seconds(2)
@@ -234,8 +318,7 @@ def main() -> None:
               f"-> ratio {two / one:.2f} (target <= 0.65)")
     if args.only != "parallel":
         kinds = (args.schedule,) if args.schedule else tuple(PEAK_DECADES)
-        advice_quality(args.mnist if args.mnist.exists() else None, args.points, args.pair, kinds,
-                       args.seeds)
+        advice_quality(mnist, args.points, args.pair, kinds, args.seeds)
 
 
 if __name__ == "__main__":
