@@ -27,13 +27,9 @@ for row in table:
 selection = st.dataframe(
     table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs.table",
     column_config={
+        **ui.number_formats(list(table[0])),
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
                                                     format="percent"),
-        "best top-1": st.column_config.NumberColumn(format="percent"),
-        "final top-1": st.column_config.NumberColumn(format="percent"),
-        "consensus LR": st.column_config.NumberColumn(format="%.3g"),
-        "peak LR": st.column_config.NumberColumn(format="%.3g"),
-        "duration (s)": st.column_config.NumberColumn(format="%.1f"),
     },
 )
 picked = [jobs[i] for i in selection.selection.rows]
@@ -95,7 +91,9 @@ if finds:
                     key="runs.find_chart")
 
 st.markdown("**Results**")
-st.dataframe(comparison.results_table(picked), hide_index=True)
+results = comparison.results_table(picked)
+st.dataframe(results, hide_index=True,
+             column_config=ui.number_formats([k for row in results for k in row]))
 if len(picked) > 1:
     st.markdown("**Settings that differ**")
     diff = comparison.config_diff({comparison.run_label(j): j.config for j in picked})

@@ -329,3 +329,20 @@ def in_page_words(message: str) -> str:
 
     return _FLAG.sub(flag, _FIELD_WITH_VALUE.sub(label, _FIELD_AT_START.sub(label, message,
                                                                               count=1)))
+
+
+# One unit and format per quantity, wherever a table shows it (a column named with the quantity:
+# "final val top-1", "peak LR", "wall time (s)"): top-1 always as a percent, an LR with three
+# significant digits.
+QUANTITY_FORMATS = (("top-1", "percent"), ("LR", "%.3g"), ("(s)", "%.1f"),
+                    ("images/s", "%.0f"), ("loss", "%.4f"), ("spread", "percent"))
+
+
+def number_formats(columns: Sequence[str]) -> dict[str, Any]:
+    """st.dataframe's column_config for the numeric columns among `columns`, by quantity."""
+    out = {}
+    for column in columns:
+        fmt = next((f for quantity, f in QUANTITY_FORMATS if quantity in column), None)
+        if fmt is not None:
+            out[column] = st.column_config.NumberColumn(format=fmt)
+    return out
