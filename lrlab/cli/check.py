@@ -44,8 +44,10 @@ def check_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     config: dict[str, Any] = {}
     if args.from_result is not None:
-        config = lr_check.from_range_test(read_config_file(args.from_result, "--from"),
-                                          advice=args.advice)
+        found = read_config_file(args.from_result, "--from")
+        # an imported curve (lrlab analyze) has no setup of its own: the one given is checked
+        setup = None if found.get("config") else config_from_args(args)
+        config = lr_check.from_range_test(found, setup=setup, advice=args.advice)
     schedule = config.get("setup", {}).get("schedule")
     config["setup"] = config_from_args(args, config.get("setup"))
     if args.from_result is not None and args.schedule is None:

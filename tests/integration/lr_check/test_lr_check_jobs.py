@@ -219,3 +219,26 @@ def test_the_default_check_on_digits_tells_or_says_it_cannot(tmp_path) -> None:
                              if lr_check.budget_epochs(cfg) == setup["epochs"]
                              else train(config)["summary"]["final_val_top1"])
     assert full[result["best"]["lr"]] >= max(full.values()) - 0.01
+
+
+def test_an_imported_curve_is_checked_on_the_setup_given(tmp_path, capsys) -> None:
+    """`lrlab analyze` of another tool's curve keeps no setup; `lrlab check --from` it with a
+    setup (flags or --config) checks its advice on that setup."""
+    import numpy as np
+
+    lrs = np.logspace(-5, 1, 60)
+    losses = 2.3 - 2.0 / (1 + np.exp(-3 * (np.log10(lrs) + 1.5))) + 3 * (lrs > 2) * lrs
+    curve, analysis = tmp_path / "curve.csv", tmp_path / "analysis.json"
+    curve.write_text("lr,loss\n" + "\n".join(f"{a},{b}" for a, b in zip(lrs, losses,
+                                                                          strict=True)))
+    assert main(["analyze", str(curve), "--batch-size", "64", "--total-steps", "20",
+                 "--out", str(analysis)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "check.json"
+    assert main(["check", "--from", str(analysis), "--model", "small_cnn", "--width", "8",
+                 "--dataset", "digits", "--limit", "300", "--batch-size", "64",
+                 "--epochs", "2", "--device", "cpu", "--points", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    peak = json.loads(analysis.read_text())["advice"]["onecycle"]["base_lr"]
+    assert [p["lr"] for p in result["points"]] == pytest.approx([peak])
+    assert result["points"][0]["status"] == "succeeded"
