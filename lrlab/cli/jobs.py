@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from lrlab.core import options
 from lrlab.core.console import note
 from lrlab.core.errors import LrlabError
+from lrlab.core.lifecycle import STATUSES
 from lrlab.jobs.kinds import KINDS, NAMES
-from lrlab.store.lifecycle import STATUSES
 
 if TYPE_CHECKING:
     from lrlab.store import Job, Store

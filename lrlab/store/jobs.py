@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from lrlab.core.errors import LrlabError
+from lrlab.core.lifecycle import FINISHED, STATUSES
 from lrlab.core.options import HEARTBEAT_TIMEOUT_S
 from lrlab.core.validation import require_mapping
 from lrlab.store.database import Database
-from lrlab.store.lifecycle import FINISHED, STATUSES
 from lrlab.store.records import Job, Lease, format_time, strict_json
 from lrlab.store.schema import jobs_table, metrics_table
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from lrlab.core.json_safe import json_safe
-from lrlab.store.lifecycle import FINISHED
+from lrlab.core.lifecycle import FINISHED
 
 
 @dataclass(frozen=True)

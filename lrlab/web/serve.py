@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from lrlab.core.errors import LrlabError
-from lrlab.jobs.supervisor import ensure_local_worker, local_worker_wanted
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
@@ -51,6 +50,9 @@ def serve(script: Path | None, host: str, port: int) -> None:
     """Start the app's worker supervisor (unless workers run elsewhere), then hand this process
     to Streamlit serving the entry script on host:port."""
     from streamlit.web import cli as streamlit_cli
+
+    # here, not at the top: `lrlab --help` reads this module and needs no database driver
+    from lrlab.jobs.supervisor import ensure_local_worker, local_worker_wanted
 
     entry = find_app_script(script)
     if not 0 < port < 65536:

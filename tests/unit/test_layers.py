@@ -186,3 +186,17 @@ def test_the_reader_sees_imports_local_imports_and_references(
     path.write_text(source)
     known = set(modules())
     assert {name for name, _ in imported(path, known)} == expected
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """`lrlab --help` and a bad flag are answered at once: building the parser imports no torch,
+    no database driver and no Streamlit (each command imports what it needs when it runs)."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "sqlalchemy", "streamlit")
+    code = ("import sys, lrlab.cli; lrlab.cli.build_parser(); "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

@@ -20,14 +20,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import Reporter
 from lrlab.core.validation import require_mapping
 from lrlab.jobs.kinds import check, find, selftest, train
 from lrlab.jobs.kinds.declaration import JobKind
-from lrlab.store import Job, Store
+
+if TYPE_CHECKING:  # the kinds are read by `lrlab --help` and the pages: no SQLAlchemy for that
+    from lrlab.store import Job, Store
 
 KINDS: dict[str, JobKind] = {k.name: k for k in (find.KIND, train.KIND, check.KIND,
                                                   selftest.KIND)}

@@ -1,6 +1,6 @@
-"""A job's life: its statuses and how long a silent worker is trusted.
+"""A job's life: its statuses (how long a silent worker is trusted is an option, in options).
 
-Kept apart from the store so the CLI can offer these as choices without importing SQLAlchemy.
+In core, not in the store, so the CLI can offer these as choices without importing SQLAlchemy.
 queued -> running -> succeeded | failed | cancelled; a queued job can also go straight to cancelled.
 """
 
