@@ -43,20 +43,12 @@ def draw_points(current: Job, _follower: JobFollower) -> None:
     st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}),
                     key="check.chart")
     st.dataframe(
-        [{"peak LR": r["lr"], "x advice": r["factor"], "status": r["status"],
-          "progress": r["progress"], "final top-1": r["final_val_top1"],
-          "seed spread": lr_check.seed_spread(r), "final val loss": r["final_val_loss"],
-          "job": r["job"]} for r in rows],
-        hide_index=True,
+        lr_check.shown_rows(rows), hide_index=True,
         column_config={
-            "peak LR": st.column_config.NumberColumn(format="%.3g"),
-            "x advice": st.column_config.NumberColumn(format="%.3g"),
             "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-            "final top-1": st.column_config.NumberColumn(
-                format="percent", help="the mean of the point's seeds"),
-            "seed spread": st.column_config.NumberColumn(
-                format="percent", help="best minus worst seed's final top-1"),
-            "final val loss": st.column_config.NumberColumn(format="%.4f"),
+            "final top-1": st.column_config.TextColumn(help="the mean of the point's seeds"),
+            "seed spread": st.column_config.TextColumn(
+                help="best minus worst seed's final top-1"),
         })
 
 

@@ -48,6 +48,7 @@ from lrlab.lr_check.verdict import (
     judge,
     point_row,
     seed_spread,
+    shown_rows,
     table,
     verdict,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "runs",
     "seed_spread",
     "seeds_of",
+    "shown_rows",
     "table",
     "validate_config",
     "verdict",

@@ -181,3 +181,17 @@ def table(result: Mapping[str, Any]) -> str:
         lines.append(f"  {r['lr']:<10.4g}  {r['factor']:<6.3g}  {pct(r['final_val_top1']):>11}"
                      f"  {pct(r['best_val_top1']):>10}  {loss:>14}{spread}  {r['status']}{mark}")
     return "\n".join(lines)
+
+
+def shown_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The points as a page's table shows them: each figure in its one format (top-1 as a
+    percent, the LR to three digits), an empty cell where a point has no figure yet."""
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{100 * value:.2f} %"
+
+    return [{"peak LR": f"{r['lr']:.3g}", "x advice": f"{r['factor']:.3g}",
+             "status": r["status"], "progress": r["progress"],
+             "final top-1": pct(r["final_val_top1"]), "seed spread": pct(seed_spread(r)),
+             "final val loss": "" if r["final_val_loss"] is None
+             else f"{r['final_val_loss']:.4f}", "job": "" if r["job"] is None else r["job"]}
+            for r in rows]

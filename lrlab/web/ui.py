@@ -278,7 +278,7 @@ def setup_header(prefix: str) -> dict[str, Any]:
     from lrlab.tasks.image.data import DATASETS
 
     put = {}
-    c = st.columns([3, 2, 2, 2, 3, 4])
+    c = st.columns([3, 2, 3, 2, 4, 4])  # wide enough at 1280 px for "Normalisation"
     for column, name in zip(c[:4], ("model", "variant", "norm", "width"), strict=True):
         extra: dict[str, Any] = {"placeholder": "default"} if name == "width" else {}
         if name in RESNET_ONLY:  # off, not hidden, for a model they do not apply to

@@ -252,3 +252,13 @@ def test_the_ladder_figure_marks_a_point_that_did_not_finish_and_keeps_accuracy_
     assert figure["layout"]["yaxis"]["range"] == [0, 1]
     assert figure["layout"]["yaxis2"]["type"] == "log"
     assert [t["name"] for t in figure["data"]].count("lrlab") == 1  # in the legend, once
+
+
+def test_the_pages_table_has_one_format_a_figure_and_no_none_cells() -> None:
+    rows = [row(0.0111, 0.1, 0.9777, loss=0.23), row(0.0351, 10 ** -0.5, None, None,
+                                                     status="queued")]
+    shown = lr_check.shown_rows(rows)
+    assert shown[0]["final top-1"] == "97.77 %" and shown[0]["peak LR"] == "0.0111"
+    assert shown[0]["final val loss"] == "0.2300"
+    assert all(v is not None and v != "None" for r in shown for v in r.values())
+    assert shown[1]["final top-1"] == "" and shown[1]["final val loss"] == ""
