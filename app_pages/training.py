@@ -10,7 +10,7 @@ from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
 from lrlab.store import Job
 from lrlab.tasks.image.builders import check_before_queueing
-from lrlab.tasks.image.planned_run import planned_schedule
+from lrlab.tasks.image.planned_run import describe_planned, planned_schedule
 from lrlab.web import designer, monitor, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.pages import script_of
@@ -70,10 +70,7 @@ except LrlabError as exc:
     config = None
     st.warning(f"Not ready: {ui.in_page_words(str(exc))}")
 else:
-    st.caption(f"This run trains this schedule: {schedule.total_steps} updates"
-               + ("" if fit["mode"] in ("fits", "keep") else
-                  f" (the schedule's {fit['schedule_steps']} steps stretched to them)")
-               + f", peak LR {schedule.effective_base_lr:.3g}.")
+    st.caption(describe_planned(schedule, fit))
     st.plotly_chart(schedule_figure([designer.preview(schedule, "this run")]),
                     key="training.preview")
 
