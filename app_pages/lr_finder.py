@@ -62,12 +62,10 @@ def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list
         st.warning(warning)
     overlays = pick_overlays()
     st.plotly_chart(range_test_result_figure(result, overlays=overlays), key=f"{key}.chart")
-    st.dataframe(
-        [{"method": name, "suggested LR": value} for name, value in suggestions.items()
-         if name != "consensus"],
-        hide_index=True,
-        column_config={"suggested LR": st.column_config.NumberColumn(format="%.3g")},
-    )
+    methods, formats = ui.shown_table([{"method": name, "suggested LR": value}
+                                       for name, value in suggestions.items()
+                                       if name != "consensus"])
+    st.dataframe(methods, hide_index=True, column_config=formats)
     advice = result.get("advice") or {}
     if advice:
         st.markdown("**Schedule advice** — ready-made schedules built from this curve, their "

@@ -7,6 +7,7 @@ import streamlit as st
 from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
 from lrlab.web import comparison, ui
+from lrlab.web.formats import status_line
 from lrlab.web.plots import range_test_result_figure, training_figure
 
 store = ui.store()
@@ -16,22 +17,15 @@ st.caption("Every range test, LR check and training run, newest first. Select on
 
 kind_filter = st.segmented_control("Show", ["all", *kinds.listed()], default="all",
                                    key="runs.kind")
-jobs = comparison.listed_jobs(store, None if kind_filter in (None, "all") else kind_filter)
+one_kind = None if kind_filter in (None, "all") else kind_filter
+jobs = comparison.listed_jobs(store, one_kind)
 if not jobs:
     st.info("No runs yet. Start one on the LR Finder or Training page.")
     st.stop()
 
-table = comparison.jobs_table(jobs)
-for row in table:
-    row["status"] = ui.status_line(row["status"])
-selection = st.dataframe(
-    table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs.table",
-    column_config={
-        **ui.number_formats(list(table[0])),
-        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
-                                                    format="percent"),
-    },
-)
+table, formats = ui.shown_table(comparison.jobs_table(jobs, one_kind))
+selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
+                         key="runs.table", column_config=formats)
 picked = [jobs[i] for i in selection.selection.rows]
 if picked:
     st.query_params["jobs"] = ",".join(str(j.id) for j in picked)
@@ -71,9 +65,7 @@ if len(picked) == 1:
     page = kinds.kind_of(job.kind).page
     if page:  # a relative link: works under any base URL path
         st.markdown(f"[Open on its own page (live view)](./{page}?job={job.id})")
-    st.markdown(f"**Status:** {ui.status_line(job.status)} · {job.message or ''}")
-    if job.error:
-        st.error(job.error)
+    st.markdown(f"**Status:** {status_line(job.status)} · {job.message or ''}")
 
 follow = {job.id: ui.follower(job.id) for job in picked}
 for job in picked:
@@ -91,9 +83,9 @@ if finds:
                     key="runs.find_chart")
 
 st.markdown("**Results**")
-results = comparison.results_table(picked)
-st.dataframe(results, hide_index=True,
-             column_config=ui.number_formats([k for row in results for k in row]))
+st.dataframe(comparison.results_table(picked), hide_index=True)
+for label, sentence, is_error in comparison.run_notes(picked):
+    (st.error if is_error else st.caption)(f"**{label}:** {sentence}")
 if len(picked) > 1:
     st.markdown("**Settings that differ**")
     diff = comparison.config_diff({comparison.run_label(j): j.config for j in picked})

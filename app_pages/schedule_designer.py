@@ -144,18 +144,19 @@ except LrlabError as exc:
 with output:
     if error:
         st.error(error)
-    top = st.columns([2, 1, 1, 1])
-    name = top[0].text_input("Name", value=f"{kind.name}", key=P + "name",
-                             label_visibility="collapsed", placeholder="name to keep it under")
-    ui.page_button(top[3], "Train with this schedule", "app_pages/training.py",
-                   key="designer.train", disabled=schedule is None, width="stretch",
-                   on_click=designer.train_with_designer, args=(state,),
-                   help="The Training page with this schedule, stretched to the run's length")
-    if top[1].button("Keep for comparison", disabled=schedule is None, width="stretch"):
+    name = st.text_input("Name", value=f"{kind.name}", key=P + "name",
+                         label_visibility="collapsed", placeholder="name to keep it under")
+    # buttons as wide as their words, side by side while they fit
+    buttons = st.container(horizontal=True)
+    if buttons.button("Keep for comparison", disabled=schedule is None):
         unique = designer.unique_name(name or kind.name, [s["name"] for s in state[SAVED]])
         state[SAVED].append({"name": unique, "config": schedule.to_dict(), "metrics": metrics})
-    if top[2].button("Clear kept", disabled=not state[SAVED], width="stretch"):
+    if buttons.button("Clear kept", disabled=not state[SAVED]):
         state[SAVED] = []
+    ui.page_button(buttons, "Train with this schedule", "app_pages/training.py",
+                   key="designer.train", disabled=schedule is None,
+                   on_click=designer.train_with_designer, args=(state,),
+                   help="The Training page with this schedule, stretched to the run's length")
 
     saved_names = [s["name"] for s in state[SAVED]]
     # No key: a newly kept schedule changes the options, which resets the selection to all.
@@ -176,18 +177,7 @@ with output:
         st.plotly_chart(schedule_figure(previews, log_y=log_y, steps_per_epoch=per_epoch,
                                         x_unit=x_unit if per_epoch else "step"),
                         key="designer.chart")
-        st.dataframe(
-            [{"schedule": p.name, **p.summary} for p in previews],
-            hide_index=True,
-            column_config={
-                "peak_lr": st.column_config.NumberColumn("peak LR", format="%.4g"),
-                "final_lr": st.column_config.NumberColumn("final LR", format="%.4g"),
-                "warmup_steps": st.column_config.NumberColumn("steps in warmup"),
-                "area": st.column_config.NumberColumn("area (Σ LR)", format="%.4g"),
-                "mean_lr": st.column_config.NumberColumn("mean LR", format="%.4g"),
-                "total_steps": st.column_config.NumberColumn("total steps"),
-            },
-        )
+        st.dataframe(designer.summary_table(previews), hide_index=True)
         with st.expander("Noise scale, momentum window and weight decay"):
             st.caption("Smith & Le: the noise scale g = η/(1−m)·(N/B−1) is what a k× larger "
                        "batch with a k× larger LR keeps: schedules with the same g train alike. "

@@ -12,6 +12,7 @@ from typing import Any
 from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
 from lrlab.store import Job, Store, format_time
+from lrlab.web.formats import formatted, status_line
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -70,32 +71,48 @@ def range_test_overlays(
 
 def run_label(job: Job) -> str:
     """'#12 train resnet18 on digits' — what a person recognises a run by."""
+    what = setup_words(job)
+    return f"#{job.id} {job.kind}{' ' + what if what else ''}"
+
+
+def setup_words(job: Job) -> str:
+    """'resnet18 on digits': what a run trains, in words; "" where its config names neither."""
     config = kinds.setup_of(job)
     model, dataset = config.get("model"), config.get("dataset")
-    what = f" {model} on {dataset}" if model and dataset else ""
-    return f"#{job.id} {job.kind}{what}"
+    return f"{model} on {dataset}" if model and dataset else model or dataset or ""
 
 
 def headline(job: Job) -> dict[str, Any]:
-    """What a run is compared by: top-1 for training, the consensus LR and trust for a range
-    test, and how long it took (None where the run has no such figure yet)."""
+    """What a run is compared by: its kind's headline figures (top-1 for training, the
+    consensus LR and trust for a range test; None where not yet known), and how long it took."""
     end = job.finished if job.finished is not None else (job.heartbeat if job.started else None)
     duration = end - job.started if job.started is not None and end is not None else None
-    columns = dict.fromkeys(h.label for name in kinds.listed() for h in kinds.KINDS[name].headlines)
-    return {**columns, **kinds.headlines(job), "duration (s)": duration}
+    return {**kinds.headlines(job), "duration (s)": duration}
 
 
-def jobs_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
-    """The Runs page's table: one row per job, numbers kept as numbers so columns sort, text
-    cells empty rather than None; an LR check's points right under it."""
-    return [
-        {"id": j.id, "status": j.status, "kind": j.kind,
-         "model": kinds.setup_of(j).get("model") or "",
-         "dataset": kinds.setup_of(j).get("dataset") or "",
-         "peak LR": peak_lr_of(j), "schedule": schedule_of(j), "from": origin_of(j),
-         "progress": j.progress, **headline(j), "created": format_time(j.created)}
-        for j in grouped(jobs)
-    ]
+def result_words(job: Job) -> str:
+    """A run's headline in a few words: its kind's first figure in its one format, and its
+    words ("best top-1 97.00 %", "consensus LR 0.0387 · trust medium"); "" until known."""
+    declared = kinds.kind_of(job.kind).headlines
+    values = kinds.headlines(job)
+    return " · ".join(f"{h.label} {formatted(h.label, values[h.label])}"
+                      for i, h in enumerate(declared)
+                      if (i == 0 or h.text) and values[h.label] is not None)
+
+
+def jobs_table(jobs: Sequence[Job], kind: str | None = None) -> list[dict[str, Any]]:
+    """The Runs page's table: one row per job, an LR check's points right under it, narrow
+    enough for a laptop's screen. Listing every kind, a run's headline is one "result" cell in
+    words; listing one kind, its figures get a column each, numbers kept as numbers so they
+    sort."""
+    def row(job: Job) -> dict[str, Any]:
+        what = {"kind": job.kind} if kind is None else {}
+        figures = {"result": result_words(job)} if kind is None else headline(job)
+        return {"id": job.id, "status": status_line(job.status, job.progress), **what,
+                "setup": setup_words(job), "peak LR": peak_lr_of(job), "schedule": schedule_of(job),
+                "from": origin_of(job), **figures}
+
+    return [row(j) for j in grouped(jobs)]
 
 
 def grouped(jobs: Sequence[Job]) -> list[Job]:
@@ -140,22 +157,40 @@ def schedule_of(job: Job) -> str:
 
 
 def origin_of(job: Job) -> str:
-    """What a run came from: "range test #3", "LR check #5 (a point)"."""
+    """What a run came from: "range test #3", or "↳ LR check #5" for a point of that ladder."""
     origin = job.config.get("origin") or {}
     if origin.get("check") is not None:
-        return f"LR check #{origin['check']} (a point)"
+        return f"↳ LR check #{origin['check']}"
     if origin.get("range_test") is not None:
         return f"range test #{origin['range_test']}"
     return f"range test #{job.config['range_test']}" if job.config.get("range_test") else ""
 
 
-def results_table(jobs: Sequence[Job]) -> list[dict[str, Any]]:
-    """One row per job with the figures its kind produces (accuracy for training, LR for tests)."""
-    rows = []
+VERDICT = "verdict"  # the figure that is a sentence, shown under the table rather than in it
+
+
+def results_table(jobs: Sequence[Job]) -> list[dict[str, str]]:
+    """The selected runs side by side: one row per figure their kinds produce (accuracy for
+    training, the LR for tests), one column per run ("#6 train"), each figure in its one
+    format and an empty cell where a run has none. Verdicts and errors are sentences: see
+    run_notes."""
+    per_run = {job.id: {"status": job.status,
+                        **{k: v for k, v in kinds.figures(job).items() if k != VERDICT},
+                        "created": format_time(job.created),
+                        "duration (s)": headline(job)["duration (s)"]} for job in jobs}
+    labels = dict.fromkeys(label for figures in per_run.values() for label in figures)
+    return [{"figure": label, **{f"#{job.id} {job.kind}": formatted(label, figures.get(label))
+                                 for job, figures in zip(jobs, per_run.values(), strict=True)}}
+            for label in labels]
+
+
+def run_notes(jobs: Sequence[Job]) -> list[tuple[str, str, bool]]:
+    """(run, sentence, is an error) for each selected run's verdict or error."""
+    notes = []
     for job in jobs:
-        row: dict[str, Any] = {"run": run_label(job), "status": job.status,
-                               **kinds.figures(job)}
+        verdict = kinds.figures(job).get(VERDICT)
+        if verdict:
+            notes.append((run_label(job), str(verdict), False))
         if job.error:
-            row["error"] = job.error
-        rows.append(row)
-    return rows
+            notes.append((run_label(job), job.error, True))
+    return notes

@@ -20,6 +20,7 @@ from lrlab.schedules import Schedule, parse_schedule
 from lrlab.schedules.batch_plan import equivalent_batch_plan, plan_summary
 from lrlab.schedules.noise_scale import averaging_window, decay_per_step, noise_scale
 from lrlab.schedules.spec import FORMAT, KINDS, SETTINGS
+from lrlab.web.formats import formatted
 
 PREVIEW_POINTS = 4000
 # The Designer keeps its form in the session under this prefix, so other pages can fill it (LR
@@ -353,6 +354,22 @@ def summarize(schedule: Schedule, lr: np.ndarray) -> dict[str, float]:
         "mean_lr": float(np.mean(lr)),
         "total_steps": int(schedule.total_steps),
     }
+
+
+SUMMARY_LABELS = {"peak_lr": "peak LR", "final_lr": "final LR", "mean_lr": "mean LR",
+                  "area": "area (Σ LR)", "warmup_steps": "steps in warmup",
+                  "total_steps": "total steps"}
+
+
+def summary_table(previews: Sequence[Preview]) -> list[dict[str, str]]:
+    """The schedules side by side: one row per summary figure, one column per schedule, so the
+    table stays as narrow as the plot however many figures there are."""
+    names: list[str] = []
+    for p in previews:
+        names.append(unique_name(p.name, names))
+    return [{"figure": label, **{name: formatted(label, p.summary[key])
+                                 for name, p in zip(names, previews, strict=True)}}
+            for key, label in SUMMARY_LABELS.items()]
 
 
 @dataclass(frozen=True)

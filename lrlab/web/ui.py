@@ -18,6 +18,7 @@ from lrlab.core.paths import allowed_data_dirs, confine_path, host_paths
 from lrlab.jobs import kinds
 from lrlab.jobs.supervisor import WorkerStatus, ensure_local_worker
 from lrlab.store import Job, Store, shared_store
+from lrlab.web.formats import formatted, quantity_format, status_line
 from lrlab.web.monitor import (
     FIRST_METRIC_WAIT_S,
     LIVE_POLL_S,
@@ -27,10 +28,6 @@ from lrlab.web.monitor import (
     progress_line,
 )
 from lrlab.web.serve import serves_others
-
-STATUS_ICONS = {"queued": "🕒", "running": "⏳", "succeeded": "✅", "failed": "❌",
-                "cancelled": "⏹️"}
-
 
 WORKER_PANEL_REFRESH_S = 3.0
 
@@ -175,10 +172,6 @@ def follower(job_id: int) -> JobFollower:
     if key not in st.session_state:
         st.session_state[key] = JobFollower(job_id)
     return st.session_state[key]
-
-
-def status_line(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '')} {status}"
 
 
 def option_widget(container: Any, name: str, key: str, **overrides: Any) -> Any:
@@ -331,18 +324,23 @@ def in_page_words(message: str) -> str:
                                                                               count=1)))
 
 
-# One unit and format per quantity, wherever a table shows it (a column named with the quantity:
-# "final val top-1", "peak LR", "wall time (s)"): top-1 always as a percent, an LR with three
-# significant digits.
-QUANTITY_FORMATS = (("top-1", "percent"), ("LR", "%.3g"), ("(s)", "%.1f"),
-                    ("images/s", "%.0f"), ("loss", "%.4f"), ("spread", "percent"))
-
-
-def number_formats(columns: Sequence[str]) -> dict[str, Any]:
-    """st.dataframe's column_config for the numeric columns among `columns`, by quantity."""
-    out = {}
+def shown_table(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`rows` as st.dataframe should show them, and their column_config: each quantity in its
+    one format (lrlab.web.formats). A column with a figure in every row stays numeric, so it
+    sorts by value; one with gaps becomes text in the same format with the gaps empty, since
+    Streamlit draws a missing value as "None"."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    shown = [dict(row) for row in rows]
+    config: dict[str, Any] = {}
     for column in columns:
-        fmt = next((f for quantity, f in QUANTITY_FORMATS if quantity in column), None)
-        if fmt is not None:
-            out[column] = st.column_config.NumberColumn(format=fmt)
-    return out
+        values = [row.get(column) for row in rows]
+        numeric = any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        fmt = quantity_format(column)
+        if numeric and fmt is not None and None not in values:
+            for row, value in zip(shown, values, strict=True):
+                row[column] = value * fmt[1]
+            config[column] = st.column_config.NumberColumn(format=fmt[0])
+        elif None in values:
+            for row, value in zip(shown, values, strict=True):
+                row[column] = formatted(column, value)
+    return shown, config

@@ -54,18 +54,31 @@ def test_lists_every_run_newest_first(store: Store) -> None:
     assert ids == [b, a]
 
 
-def test_the_table_carries_each_runs_headline_and_sorts_by_it(store: Store) -> None:
+def test_the_table_carries_each_runs_headline_in_one_format_without_none(store: Store) -> None:
     low = _finished_train(store, 0.1, 0.91)
     find = _finished_find(store)
     high = _finished_train(store, 0.4, 0.97)
     table = _page().dataframe[0].value.set_index("id")
-    assert table.loc[high, "best top-1"] == 0.97 and table.loc[low, "final top-1"] == 0.91
+    # every kind in one table: each run's headline in words, each figure in its one format
+    assert table.loc[high, "result"] == "best top-1 97.00 %"
+    assert table.loc[low, "result"].startswith("best top-1 91.00 %")
     consensus = store.get(find).result["suggestions"]["consensus"]
-    assert table.loc[find, "consensus LR"] == pytest.approx(consensus)
-    assert table.loc[find, "trust"] == store.get(find).result["trust"]["level"]
+    level = store.get(find).result["trust"]["level"]
+    assert table.loc[find, "result"] == f"consensus LR {consensus:.3g} · trust {level}"
+    assert table.loc[find, "peak LR"] == ""  # a range test has no peak: empty, not "None"
+    assert not table.isna().any().any()
+
+
+def test_a_kinds_own_table_keeps_numbers_so_it_sorts_by_value(store: Store) -> None:
+    low = _finished_train(store, 0.1, 0.91)
+    _finished_find(store)
+    high = _finished_train(store, 0.4, 0.97)
+    at = _page()
+    at.segmented_control(key="runs.kind").set_value("train").run()
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc[high, "best top-1"] == pytest.approx(97.0)
     assert (table["duration (s)"] >= 0).all()
-    # numbers stay numbers, so the column sorts by value, not as text
-    assert table["best top-1"].sort_values(ascending=False).dropna().index.tolist() == [high, low]
+    assert table["best top-1"].sort_values(ascending=False).index.tolist() == [high, low]
 
 
 def test_a_stale_link_to_runs_says_so_and_shows_the_table(store: Store) -> None:
@@ -74,7 +87,8 @@ def test_a_stale_link_to_runs_says_so_and_shows_the_table(store: Store) -> None:
     assert [w.value for w in at.warning] == [
         "The link names 'abc': not a job number; job 999 does not exist; it may have been "
         "deleted."]
-    assert at.dataframe[1].value["best val top-1"].tolist() == [0.95]  # the valid one opens
+    results = at.dataframe[1].value.set_index("figure")
+    assert results.loc["best val top-1", f"#{job} train"] == "95.00 %"  # the valid one opens
 
 
 def test_opening_a_training_run_shows_its_charts_and_results(store: Store, figure) -> None:
@@ -83,8 +97,8 @@ def test_opening_a_training_run_shows_its_charts_and_results(store: Store, figur
     chart = figure(at)
     loss = next(t for t in chart["data"] if t["xaxis"] == "x")
     assert len(loss["y"]) == 20
-    results = at.dataframe[1].value
-    assert results["best val top-1"].tolist() == [0.97]
+    results = at.dataframe[1].value.set_index("figure")
+    assert results.loc["best val top-1", f"#{job} train"] == "97.00 %"  # as a percent
 
 
 def test_opening_a_range_test_shows_its_suggestions(store: Store, figure) -> None:
@@ -93,8 +107,11 @@ def test_opening_a_range_test_shows_its_suggestions(store: Store, figure) -> Non
     chart = figure(at)
     names = {t.get("name") for t in chart["data"]}
     assert {"loss (raw)", "smoothed", "lrlab", "fastai_valley"} <= names
-    assert at.dataframe[1].value["consensus LR"].iloc[0] == pytest.approx(
-        store.get(job).result["suggestions"]["consensus"])
+    consensus = store.get(job).result["suggestions"]["consensus"]
+    results = at.dataframe[1].value.set_index("figure")
+    assert results.loc["consensus LR", f"#{job} find"] == f"{consensus:.3g}"
+    verdict = store.get(job).result["trust"]["verdict"]
+    assert any(verdict in c.value for c in at.caption)  # the sentence under the table
 
 
 def test_comparing_two_runs_shows_what_differs(store: Store, figure) -> None:

@@ -96,8 +96,9 @@ def test_kept_schedules_overlay(at: AppTest, figure) -> None:
     widget(at.selectbox, "d.kind").set_value("sgdr").run()
     names = set(traces(at, figure))
     assert {"current", "cosine"} <= names
-    rows = at.dataframe[0].value
-    assert len(rows) == 2
+    table = at.dataframe[0].value.set_index("figure")
+    assert list(table.columns) == ["current", "cosine"]  # side by side, a column each
+    assert table.loc["peak LR", "cosine"] == "0.1"
 
 
 def test_export_offers_every_target_with_its_measured_label(at: AppTest) -> None:

@@ -163,8 +163,40 @@ def test_a_stale_job_link_says_so_without_a_traceback(page, app_url: str, page_p
     assert "Traceback" not in page.content()
 
 
+# What is cut off in the main area: an element past the window's right edge, a button or a text
+# whose words overflow their box (shown as "Keep for co…"), a table wider than its frame.
+CUT_OFF = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  const name = (el) => `${el.tagName}.${el.className} "${el.innerText || ''}"`.slice(0, 120);
+  for (const el of document.querySelectorAll('[data-testid=stMain] *')) {
+    const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+    if (box.width === 0 || style.visibility === 'hidden') continue;
+    if (box.right > width + 1) out.push('past the edge: ' + name(el));
+    const words = el.innerText && (el.tagName === 'BUTTON' || style.textOverflow === 'ellipsis');
+    if (words && el.scrollWidth > el.clientWidth + 1) out.push('words cut: ' + name(el));
+  }
+  document.querySelectorAll('[data-testid=stMain] .dvn-scroller').forEach((grid, i) => {
+    if (grid.scrollWidth > grid.clientWidth + 1) {
+      out.push(`table ${i + 1} wider than its frame: ${grid.scrollWidth} > ${grid.clientWidth} px`);
+    }
+  });
+  return out;
+}"""
+
+
+def _nothing_cut_off(page, url: str, ready: str) -> None:
+    """Open url at 1280 px, wait for the text `ready`, and find nothing cut off there."""
+    page.goto(url)
+    page.get_by_text(ready).first.wait_for(timeout=60_000)
+    page.wait_for_function("window.__lrlabRuns > 0 && document.querySelector('[data-testid=stApp]')"
+                           ".getAttribute('data-test-script-state') === 'notRunning'"
+                           " && !document.querySelector('[data-testid=stSkeleton]')")
+    assert page.evaluate(CUT_OFF) == [], url
+
+
 def test_the_whole_chain_find_check_train_and_back(page, app_url: str) -> None:
-    """Range test -> check (3 points, 1 epoch) -> train with the best -> the run names both."""
+    """Range test -> check (3 points, 1 epoch) -> train with the best -> the run names both;
+    then each page with its result at 1280 px, nothing cut off."""
     find_id = _start_range_test(page, app_url, {"Points": "30", "Batch size": "32",
                                                 "Epochs": "2"})
     _status(page, "Range test", find_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
@@ -190,6 +222,13 @@ def test_the_whole_chain_find_check_train_and_back(page, app_url: str) -> None:
     page.get_by_role("button", name=f"From LR check #{check_id}").wait_for()
     page.get_by_role("button", name=f"From range test #{find_id}").click()
     _status(page, "Range test", find_id, "succeeded").wait_for(timeout=60_000)
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _nothing_cut_off(page, f"{app_url}/finder?job={find_id}", "Schedule advice")
+    _nothing_cut_off(page, f"{app_url}/check?job={check_id}", "of 3 points")
+    _nothing_cut_off(page, f"{app_url}/training", "Start training")
+    _nothing_cut_off(page, f"{app_url}/runs?jobs={find_id},{check_id},{run_id}", "Results")
+    _nothing_cut_off(page, f"{app_url}/designer", "Schedule Designer")
 
 
 @pytest.mark.parametrize(("path", "heading", "field", "button", "kind"), [

@@ -125,6 +125,15 @@ def test_summary_figures_by_hand() -> None:
     assert s["mean_lr"] == pytest.approx(lr.mean())
 
 
+def test_summary_table_sets_schedules_side_by_side_in_one_format() -> None:
+    schedule = Schedule.from_dict({"format": "lrlab.schedule/1", "base_lr": 0.123456,
+                                   "total_steps": 100, "main": {"kind": "constant"}})
+    same = designer.preview(schedule, "x")
+    table = {row["figure"]: row for row in designer.summary_table([same, same])}
+    assert table["peak LR"] == {"figure": "peak LR", "x": "0.123", "x (2)": "0.123"}
+    assert table["total steps"]["x"] == "100" and table["area (Σ LR)"]["x"] == "12.3"
+
+
 def test_plateau_preview_uses_the_metric_series() -> None:
     metrics = parse_metric_series("loss\n1.0\n0.9\n" + "0.9\n" * 40, "m.csv")
     config = designer.config_from_form(form(kind="plateau", total_steps=len(metrics), **{

@@ -178,8 +178,26 @@ def test_results_table_reads_each_kind(store: Store) -> None:
                  result={"summary": {"best_val_top1": 0.981, "final_val_top1": 0.975}})
     train = store.get(job_id)
     object.__setattr__(train, "kind", "train")
-    row = comparison.results_table([train])[0]
-    assert row["best val top-1"] == 0.981 and row["status"] == "succeeded"
+    table = {row["figure"]: row[f"#{job_id} train"] for row in comparison.results_table([train])}
+    assert table["best val top-1"] == "98.10 %" and table["status"] == "succeeded"
+    assert table["images/s"] == ""  # not in this result: an empty cell, never None
+
+
+def test_results_side_by_side_keep_sentences_out_of_the_table(store: Store) -> None:
+    find = store.submit("find", {"model": "small_cnn"})
+    store.claim("w")
+    store.finish(find, "succeeded", result={"suggestions": {"consensus": 0.0123456},
+                                            "trust": {"level": "low", "verdict": "Spread."}})
+    failed = store.submit("train", {"model": "small_cnn"})
+    store.claim("w")
+    store.finish(failed, "failed", error="It diverged.")
+    jobs = [store.get(find), store.get(failed)]
+    table = {row["figure"]: row for row in comparison.results_table(jobs)}
+    assert table["consensus LR"] == {"figure": "consensus LR", f"#{find} find": "0.0123",
+                                     f"#{failed} train": ""}
+    assert "verdict" not in table
+    assert comparison.run_notes(jobs) == [(f"#{find} find small_cnn", "Spread.", False),
+                                          (f"#{failed} train small_cnn", "It diverged.", True)]
 
 
 def test_range_test_figure_marks_suggestions_and_consensus() -> None:
@@ -257,7 +275,7 @@ def test_listed_jobs_are_a_persons_runs_with_headlines_only(store: Store) -> Non
     assert [j.id for j in comparison.listed_jobs(store, "train")] == [train]
     # the full record still holds the curve, and overlays read it
     (label, lrs, losses), = comparison.range_test_overlays([store.get(find), store.get(train)])
-    assert label == f"#{find} find"  # no dataset in this config: no "on ..."
+    assert label == f"#{find} find small_cnn"  # no dataset in this config: no "on ..."
     assert lrs == [1e-3, 1e-2, 1e-1] and losses == [2, 1, 3]
 
 
@@ -276,7 +294,27 @@ def test_runs_group_a_ladders_points_under_it_with_their_lr_schedule_and_origin(
     centre = lr_check.peak_lr(lr_check.validate_config({"setup": setup})["setup"])
     assert rows[1]["peak LR"] == pytest.approx(centre)
     assert [r["peak LR"] for r in rows[2:5]] == pytest.approx([centre / 10, centre, centre * 10])
-    assert {r["from"] for r in rows[2:5]} == {f"LR check #{check} (a point)"}
+    assert {r["from"] for r in rows[2:5]} == {f"↳ LR check #{check}"}
     assert rows[0]["peak LR"] == pytest.approx(0.4 * 128 / 256)  # linear scaling to batch 128
     assert rows[0]["schedule"] == "warmup + cosine" and rows[0]["from"] == ""
-    assert all(r[k] is not None for r in rows for k in ("model", "dataset", "schedule", "from"))
+    assert all(r[k] is not None for r in rows
+               for k in ("setup", "schedule", "from", "result"))
+    assert rows[0]["setup"] == "small_cnn on digits"
+    assert rows[0]["status"] == "🕒 queued" and rows[0]["kind"] == "train"
+
+
+def test_one_kinds_table_gives_each_headline_a_column_and_the_mixed_one_words(
+        store: Store) -> None:
+    train = store.submit("train", {"model": "small_cnn"})
+    store.claim("w")
+    store.set_progress(train, 0.784)
+    find = store.submit("find", {"model": "small_cnn"})
+    store.claim("w")
+    store.finish(find, "succeeded", result={"suggestions": {"consensus": 0.038712},
+                                            "trust": {"level": "medium"}})
+    mixed = {r["id"]: r for r in comparison.jobs_table([store.get(find), store.get(train)])}
+    assert mixed[find]["result"] == "consensus LR 0.0387 · trust medium"
+    assert mixed[train]["result"] == "" and mixed[train]["status"] == "⏳ running 78 %"
+    (only,) = comparison.jobs_table([store.get(train)], kind="train")
+    assert "kind" not in only and "result" not in only
+    assert only["best top-1"] is None and only["duration (s)"] >= 0
