@@ -6,7 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from lrlab import lr_check
+from lrlab.core import options
 from lrlab.core.errors import LrlabError
+from lrlab.finder.importers import is_imported
 from lrlab.finder.job import finder_setup
 from lrlab.jobs import kinds
 from lrlab.store import Job
@@ -23,6 +25,20 @@ st.caption("Every finder reads a number off a loss curve; this trains at it. The
            "several workers run them side by side.")
 job = ui.job_in_url("check")  # a ladder; first, so a stale link's message is at the top
 found = None if job is not None else ui.job_in_url("find", "find")  # the range test to check
+
+
+def imported_setup(imported: dict) -> dict:
+    """The setup to check an imported curve's advice on, asked for here: the curve brings no
+    setup of its own. Its optimizer and batch size come filled in, since the advised LRs were
+    read with them."""
+    st.caption(f"This range test is an imported curve ({imported['file']}): say what to train "
+               "its advice on.")
+    state.setdefault("check.setup.opt", imported.get("optimizer") or "sgd")
+    if imported.get("batch_size"):
+        state.setdefault("check.setup.batch", imported["batch_size"])
+    put = ui.setup_header("check.setup")
+    put.update(ui.setup_fields("check.setup", ui.LANDSCAPE))
+    return options.config_from_values(put)
 
 
 def adopt_best(ladder_job: Job) -> None:
@@ -93,6 +109,10 @@ if job is None:
         st.markdown(f"**Range test #{found.id}**: suggested LR "
                     f"{found.result['suggestions'].get('consensus') or 0:.3g}; the ladder "
                     "trains its advised schedule at each peak LR.")
+        if is_imported(found.config):
+            setup = imported_setup(found.config["imported"])
+        else:
+            setup = finder_setup(found.config)
         c = st.columns(6)
         advice = c[0].selectbox("Advice", list(found.result["advice"]), key="check.advice")
         put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
@@ -100,8 +120,7 @@ if job is None:
                                                "check.fraction", "check.seeds"), strict=True)}
         try:
             config = lr_check.with_budget(lr_check.from_range_test(
-                found.result, setup=finder_setup(found.config), advice=advice, job=found.id),
-                put)
+                found.result, setup=setup, advice=advice, job=found.id), put)
             st.caption("Budget: " + lr_check.describe_budget(lr_check.validate_config(config),
                                                              lr_check.pace_of(found.result)))
         except LrlabError as exc:

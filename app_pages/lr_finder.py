@@ -10,7 +10,7 @@ from lrlab.core import options
 from lrlab.core.errors import LrlabError
 from lrlab.finder.advice import explain
 from lrlab.finder.curves import parse_curve
-from lrlab.finder.importers import analyze_imported
+from lrlab.finder.importers import analyze_imported, imported_config, is_imported
 from lrlab.finder.job import finder_setup
 from lrlab.store import Job
 from lrlab.web import comparison, designer, ui
@@ -110,15 +110,21 @@ def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
     if job.status != "succeeded" or not job.result:
         st.error(job.error or f"The range test was {job.status}.")
         return
+    if is_imported(job.config):
+        st.caption(f"An imported curve: {job.config['imported']['file']}. "
+                   f"{job.result['import']['note'].capitalize()}.")
     show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job), settled)
     if job.result.get("advice"):
         c = st.columns(2)
-        ui.page_button(c[0], "Train with this setup", "app_pages/training.py", key="finder.train",
-                       disabled=not settled, type="primary", on_click=train_with_setup, args=(job,),
-                       help="The Training page with this setup and the 1cycle advice")
+        if not is_imported(job.config):  # a curve from elsewhere has no setup to train
+            ui.page_button(c[0], "Train with this setup", "app_pages/training.py",
+                           key="finder.train", disabled=not settled, type="primary",
+                           on_click=train_with_setup, args=(job,),
+                           help="The Training page with this setup and the 1cycle advice")
         ui.page_button(c[1], "Check this advice (LR ladder)", "app_pages/check.py",
                        key="finder.check", disabled=not settled, query_params={"find": str(job.id)},
-                       help="Short runs at LRs around the advice, on the LR Check page")
+                       help="Short runs at LRs around the advice, on the LR Check page"
+                       + (" (you give the setup there)" if is_imported(job.config) else ""))
 
 
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
@@ -173,3 +179,15 @@ with upload_tab:
             st.caption(f"{len(curve.lrs)} points read from {curve.source}: "
                        f"{result['import']['note']}.")
             show_result(result, "finder.upload")
+            config = imported_config(upload.name, result, optimizer=up_optimizer,
+                                     batch_size=int(up_batch), total_steps=int(up_steps))
+            kept = state.get("finder.kept") or {}
+            if st.button("Keep in Runs", key="finder.keep", disabled=kept.get("config") == config,
+                         help="Store this analysis as a range test: listed in Runs, compared "
+                              "with others, and checked on the LR Check page"):
+                kept = {"config": config, "job": store.record("find", config, result)}
+                state["finder.kept"] = kept
+                st.rerun()  # the button greys out: this reading is kept
+            if kept.get("config") == config:
+                st.success(f"Kept as range test #{kept['job']}: "
+                           f"[open it](./finder?job={kept['job']}) to check its advice.")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lrlab.cli.jobs import DB_HELP
 from lrlab.cli.train import add_setup_arguments, config_from_args
 from lrlab.core import options
 from lrlab.core.console import note
@@ -42,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="the optimizer the curve was measured with (for the scaling rule)")
     options.add_flags(analyze, IMPORT_FLAGS)
     analyze.add_argument("--out", default=None, help="write the analysis as JSON")
+    analyze.add_argument("--keep", action="store_true",
+                         help="keep the analysis in the job store as a range test: listed in "
+                              "the app's Runs and checked from its LR Check page")
+    analyze.add_argument("--db", help=DB_HELP)
     analyze.set_defaults(func=_analyze)
 
 
@@ -77,6 +82,15 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.out:
         write_result(args.out, result)
         note(f"wrote {args.out}")
+    if args.keep:
+        from lrlab.finder.importers import imported_config
+        from lrlab.store import Store
+
+        config = imported_config(Path(args.curve).name, result, optimizer=args.optimizer,
+                                 batch_size=reading["imported.batch_size"],
+                                 total_steps=reading["imported.total_steps"])
+        with Store(args.db) as store:
+            note(f"kept as range test #{store.record('find', config, result)}")
     return 0
 
 

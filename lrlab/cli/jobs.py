@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # The store (SQLAlchemy) and yaml are imported inside the commands so `lrlab --help` stays fast.
 
-_DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, default ~/.lrlab)"
+DB_HELP = "database URL (default: $LRLAB_DB, else sqlite under $LRLAB_HOME, default ~/.lrlab)"
 
 
 # The worker's tuning flags, each declared once in lrlab.core.options.
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     submit.add_argument("--json", action="store_true",
                         help='print {"id", "kind", "status"} as JSON instead of the bare id')
-    submit.add_argument("--db", help=_DB_HELP)
+    submit.add_argument("--db", help=DB_HELP)
     submit.set_defaults(func=_cmd_submit)
     _register_following(subparsers)
     _register_worker(subparsers)
@@ -60,23 +60,23 @@ def _register_following(subparsers: argparse._SubParsersAction) -> None:
     jobs.add_argument("--all", action="store_true", help="list every job, not only the last 20")
     jobs.add_argument("--status", choices=STATUSES, help="only jobs with this status")
     jobs.add_argument("--kind", choices=NAMES, help="only jobs of this kind")
-    jobs.add_argument("--db", help=_DB_HELP)
+    jobs.add_argument("--db", help=DB_HELP)
     jobs.set_defaults(func=_cmd_jobs)
 
     show = subparsers.add_parser("show", help="a job's status, progress, last metrics and result")
     show.add_argument("job_id", type=int, metavar="ID")
     show.add_argument("--json", action="store_true", help="print the job record as JSON")
-    show.add_argument("--db", help=_DB_HELP)
+    show.add_argument("--db", help=DB_HELP)
     show.set_defaults(func=_cmd_show)
 
     cancel = subparsers.add_parser("cancel", help="cancel a queued or running job")
     cancel.add_argument("job_id", type=int, metavar="ID")
-    cancel.add_argument("--db", help=_DB_HELP)
+    cancel.add_argument("--db", help=DB_HELP)
     cancel.set_defaults(func=_cmd_cancel)
 
     delete = subparsers.add_parser("delete", help="delete a finished job and its metrics")
     delete.add_argument("job_id", type=int, metavar="ID")
-    delete.add_argument("--db", help=_DB_HELP)
+    delete.add_argument("--db", help=DB_HELP)
     delete.set_defaults(func=_cmd_delete)
 
 
@@ -87,7 +87,7 @@ def _register_worker(subparsers: argparse._SubParsersAction) -> None:
         description="Claim jobs from the store and run them on this machine's best device. "
         "Start one worker per GPU (--device cuda:0, cuda:1, ...).",
     )
-    worker.add_argument("--db", help=_DB_HELP)
+    worker.add_argument("--db", help=DB_HELP)
     worker.add_argument(
         "--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"
     )

@@ -3,6 +3,7 @@ suggestions, trust verdict and schedule advice, in the same `lrlab.range_test/2`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -56,3 +57,17 @@ def analyze_imported(
         result["advice"] = advise(analysis, total_steps=total_steps, batch_size=batch_size,
                                   optimizer=optimizer)
     return result
+
+
+def imported_config(file: str, result: Mapping[str, Any], *, optimizer: str,
+                    batch_size: int | None, total_steps: int) -> dict[str, Any]:
+    """The config an imported curve is kept under in the store: where it came from and how it
+    was read, in place of the setup a range test run here records."""
+    return {"imported": {"file": file, "source": result["import"]["source"],
+                         "optimizer": optimizer, "batch_size": batch_size,
+                         "total_steps": total_steps}}
+
+
+def is_imported(config: Mapping[str, Any]) -> bool:
+    """Whether a stored range test is an imported curve (it has no setup to rerun or train)."""
+    return "imported" in config

@@ -121,6 +121,17 @@ class JobQueue(Database):
         )
         return int(inserted.inserted_primary_key[0])
 
+    def record(self, kind: str, config: Mapping[str, Any], result: Mapping[str, Any]) -> int:
+        """Keep work done elsewhere (an imported range-test curve) as a job that succeeded,
+        so it is listed, opened and built on like one that ran here."""
+        now = time.time()
+        with self._write() as conn:
+            job_id = self._insert(conn, kind, config, now, running=True)
+            conn.execute(jobs_table.update().where(jobs_table.c.id == job_id).values(
+                status="succeeded", finished=now, progress=1.0, result=dict(result),
+                message="kept"))
+        return job_id
+
     def claim(self, worker_id: str) -> Job | None:
         """Atomically take the oldest queued job for this worker, or None if the queue is empty."""
         queued = sa.select(jobs_table.c.id).where(jobs_table.c.status == "queued").limit(1)

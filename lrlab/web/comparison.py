@@ -76,7 +76,10 @@ def run_label(job: Job) -> str:
 
 
 def setup_words(job: Job) -> str:
-    """'resnet18 on digits': what a run trains, in words; "" where its config names neither."""
+    """'resnet18 on digits': what a run trains, in words ("curve lr.csv" for an imported
+    curve); "" where its config names neither."""
+    if job.config.get("imported"):
+        return f"curve {job.config['imported'].get('file', '')}".strip()
     config = kinds.setup_of(job)
     model, dataset = config.get("model"), config.get("dataset")
     return f"{model} on {dataset}" if model and dataset else model or dataset or ""

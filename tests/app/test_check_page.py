@@ -143,3 +143,50 @@ def test_a_finished_ladder_shows_its_verdict_and_hands_the_best_lr_to_training(
     assert state["training.schedule"]["total_steps"] == sweep["advice"]["onecycle"]["total_steps"]
     assert state["training.epochs"] == 4 and state["training.schedule_source"] == "advice"
     assert state["training.origin"] == {"range_test": find_id, "check": check_id}
+
+
+def test_an_imported_curve_is_kept_in_runs_and_checked_on_a_setup_given_here(
+        store: Store, sweep: dict) -> None:
+    """Another tool's curve: analysed, kept as a range test, listed in Runs, and its advice
+    checked on the setup the LR Check page asks for (the optimizer and batch size the curve
+    was measured with filled in)."""
+    curve = "lr,loss\n" + "".join(f"{lr},{loss}\n" for lr, loss in
+                                  zip(sweep["lr"], sweep["loss"], strict=True))
+    at = run_page("lr_finder.py")
+    at.file_uploader(key="finder.upload").set_value(("mine.csv", curve.encode(), "text/csv"))
+    at.number_input(key="finder.up_batch").set_value(32)
+    at.run()
+    at.button(key="finder.keep").click().run()
+    assert not at.exception, at.exception
+    (kept,) = store.list_jobs(None, kind="find")
+    assert kept.status == "succeeded" and kept.config["imported"]["file"] == "mine.csv"
+    assert kept.config["imported"]["batch_size"] == 32
+    assert kept.result["advice"]["onecycle"]["base_lr"] > 0
+    assert any(f"Kept as range test #{kept.id}" in s.value for s in at.success)
+    assert at.button(key="finder.keep").disabled  # the same reading is not kept twice
+
+    opened = run_page("lr_finder.py", {"job": str(kept.id)})
+    assert [b for b in opened.button if b.key == "finder.train"] == []  # no setup to train
+    assert opened.button(key="finder.check") is not None
+
+    runs = run_page("runs.py")
+    assert runs.dataframe[0].value["setup"].tolist() == ["curve mine.csv"]
+
+    check = run_page("check.py", {"find": str(kept.id)})
+    assert check.session_state["check.setup.batch"] == 32
+    assert check.session_state["check.setup.opt"] == "sgd"
+    check.selectbox(key="check.setup.dataset").set_value("digits")
+    check.number_input(key="check.setup.limit").set_value(400)
+    check.number_input(key="check.points").set_value(3)
+    check.number_input(key="check.epochs").set_value(1)
+    check.run()
+    check.button(key="check.run").click().run()
+    assert not check.exception, check.exception
+    assert not check.error, [e.value for e in check.error]
+    (ladder,) = store.list_jobs(None, kind="check")
+    assert ladder.config["range_test"] == kept.id
+    assert ladder.config["setup"]["dataset"] == "digits"
+    assert ladder.config["setup"]["batch_size"] == 32
+    peak = kept.result["advice"]["onecycle"]["base_lr"]
+    assert [p["lr"] for p in lr_check.points(ladder.config)] == pytest.approx(
+        [peak / 10, peak, peak * 10])

@@ -96,6 +96,26 @@ def test_analyze_sizes_its_advice_as_the_page_does(tmp_path, capsys) -> None:
     assert code == 2 and "--total-steps" in err and err.count("\n") == 1
 
 
+def test_analyze_keep_lists_the_curve_in_the_store_as_a_range_test(tmp_path, capsys) -> None:
+    from lrlab.store import Store
+
+    lrs = np.logspace(-6, 1, 60)
+    losses = 2.0 - 1.5 / (1 + np.exp(-2.5 * (np.log10(lrs) + 2.5))) + 3 * (lrs > 1) * lrs
+    path = tmp_path / "theirs.csv"
+    path.write_text("lr,loss\n" + "\n".join(f"{a},{b}" for a, b in zip(lrs, losses, strict=True)))
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    code, _, err = _run(["analyze", str(path), "--batch-size", "64", "--keep", "--db", db],
+                        capsys)
+    assert code == 0, err
+    with Store(db) as store:
+        (job,) = store.list_jobs(None)
+    assert f"kept as range test #{job.id}" in err
+    assert (job.kind, job.status) == ("find", "succeeded")
+    assert job.config["imported"] == {"file": "theirs.csv", "source": "raw", "optimizer": "sgd",
+                                      "batch_size": 64, "total_steps": 10_000}
+    assert job.result["advice"]["onecycle"]["total_steps"] == 10_000
+
+
 @pytest.mark.parametrize(("argv", "field"), [
     (["--start-lr", "1", "--end-lr", "0.5"], "end_lr"),
     (["--num-points", "4"], "num_points"),

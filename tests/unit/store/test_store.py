@@ -403,3 +403,12 @@ def test_store_reporter_writes_the_first_metric_without_waiting_for_its_interval
         assert seen.is_set()
         reporter.step(1, {"loss": 0.5})  # later points wait for the interval (or the exit)
     assert len(store.metrics_since(job_id)) == 2
+
+
+def test_work_done_elsewhere_is_recorded_as_succeeded_and_never_claimed(store: Store) -> None:
+    job_id = store.record("find", {"imported": {"file": "lr.csv"}}, {"suggestions": {}})
+    job = store.get(job_id)
+    assert (job.status, job.progress, job.message) == ("succeeded", 1.0, "kept")
+    assert job.started == job.finished == job.created and job.result == {"suggestions": {}}
+    assert store.claim("w") is None  # nothing for a worker to run
+    assert [j.id for j in store.list_jobs(None)] == [job_id]
