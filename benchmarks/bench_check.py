@@ -33,7 +33,7 @@
    advice at each trust level reach 0.98 of the full ladder's best.
 
     python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k]
-        [--only parallel|advice|fidelity]
+        [--only parallel|advice|fidelity|trust]
         [--points 9] [--seeds 3] [--pair "held out"] [--schedule warmup_cosine]
 """
 
@@ -294,10 +294,63 @@ def proxy_fidelity(mnist: Path | None, points: int) -> None:
         print(f"  {level}: {sum(hits)} of {len(hits)}")
 
 
+def _spread_decades(suggestions: dict) -> float:
+    """How many decades every method's suggestion spans together."""
+    import math
+
+    lrs = [v for k, v in suggestions.items() if k != "consensus" and v]
+    return math.log10(max(lrs) / min(lrs)) if lrs else float("nan")
+
+
+def trust_calibration(mnist: Path | None, points: int, sweeps: tuple[int, ...] = (100, 30),
+                      only: str | None = None) -> None:
+    """Does a trust level predict how well the advice trains? Per advice pair: range tests of
+    `sweeps` points each (a short sweep is noisier, so the levels vary), and one ladder of the
+    1cycle advice (1 seed) centred on the first sweep's advice. Each reading's advice is scored
+    as its share of the ladder's best: measured at the ladder's centre, read off the ladder
+    (linear in log LR) for the other sweeps. Prints each level's share of readings whose
+    advice reaches 0.98 of the best, and the same by the methods' spread."""
+    readings: list[tuple[str, str, float, float, bool]] = []
+    for name, setup, role in pairs(mnist):
+        if only and only not in name and only != role:
+            continue
+        found = [run_from_config({"setup": setup, "num_points": n}, NullReporter())
+                 for n in sweeps]
+        advice = found[0]["advice"]["onecycle"]
+        cfg = lr_check.validate_config({"setup": {**setup, "schedule": advice},
+                                        "points": points, "epochs": setup["epochs"]})
+        rows = {p["lr"]: top1(setup, advice, p["lr"]) for p in lr_check.points(cfg)}
+        best = max(v or 0.0 for v in rows.values())
+        print(f"\n{name} ({role}): ladder " + ", ".join(
+            f"{lr:.3g}: {'diverged' if v is None else f'{100 * v:.2f} %'}"
+            for lr, v in rows.items()))
+        for n, result in zip(sweeps, found, strict=True):
+            peak = result["advice"]["onecycle"]["base_lr"]
+            measured = n == sweeps[0]
+            acc = rows.get(peak) if measured else at_lr(rows, peak)
+            share = (acc or 0.0) / best if (acc is not None or measured) else float("nan")
+            level, spread = result["trust"]["level"], _spread_decades(result["suggestions"])
+            readings.append((name, level, spread, share, measured))
+            print(f"  {n:>3} points: trust {level:<6} spread {spread:.2f} decades; advice "
+                  f"{peak:.3g}: share of best {share:.3f}"
+                  + ("" if measured else " (read off the ladder)"))
+    print("\ntrust calibration (advice >= 0.98 of the ladder's best):")
+    for level in ("high", "medium", "low"):
+        shares = [r[3] for r in readings if r[1] == level and r[3] == r[3]]
+        hits = sum(s >= 0.98 for s in shares)
+        print(f"  {level:<6}: {hits} of {len(shares)}" + (
+            f" ({100 * hits / len(shares):.0f} %), worst {min(shares):.3f}" if shares else ""))
+    for low, high in ((0, 1), (1, 2), (2, 99)):
+        shares = [r[3] for r in readings if low <= r[2] < high and r[3] == r[3]]
+        hits = sum(s >= 0.98 for s in shares)
+        print(f"  spread {low}-{high if high < 99 else ''} decades: {hits} of {len(shares)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
-    parser.add_argument("--only", choices=("parallel", "advice", "fidelity"), default=None)
+    parser.add_argument("--only", choices=("parallel", "advice", "fidelity", "trust"),
+                        default=None)
     parser.add_argument("--points", type=int, default=9, help="ladder points per schedule")
     parser.add_argument("--pair", default=None,
                         help="only the pairs whose name contains this, or of this role "
@@ -310,6 +363,9 @@ def main() -> None:
     mnist = args.mnist if args.mnist.exists() else None
     if args.only == "fidelity":
         proxy_fidelity(mnist, args.points)
+        return
+    if args.only == "trust":
+        trust_calibration(mnist, args.points, only=args.pair)
         return
     if args.only != "advice":
         one = ladder_seconds(1)
