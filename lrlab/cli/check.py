@@ -11,6 +11,7 @@ from lrlab.cli.find import write_result
 from lrlab.cli.train import add_setup_arguments, config_from_args
 from lrlab.core import options
 from lrlab.core.console import note
+from lrlab.core.errors import LrlabError
 
 # The ladder's flags; --epochs there is each point's budget (the setup's epochs come from its
 # config: the planned run the advice is sized for).
@@ -56,12 +57,32 @@ def check_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         args, options.FIELDS[name].dest) for name in LADDER_FLAGS})
 
 
+def _counted(config: dict[str, Any]) -> dict[str, Any]:
+    """A task's ladder with the batches in one epoch of its loader (counted here, where your
+    own code may run, unless the range test or the config says): the budget is sized by it."""
+    from lrlab.tasks.setups import is_task
+
+    setup = config.get("setup") or {}
+    if not is_task(setup) or setup.get("batches_per_epoch") or setup.get("max_steps"):
+        return config
+    from lrlab.tasks.loading import build_task
+    from lrlab.tasks.protocol import batches_in
+
+    task = setup["task"]
+    batches = batches_in(build_task(task["spec"], task.get("args"),
+                                    setup.get("seed") or 0).train)
+    if batches is None:
+        raise LrlabError(f"batches_per_epoch: the training loader of task {task['spec']!r} has "
+                         "no length; give --batches-per-epoch or --max-steps")
+    return {**config, "setup": {**setup, "batches_per_epoch": batches}}
+
+
 def _check(args: argparse.Namespace) -> int:
     from lrlab import lr_check
     from lrlab.core.config_files import read_config_file
     from lrlab.core.reporting import TerminalReporter
 
-    cfg = lr_check.validate_config(check_config_from_args(args))
+    cfg = lr_check.validate_config(_counted(check_config_from_args(args)))
     if args.from_result is None and cfg["lr"] is None and cfg["setup"]["schedule"] is None:
         note(f"note: centred on the setup's own peak LR {lr_check.peak_lr(cfg['setup']):.3g}")
     pace = lr_check.pace_of(read_config_file(args.from_result, "--from")) if (

@@ -191,6 +191,18 @@ _FIELDS = [
                "(use it as is: past its end, each kind holds or continues by its own rule)"),
     Field("grad_clip", "Gradient clip", "float", None, low=0.0, high=1e9, low_open=True,
           optional=True, help="clip the gradient norm to this value"),
+    # -- a task (your own model, data, loss and metric) -------------------------------------------
+    Field("task.spec", "Task", "text", None, optional=True, cli="task",
+          help="package.module:function, a factory returning an lrlab.Task (its arguments: "
+               "--task-arg key=value)"),
+    Field("max_steps", "Updates", "int", None, low=1, optional=True,
+          help="train exactly this many optimizer updates (the loader cycled as needed) instead "
+               "of whole epochs; tasks only"),
+    Field("batches_per_epoch", "Batches per epoch", "int", None, low=1, optional=True,
+          help="what one epoch of the task's training loader is; unset: its length (give it "
+               "for a loader without one)"),
+    Field("eval_every", "Evaluate every", "int", None, low=1, optional=True,
+          help="optimizer updates between evaluations of a task; unset: after each epoch"),
     Field("tricks.linear_scaling", "Linear-scaling LR", "bool", True, help="LR × batch / 256"),
     Field("tricks.reference_batch", "Reference batch", "int", 256, low=1,
           help="the batch the LR is given for (Goyal et al.)"),

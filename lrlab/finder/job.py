@@ -27,6 +27,7 @@ from lrlab.core.reporting import Reporter
 from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.finder.curves import RANGE_TEST_FORMAT as FORMAT
 from lrlab.finder.stop_reason import StopReason
+from lrlab.tasks.task_config import is_task
 
 SWEEP_FIELDS = ("start_lr", "end_lr", "num_points", "mode", "seeds", "val_every", "val_batches",
                 "batches_per_point", "accumulation_steps", "advice_steps")
@@ -58,19 +59,22 @@ def finder_setup(config: Mapping[str, Any]) -> dict[str, Any]:
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """``{"setup": <checked lrlab.train/2 config>, <sweep fields>}`` with defaults filled in;
     bad fields raise LrlabError naming the field."""
-    from lrlab.tasks.image.config import validate_config as validate_setup
+    from lrlab.tasks.setups import validate_setup
 
     require_mapping(config, "find config")
     if "setup" not in config:
         config = setup_from_flat(config)
     refuse_unknown(config, ["setup", *SWEEP_FIELDS], "find config")
-    sweep = options.check({**SWEEP_DEFAULTS, **{k: v for k, v in config.items() if k != "setup"}},
-                          SWEEP_FIELDS)
+    given = {k: v for k, v in config.items() if k != "setup" and v is not None}
+    if is_task(config["setup"]) and "accumulation_steps" not in given:
+        # a task's run accumulates as its config says: its sweep steps the same batches
+        given["accumulation_steps"] = config["setup"].get("accumulation_steps") or 1
+    sweep = options.check({**SWEEP_DEFAULTS, **given}, SWEEP_FIELDS)
     if not sweep["end_lr"] > sweep["start_lr"]:
         raise LrlabError(f"end_lr: expected a number above start_lr={sweep['start_lr']:g}, "
                          f"got {sweep['end_lr']!r}")
     if not isinstance(config["setup"], Mapping):
-        raise LrlabError("setup: expected an lrlab.train/2 config (a mapping), got "
+        raise LrlabError("setup: expected an lrlab.train/3 config (a mapping), got "
                          f"{config['setup']!r}")
     setup = validate_setup(config["setup"])  # last: the registries import torch
     if setup["nproc"] != 1:
@@ -91,7 +95,8 @@ def warm_up(device: str) -> None:
 
 @dataclass
 class _Sweep:
-    """What a range test sweeps: the setup's data, network, loss and optimizer on its device."""
+    """What a range test sweeps: the setup's data, network, loss and optimizer on its device
+    (for a task: its training loader and its batches per epoch)."""
 
     dataset: Any
     model: Any
@@ -99,14 +104,17 @@ class _Sweep:
     step: Callable[[Any, Any], Any]
     device: Any
     precision: Any
+    task: Any = None
 
 
-def run_from_config(config: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+def run_from_config(config: dict[str, Any], reporter: Reporter,
+                    task: Any = None) -> dict[str, Any]:
     """Run the range test(s) a config describes and return the ``lrlab.range_test/2`` dict:
-    build the setup, sweep once per seed, analyse the curves, and assemble the result."""
+    build the setup, sweep once per seed, analyse the curves, and assemble the result. `task`:
+    the setup's task when the caller built it already (the Python API)."""
     cfg = validate_config(config)
     started = time.perf_counter()
-    sweep = _build(cfg)
+    sweep = _build_task(cfg, task) if is_task(cfg["setup"]) else _build(cfg)
     curves = _sweep_seeds(cfg, sweep, reporter)
     first = curves[0]
     if len(first.lrs) < 5:
@@ -141,6 +149,35 @@ def _build(cfg: Mapping[str, Any]) -> _Sweep:
                   precision)
 
 
+def _build_task(cfg: Mapping[str, Any], task: Any) -> _Sweep:
+    """A task's model and optimizer over its groups, its loss on the run's device and
+    precision: the run's own, so the suggestion is for the run."""
+    from lrlab.core.device import resolve_device
+    from lrlab.core.precision import resolve_precision
+    from lrlab.tasks.loading import build_task
+    from lrlab.tasks.optimizers import optimizer_over, task_groups
+
+    setup = cfg["setup"]
+    device = resolve_device(setup["device"])
+    precision = resolve_precision(setup["precision"], device)
+    task = task or build_task(setup["task"]["spec"], setup["task"]["args"], setup["seed"])
+    task.model.to(device)
+    groups = task_groups(task.model, task.param_groups, setup["optimizer"]["weight_decay"])
+    spec = setup["task"]["spec"]
+
+    def step(net: Any, batch: Any) -> Any:
+        try:
+            return task.loss_of(net, batch)
+        except LrlabError as exc:
+            raise LrlabError(f"task {spec!r}: {exc}") from None
+        except Exception as exc:  # the model could not take the batch, or the loss failed
+            raise LrlabError(f"task {spec!r}: computing the loss of a batch raised "
+                             f"{type(exc).__name__}: {exc}") from None
+
+    return _Sweep(None, task.model, optimizer_over(groups, setup["optimizer"], cfg["start_lr"]),
+                  step, device, precision, task)
+
+
 def _sweep_seeds(cfg: Mapping[str, Any], sweep: _Sweep, reporter: Reporter) -> list[Any]:
     """One sweep per seed, each from the same weights with its own data order."""
     import torch
@@ -151,21 +188,23 @@ def _sweep_seeds(cfg: Mapping[str, Any], sweep: _Sweep, reporter: Reporter) -> l
     setup = cfg["setup"]
     val_batches = None
     if cfg["val_every"]:
-        val_loader = make_loader(sweep.dataset, "val", setup["batch_size"], device=sweep.device,
-                                 shuffle=False, seed=setup["seed"])
+        val_loader = (sweep.task.val or () if sweep.task is not None else make_loader(
+            sweep.dataset, "val", setup["batch_size"], device=sweep.device, shuffle=False,
+            seed=setup["seed"]))
         val_batches = [b for _, b in zip(range(cfg["val_batches"]), val_loader, strict=False)]
     curves = []
     seeds = [setup["seed"] + k for k in range(cfg["seeds"])]
     for k, seed in enumerate(seeds):
-        loader = make_loader(sweep.dataset, "train", setup["batch_size"], device=sweep.device,
-                             seed=seed, augment=setup["augment"])
-        torch.manual_seed(seed)
+        torch.manual_seed(seed)  # a task's shuffling loader draws its order from here
+        loader = sweep.task.train if sweep.task is not None else make_loader(
+            sweep.dataset, "train", setup["batch_size"], device=sweep.device, seed=seed,
+            augment=setup["augment"])
         curve = range_test(
             sweep.model, sweep.optimizer, loader, step_fn=sweep.step,
             start_lr=cfg["start_lr"], end_lr=cfg["end_lr"], num_points=cfg["num_points"],
             mode=cfg["mode"], batches_per_point=cfg["batches_per_point"],
             accumulation_steps=cfg["accumulation_steps"], precision=sweep.precision,
-            val_batches=val_batches, val_every=cfg["val_every"],
+            val_batches=val_batches, val_every=cfg["val_every"], device=sweep.device,
             reporter=_SeedReporter(reporter, k, len(seeds), cfg["num_points"]),
         )
         curves.append(curve)
@@ -182,18 +221,18 @@ def _assemble(cfg: Mapping[str, Any], sweep: _Sweep, curves: list[Any],
     from lrlab.core.device import describe_device
     from lrlab.finder.advice import advise
     from lrlab.finder.analysis import analyze
-    from lrlab.tasks.image.planned_run import planned_updates
-
     setup, first = cfg["setup"], curves[0]
     extra = [(c.lrs, c.losses) for c in curves[1:] if len(c.lrs) >= 5]
     analysis = analyze(first.lrs, first.losses, curves=extra or None,
                        stop_reason=first.stop_reason, optimizer=setup["optimizer"]["name"],
                        planned_steps=cfg["num_points"])
-    effective = first.effective_batch or setup["batch_size"] * cfg["accumulation_steps"]
-    run_updates = planned_updates(setup, len(sweep.dataset.train))
-    advice_steps = cfg["advice_steps"] or max(8, run_updates)
+    run = _planned_run(setup, sweep)
+    effective = first.effective_batch or (run["batch_size"] or 1) * cfg["accumulation_steps"]
+    advice_steps = cfg["advice_steps"] or max(8, run["updates"])
+    # a task trains at its loader's own batch: its advice is for that batch, no scaling block
     advice = (advise(analysis, total_steps=advice_steps, batch_size=effective,
-                     optimizer=setup["optimizer"]["name"], target_batch_size=setup["batch_size"])
+                     optimizer=setup["optimizer"]["name"],
+                     target_batch_size=None if sweep.task is not None else setup["batch_size"])
               if analysis.consensus is not None else {})
     result: dict[str, Any] = {"format": FORMAT, "config": cfg, **analysis.to_dict()}
     result.update({
@@ -201,8 +240,7 @@ def _assemble(cfg: Mapping[str, Any], sweep: _Sweep, curves: list[Any],
         "effective_batch": effective,
         "skipped_steps": sum(c.skipped_steps for c in curves),
         "advice": advice,
-        "planned_run": {"epochs": setup["epochs"], "updates": run_updates,
-                        "batch_size": setup["batch_size"], "advice_steps": advice_steps},
+        "planned_run": {**run, "advice_steps": advice_steps},
         "environment": {
             "device": describe_device(sweep.device),
             "precision": sweep.precision.name,
@@ -217,6 +255,22 @@ def _assemble(cfg: Mapping[str, Any], sweep: _Sweep, curves: list[Any],
     if first.val_lrs:
         result["validation"] = {"lr": first.val_lrs, "loss": first.to_dict()["val_loss"]}
     return result
+
+
+def _planned_run(setup: Mapping[str, Any], sweep: _Sweep) -> dict[str, Any]:
+    """The run the advice is sized for: its epochs, updates and batch (and, for a task, the
+    batches in one epoch of its loader, which its LR check then budgets by)."""
+    if sweep.task is None:
+        from lrlab.tasks.image.planned_run import planned_updates
+
+        return {"epochs": setup["epochs"], "batch_size": setup["batch_size"],
+                "updates": planned_updates(setup, len(sweep.dataset.train))}
+    from lrlab.tasks.protocol import batch_size_of, batches_in
+    from lrlab.tasks.task_config import planned_updates as task_updates
+
+    batches = setup["batches_per_epoch"] or batches_in(sweep.task.train)
+    return {"epochs": setup["epochs"], "batch_size": batch_size_of(sweep.task.train),
+            "batches_per_epoch": batches, "updates": task_updates(setup, batches)}
 
 
 class _SeedReporter:

@@ -39,6 +39,7 @@ from lrlab.core.options import SWEEP_MODES
 from lrlab.core.precision import Precision, resolve_precision
 from lrlab.core.reporting import NullReporter, Reporter
 from lrlab.finder.stop_reason import StopReason
+from lrlab.tasks.protocol import to_device
 
 # A step GradScaler skips is redone at the same LR; this many skips in a row means the gradients
 # are not finite at this LR at any scale, which is a NaN stop, not something to retry forever.
@@ -181,15 +182,8 @@ def _batch_size(batch: Any) -> int | None:
 
 
 def _move(batch: Any, device: torch.device | None) -> Any:
-    if device is None:
-        return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_move(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _move(v, device) for k, v in batch.items()}
-    return batch
+    """The batch on the sweep's device, whatever its nesting (namedtuples and mappings too)."""
+    return to_device(batch, device, non_blocking=True)
 
 
 def _criterion_step(criterion: nn.Module | Callable[..., torch.Tensor]) -> StepFn:

@@ -13,7 +13,7 @@ from typing import Any
 
 from lrlab.lr_check.config import budget_epochs, seeds_of
 from lrlab.lr_check.plan import factors
-from lrlab.tasks.image.planned_run import planned_updates
+from lrlab.tasks.setups import planned_updates
 
 # The whole planned run is the default budget when a ladder of it would take at most this long
 # at the range test's pace (seconds, all points and seeds together).

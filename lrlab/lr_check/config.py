@@ -9,8 +9,7 @@ from typing import Any
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
 from lrlab.core.validation import refuse_unknown, require_mapping
-from lrlab.tasks.image.config import validate_config as validate_setup
-from lrlab.tasks.image.planned_run import planned_updates
+from lrlab.tasks.setups import planned_updates, validate_setup
 
 # /2 adds the judgement (can the ladder tell, and if not why); /1 results read without one.
 FORMAT = "lrlab.check/2"
@@ -28,7 +27,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     refuse_unknown(config, [*LADDER_FIELDS, "setup", "suggestions", "range_test", "children"],
                    "check config")
     if not isinstance(config.get("setup"), Mapping):
-        raise LrlabError("setup: expected an lrlab.train/2 config (a mapping), got "
+        raise LrlabError("setup: expected an lrlab.train/3 config (a mapping), got "
                          f"{config.get('setup')!r}")
     cfg = options.check({**LADDER_DEFAULTS, **{k: config[k] for k in LADDER_FIELDS
                                                if k in config}}, LADDER_FIELDS, "check")

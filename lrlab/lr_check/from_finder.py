@@ -9,7 +9,7 @@ from typing import Any
 from lrlab.core.errors import LrlabError
 from lrlab.finder.job import finder_setup
 from lrlab.lr_check.budget import pace_of, whole_run_if_cheap
-from lrlab.tasks.image.config import validate_config as validate_setup
+from lrlab.tasks.setups import is_task, validate_setup
 
 
 def from_range_test(result: Mapping[str, Any], *, setup: Mapping[str, Any] | None = None,
@@ -29,7 +29,10 @@ def from_range_test(result: Mapping[str, Any], *, setup: Mapping[str, Any] | Non
                          f"got {advice!r}")
     suggestions = {k: v for k, v in (result.get("suggestions") or {}).items()
                    if isinstance(v, int | float) and v > 0}
-    ladder = {"setup": {**setup, "schedule": schedules[advice], "schedule_fit": "stretch"},
-              "suggestions": suggestions, "range_test": job}
+    setup = {**setup, "schedule": schedules[advice], "schedule_fit": "stretch"}
+    batches = (result.get("planned_run") or {}).get("batches_per_epoch")
+    if is_task(setup) and not setup.get("batches_per_epoch") and batches:
+        setup["batches_per_epoch"] = batches  # counted by the range test: the budget needs it
+    ladder = {"setup": setup, "suggestions": suggestions, "range_test": job}
     epochs = whole_run_if_cheap(validate_setup(ladder["setup"]), pace_of(result))
     return ladder if epochs is None else {**ladder, "epochs": epochs}

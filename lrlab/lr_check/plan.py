@@ -31,13 +31,15 @@ def peak_lr(setup: Mapping[str, Any]) -> float:
     if setup["schedule"] is not None:
         return Schedule.from_dict(setup["schedule"]).effective_base_lr
     lr = setup["optimizer"]["lr"]
-    tricks = setup["tricks"]
+    tricks = setup.get("tricks")  # a task has none: its LR is optimizer.lr
+    if tricks is None:
+        return lr
     return lr * setup["batch_size"] / tricks["reference_batch"] if tricks[
         "linear_scaling"] else lr
 
 
 def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each point's factor, peak LR and ``lrlab.train/2`` config: the setup at that peak, for
+    """Each point's factor, peak LR and ``lrlab.train/3`` config: the setup at that peak, for
     the budget, its schedule stretched to the budget's updates."""
     setup = cfg["setup"]
     base = peak_lr(setup)

@@ -1,5 +1,9 @@
 """The ladder's answer: each point's figures (the mean of its seeds), the best point, the advice's
-own, and a verdict in words; the same as a text table."""
+own, and a verdict in words; the same as a text table.
+
+Points are ranked by their run's objective in its direction: top-1 (higher is better) for the
+built-in image classification, a task's own `objective` and `mode` otherwise.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +13,59 @@ from typing import Any
 
 from lrlab.lr_check.config import FORMAT, budget_epochs, seeds_of
 
-# A point's accuracy this close to the best counts as a tie (one image in a thousand).
+# Two points whose objective differs by less than this (times the objective's size, at least 1)
+# tie: one image in a thousand, for top-1.
 TIE = 1e-3
 # A point "learned" once its top-1 is at least this share of the way from chance to perfect; a
 # ladder whose best point did not cannot rank LRs (it measured the budget, not the LR).
 LEARNED_SHARE = 0.5
+# A task's point learned once its objective moved from its start, the right way, by at least
+# this share of the start's size.
+TASK_LEARNED_SHARE = 0.01
+FIGURES = ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss",
+           "final_objective", "best_objective", "initial_objective")
 
 
 def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any] | None = None,
               error: str | None = None, progress: float = 0.0,
               job: int | None = None) -> dict[str, Any]:
-    """One point's figures: its LR and how its run ended."""
+    """One point's figures: its LR, how its run ended and the objective it reached."""
     summary = (result or {}).get("summary") or {}
     row: dict[str, Any] = {"factor": point["factor"], "lr": point["lr"], "job": job,
                            "status": status, "progress": progress, "error": error,
                            "num_classes": ((result or {}).get("data") or {}).get("num_classes")}
-    for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
+    for key in FIGURES[:4]:
         row[key] = summary.get(key)
+    if "objective" in summary:  # a task's run
+        row.update(objective=summary["objective"], mode=summary["mode"],
+                   final_objective=summary.get("final_objective"),
+                   best_objective=summary.get("best_objective"),
+                   initial_objective=summary.get("initial_objective"))
+        row["final_val_loss"] = (summary.get("final_metrics") or {}).get("val_loss")
+    else:
+        row.update(objective="val_top1", mode="max", final_objective=row["final_val_top1"],
+                   best_objective=row["best_val_top1"], initial_objective=None)
     return row
 
 
 def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A point's row from its seeds' rows: the mean of each figure over the seeds that
-    finished, every seed's final top-1 (``seed_final_val_top1``), and a status that is
+    finished, every seed's final objective (``seed_final_objective``), and a status that is
     "succeeded" only once all seeds have (else the first seed's that has not, with its error)."""
+    with_objective(seeds)  # type: ignore[arg-type]
     if len(seeds) == 1:
-        return {**seeds[0], "seed_final_val_top1": [seeds[0]["final_val_top1"]]}
+        return {**seeds[0], "seed_final_objective": [seeds[0]["final_objective"]],
+                "seed_final_val_top1": [seeds[0]["final_val_top1"]]}
     row = point_row(point, "succeeded", progress=sum(r["progress"] for r in seeds) / len(seeds),
                     job=seeds[0]["job"])
     row["num_classes"] = next((r["num_classes"] for r in seeds if r.get("num_classes")), None)
+    named = next((r for r in seeds if r["final_objective"] is not None), seeds[0])
+    row["objective"], row["mode"] = named["objective"], named["mode"]
     done = [r for r in seeds if r["status"] == "succeeded"]
-    for key in ("best_val_top1", "final_val_top1", "final_val_loss", "final_train_loss"):
-        values = [r[key] for r in done if r[key] is not None]
+    for key in FIGURES:
+        values = [r[key] for r in done if r.get(key) is not None]
         row[key] = sum(values) / len(values) if values else None
+    row["seed_final_objective"] = [r["final_objective"] for r in seeds]
     row["seed_final_val_top1"] = [r["final_val_top1"] for r in seeds]
     waiting = [r for r in seeds if r["status"] in ("queued", "running")]
     if waiting:
@@ -54,9 +78,37 @@ def combine(point: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> dic
 
 
 def seed_spread(row: Mapping[str, Any]) -> float | None:
-    """How far a point's seeds' final top-1 spread (max - min), None for one seed."""
-    values = [v for v in row.get("seed_final_val_top1") or [] if v is not None]
+    """How far a point's seeds' final objective spread (max - min), None for one seed."""
+    values = [v for v in (row.get("seed_final_objective") or row.get("seed_final_val_top1")
+                          or []) if v is not None]
     return max(values) - min(values) if len(values) > 1 else None
+
+
+def with_objective(rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Rows from before objectives (top-1 only) given theirs, in place: top-1, higher better."""
+    for row in rows:
+        row.setdefault("objective", "val_top1")
+        row.setdefault("mode", "max")
+        row.setdefault("final_objective", row.get("final_val_top1"))
+        row.setdefault("best_objective", row.get("best_val_top1"))
+        row.setdefault("initial_objective", None)
+        if "seed_final_val_top1" in row:
+            row.setdefault("seed_final_objective", row["seed_final_val_top1"])
+    return rows
+
+
+def score(row: Mapping[str, Any]) -> float:
+    """A point's final objective, signed so that higher is better."""
+    value = row["final_objective"]
+    return value if row.get("mode", "max") == "max" else -value
+
+
+def shown(row: Mapping[str, Any], value: float | None = None) -> str:
+    """A point's objective in words: "98.3 % top-1", "val_loss 1.234"."""
+    value = row["final_objective"] if value is None else value
+    if row.get("objective", "val_top1") == "val_top1":
+        return f"{100 * value:.1f} % top-1"
+    return f"{row['objective']} {value:.4g}"
 
 
 def _decades(a: float, b: float) -> float:
@@ -65,11 +117,13 @@ def _decades(a: float, b: float) -> float:
 
 def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ladder's result: every point, the best, the advice's own point and a verdict."""
-    done = [r for r in rows if r["status"] == "succeeded" and r["final_val_top1"] is not None]
+    with_objective(rows)  # type: ignore[arg-type]
+    done = [r for r in rows if r["status"] == "succeeded" and r["final_objective"] is not None
+            and math.isfinite(r["final_objective"])]
     best = None
     if done:
-        top = max(r["final_val_top1"] for r in done)
-        tied = [r for r in done if r["final_val_top1"] >= top - TIE]
+        top = max(score(r) for r in done)
+        tied = [r for r in done if score(r) >= top - TIE * max(1.0, abs(top))]
         best = min(tied, key=lambda r: (r["final_val_loss"]
                                         if r["final_val_loss"] is not None else math.inf))
     advice = next((r for r in rows if r["factor"] == 1.0), None)
@@ -81,7 +135,9 @@ def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict
     return {"format": FORMAT, "lr": rows[0]["lr"] / rows[0]["factor"] if rows else None,
             "epochs": budget_epochs(cfg), "seeds": seeds_of(cfg), "points": list(rows),
             "best": best, "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
-            "range_test": cfg.get("range_test"), "judgement": judgement, "verdict": text}
+            "range_test": cfg.get("range_test"), "judgement": judgement, "verdict": text,
+            "objective": (best or advice or {}).get("objective", "val_top1"),
+            "mode": (best or advice or {}).get("mode", "max")}
 
 
 def can_tell(result: Mapping[str, Any]) -> bool:
@@ -93,19 +149,18 @@ def can_tell(result: Mapping[str, Any]) -> bool:
 def judge(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
           seeds: int = 1) -> dict[str, Any]:
     """Whether the ladder can tell which LR is best, and if not, why and what to change: a
-    ladder cannot tell when no point learned (the best stayed near chance), when the best is at
-    its end (a better LR may lie beyond), or when the best's neighbours are within its seeds'
-    spread (the ranking is noise)."""
+    ladder cannot tell when no point learned (the best stayed near chance, or near where a
+    task's objective started), when the best is at its end (a better LR may lie beyond), or
+    when the best's neighbours are within its seeds' spread (the ranking is noise)."""
+    with_objective([*rows, *([best] if best else [])])  # type: ignore[list-item]
     reasons: list[str] = []
     fixes: list[str] = []
     if best is None:
         return {"clear": False, "reasons": ["no point finished"],
                 "fixes": ["see each point's error; a lower LR range or gradient clipping"]}
-    chance = 1.0 / best["num_classes"] if best.get("num_classes") else None
-    if chance is not None and best["final_val_top1"] < chance + LEARNED_SHARE * (1 - chance):
-        reasons.append(f"no point learned much in its budget (the best reached "
-                       f"{100 * best['final_val_top1']:.1f} % top-1; chance is "
-                       f"{100 * chance:.0f} %)")
+    unlearned = _not_learned(best)
+    if unlearned:
+        reasons.append(unlearned)
         fixes.append("train each point longer (Epochs per point, --epochs)")
     ranked = sorted((r for r in rows if r["status"] == "succeeded"), key=lambda r: r["lr"])
     if len(rows) > 2 and ranked and best in (ranked[0], ranked[-1]):
@@ -115,19 +170,42 @@ def judge(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
     spread = seed_spread(best)
     at = next((i for i, r in enumerate(ranked) if r is best), None)
     if seeds > 1 and spread is not None and at is not None:
-        near = [r for r in ranked[max(0, at - 1):at + 2] if r is not best]
-        if any(best["final_val_top1"] - r["final_val_top1"] < spread for r in near):
-            reasons.append(f"its neighbours are within its seeds' spread "
-                           f"({100 * spread:.1f} points)")
+        near = [r for r in ranked[max(0, at - 1):at + 2]
+                if r is not best and r["final_objective"] is not None]
+        if any(score(best) - score(r) < spread for r in near):
+            amount = (f"{100 * spread:.1f} points" if best["objective"] == "val_top1"
+                      else f"{spread:.3g}")
+            reasons.append(f"its neighbours are within its seeds' spread ({amount})")
             fixes.append("more seeds per point")
     return {"clear": not reasons, "reasons": reasons, "fixes": fixes}
+
+
+def _not_learned(best: Mapping[str, Any]) -> str | None:
+    """Why the best point learned nothing worth ranking by, or None when it did."""
+    if best["objective"] == "val_top1":
+        chance = 1.0 / best["num_classes"] if best.get("num_classes") else None
+        if chance is not None and best["final_objective"] < chance + LEARNED_SHARE * (
+                1 - chance):
+            return (f"no point learned much in its budget (the best reached "
+                    f"{100 * best['final_objective']:.1f} % top-1; chance is "
+                    f"{100 * chance:.0f} %)")
+        return None
+    start = best.get("initial_objective")
+    if start is None or not math.isfinite(start):
+        return None
+    moved = (best["final_objective"] - start) * (1 if best["mode"] == "max" else -1)
+    if moved < TASK_LEARNED_SHARE * max(abs(start), 1e-12):
+        return (f"no point learned much in its budget (the best moved {best['objective']} from "
+                f"{start:.4g} to {best['final_objective']:.4g})")
+    return None
 
 
 def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
             advice: Mapping[str, Any] | None, seeds: int = 1) -> str:
     """The ladder's answer in words: how far the advice is from the best point, in LR and in
-    accuracy, how far each point's seeds spread, and what the ladder cannot tell (a best at its
-    end, failed points)."""
+    the objective, how far each point's seeds spread, and what the ladder cannot tell (a best
+    at its end, failed points)."""
+    with_objective([*rows, *(r for r in (best, advice) if r)])  # type: ignore[misc]
     n = len(rows)
     failed = [r for r in rows if r["status"] != "succeeded"]
     tail = (f" {len(failed)} of {n} points did not finish ("
@@ -135,19 +213,19 @@ def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
             if failed else "")
     if best is None:
         return f"No point of the ladder finished, so it cannot judge the advice.{tail}"
-    if advice is None or advice["status"] != "succeeded" or advice["final_val_top1"] is None:
+    if advice is None or advice["status"] != "succeeded" or advice["final_objective"] is None:
         return (f"The advice's own run did not finish; the best of {n} points is LR "
-                f"{best['lr']:.3g} at {100 * best['final_val_top1']:.1f} % top-1.{tail}")
-    gap = 100 * (best["final_val_top1"] - advice["final_val_top1"])
-    if best is advice or gap <= 100 * TIE:
-        text = (f"The advice (LR {advice['lr']:.3g}) is the best of {n} points: "
-                f"{100 * advice['final_val_top1']:.1f} % top-1.")
+                f"{best['lr']:.3g} at {shown(best)}.{tail}")
+    gap = score(best) - score(advice)
+    if best is advice or gap <= TIE * max(1.0, abs(score(best))):
+        text = f"The advice (LR {advice['lr']:.3g}) is the best of {n} points: {shown(advice)}."
     else:
         direction = "below" if advice["lr"] < best["lr"] else "above"
+        worse = (f"{100 * gap:.1f} points of accuracy below it" if best["objective"] == "val_top1"
+                 else f"{gap:.3g} worse in {best['objective']}")
         text = (f"The advice (LR {advice['lr']:.3g}) is {_decades(advice['lr'], best['lr']):.2f}"
                 f" decade {direction} the best of {n} points (LR {best['lr']:.3g}) and "
-                f"{gap:.1f} points of accuracy below it ({100 * advice['final_val_top1']:.1f} % "
-                f"vs {100 * best['final_val_top1']:.1f} %).")
+                f"{worse} ({_bare(advice)} vs {_bare(best)}).")
     lrs = sorted(r["lr"] for r in rows)
     if len(lrs) > 2 and best["lr"] in (lrs[0], lrs[-1]):
         end = "top" if best["lr"] == lrs[-1] else "bottom"
@@ -155,31 +233,45 @@ def verdict(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None,
                  "(widen the span).")
     spreads = [x for r in rows if r["status"] == "succeeded" and (x := seed_spread(r)) is not None]
     if seeds > 1 and spreads:
-        text += (f" Each point is the mean of {seeds} seeds, whose final top-1 spread by up to "
-                 f"{100 * max(spreads):.1f} points.")
+        amount = (f"{100 * max(spreads):.1f} points" if best["objective"] == "val_top1"
+                  else f"{max(spreads):.3g}")
+        what = "final top-1" if best["objective"] == "val_top1" else best["objective"]
+        text += f" Each point is the mean of {seeds} seeds, whose {what} spread by up to {amount}."
     elif seeds == 1 and best is not advice:
         text += (" One seed per point: a gap of a point or two may be noise; more seeds per "
                  "point would tell.")
     return text + tail
 
 
+def _bare(row: Mapping[str, Any]) -> str:
+    """The objective's value alone: "98.3 %" for top-1, else the number."""
+    if row["objective"] == "val_top1":
+        return f"{100 * row['final_objective']:.1f} %"
+    return f"{row['final_objective']:.4g}"
+
+
 def table(result: Mapping[str, Any]) -> str:
     """The ladder as text: one line per point, the advice and the best marked."""
     best = (result.get("best") or {}).get("lr")
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{100 * v:.2f} %"
+    top1 = result.get("objective", "val_top1") == "val_top1"
 
+    def fig(v: float | None) -> str:
+        return "-" if v is None else (f"{100 * v:.2f} %" if top1 else f"{v:.4g}")
+
+    name = "top-1" if top1 else result["objective"]
     several = (result.get("seeds") or 1) > 1
-    lines = ["  peak LR     factor  final top-1  best top-1  final val loss"
+    lines = [f"  peak LR     factor  {'final ' + name:>11}  {'best ' + name:>10}  final val loss"
              + ("  seed spread" if several else "") + "  status"]
     for r in result["points"]:
         mark = (" <- advice" if r["factor"] == 1.0 else "") + (" <- best" if r["lr"] == best
                                                                else "")
         loss = "-" if r["final_val_loss"] is None else f"{r['final_val_loss']:.4f}"
-        spread = (f"  {pct(seed_spread(r)):>11}" if seed_spread(r) is not None
+        spread = (f"  {fig(seed_spread(r)):>11}" if seed_spread(r) is not None
                   else f"  {'-':>11}") if several else ""
-        lines.append(f"  {r['lr']:<10.4g}  {r['factor']:<6.3g}  {pct(r['final_val_top1']):>11}"
-                     f"  {pct(r['best_val_top1']):>10}  {loss:>14}{spread}  {r['status']}{mark}")
+        final = r.get("final_objective", r.get("final_val_top1"))
+        best_value = r.get("best_objective", r.get("best_val_top1"))
+        lines.append(f"  {r['lr']:<10.4g}  {r['factor']:<6.3g}  {fig(final):>11}"
+                     f"  {fig(best_value):>10}  {loss:>14}{spread}  {r['status']}{mark}")
     return "\n".join(lines)
 
 

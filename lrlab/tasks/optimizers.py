@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrlab.core.errors import LrlabError
 from lrlab.core.optimizer_table import OptimizerInfo, optimizer_info
 
 ADAM_BETA2 = 0.999  # β2 when only momentum (β1) is given: one form serves SGD and Adam
@@ -115,12 +116,45 @@ def create_optimizer(
 ) -> torch.optim.Optimizer:
     """The optimizer an `optimizer` config section names, over the no-bias-decay groups when
     that trick is on; `momentum` is β1 for the Adam family unless `betas` is given."""
+    groups = param_groups(model, settings["weight_decay"], no_bias_decay=no_bias_decay)
+    return optimizer_over(groups, settings, lr)
+
+
+def task_groups(model: nn.Module, groups: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """A task's own groups as the optimizer takes them: each group's ``lr_scale`` (a multiple
+    of the schedule's LR, which the first group trains at) and ``weight_decay`` (the config's
+    when absent); every trainable parameter in one group when the task gives none."""
+    if not groups:
+        return [{"params": [p for p in model.parameters() if p.requires_grad],
+                 "weight_decay": weight_decay, "lr_scale": 1.0}]
+    out = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, Mapping) or "params" not in group:
+            raise LrlabError(f"param_groups[{i}]: expected a dict with 'params', got "
+                             f"{type(group).__name__}")
+        unknown = set(group) - {"params", "lr_scale", "weight_decay"}
+        if unknown:
+            raise LrlabError(f"param_groups[{i}]: unknown key(s) {', '.join(sorted(unknown))}; "
+                             "a group takes params, lr_scale and weight_decay")
+        out.append({"params": list(group["params"]),
+                    "weight_decay": float(group.get("weight_decay", weight_decay)),
+                    "lr_scale": float(group.get("lr_scale", 1.0))})
+    if out[0]["lr_scale"] != 1.0:  # schedules and the range test move the others with it
+        raise LrlabError("param_groups[0]: the first group trains at the schedule's LR "
+                         f"(lr_scale 1), got lr_scale {out[0]['lr_scale']:g}; give the other "
+                         "groups their scale relative to it")
+    return out
+
+
+def optimizer_over(groups: list[dict[str, Any]], settings: Mapping[str, Any],
+                   lr: float) -> torch.optim.Optimizer:
+    """The optimizer `settings` names over `groups`, each at `lr` times its ``lr_scale``."""
     info = optimizer_info(settings["name"], "optimizer.name")
-    wd = settings["weight_decay"]
-    groups = param_groups(model, wd, no_bias_decay=no_bias_decay)
+    groups = [{**{k: v for k, v in g.items() if k != "lr_scale"},
+               "lr": lr * float(g.get("lr_scale", 1.0))} for g in groups]
     cls = optimizer_class(info)
     if not info.has_betas:
         return cls(groups, lr=lr, momentum=settings["momentum"],
-                   nesterov=bool(settings.get("nesterov")), weight_decay=wd)
+                   nesterov=bool(settings.get("nesterov")), weight_decay=settings["weight_decay"])
     betas = tuple(settings.get("betas") or (settings["momentum"], ADAM_BETA2))
-    return cls(groups, lr=lr, betas=betas, weight_decay=wd)
+    return cls(groups, lr=lr, betas=betas, weight_decay=settings["weight_decay"])

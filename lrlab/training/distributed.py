@@ -3,11 +3,12 @@
 `launch` starts `nproc` ranks (gloo on CPU, nccl with one GPU per rank) and stays in the caller's
 process as the relay: rank 0 sends its metrics here, which go to the caller's reporter (the
 store, a terminal, a run folder), and a cancel from that reporter reaches every rank. Each rank
-runs `train` on its share of every global batch: the loaders split each batch of `batch_size`
-into `nproc` equal parts, DDP averages the gradients, so an update is the one a single process
-would make on the whole batch, and linear scaling sees the global batch. BatchNorm is per rank
-unless `sync_bn`. Validation is split the same way and its sums reduced. Rank 0 alone writes the
-run folder. A rank that dies stops the run with its exit code; nothing reported is lost.
+runs the run (the image run, or a task's) on its share of every global batch: the loaders split
+each batch into `nproc` equal parts, DDP averages the gradients, so an update is the one a
+single process would make on the whole batch, and linear scaling sees the global batch.
+BatchNorm is per rank unless `sync_bn`. Image validation is split the same way and its sums
+reduced. Rank 0 alone writes the run folder. A rank that dies stops the run with its exit code;
+nothing reported is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import queue
 import socket
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ from lrlab.core.reporting import Reporter
 from lrlab.training.ranks import COLLECTIVE_TIMEOUT_S, Rank, RankReporter, end_process_group
 from lrlab.training.run import run_one
 
+RunOne = Callable[..., dict[str, Any]]  # (config, reporter, out_dir, *, rank) -> result
+
 
 def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
-               out_dir: str | None, messages: Any, stop: Any) -> None:
+               out_dir: str | None, messages: Any, stop: Any, run: RunOne) -> None:
     import torch
     import torch.distributed as dist
 
@@ -43,9 +46,9 @@ def _rank_main(rank: int, world: int, port: int, config: dict[str, Any],
                             timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S))
     me = Rank(rank, world)
     try:
-        result = run_one({**config, "device": f"cuda:{rank}" if cuda else config["device"]},
-                         RankReporter(me, messages, stop),
-                         Path(out_dir) if out_dir and rank == 0 else None, rank=me)
+        result = run({**config, "device": f"cuda:{rank}" if cuda else config["device"]},
+                     RankReporter(me, messages, stop),
+                     Path(out_dir) if out_dir and rank == 0 else None, rank=me)
         if rank == 0:
             messages.put(("result", result))
     except LrlabError as exc:
@@ -62,10 +65,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(config: Mapping[str, Any], reporter: Reporter, out_dir: Path | None) -> dict[str, Any]:
-    """Run the (validated) config on `config["nproc"]` ranks; returns rank 0's result."""
+def launch(config: Mapping[str, Any], reporter: Reporter, out_dir: Path | None,
+           run: RunOne = run_one) -> dict[str, Any]:
+    """Run the (validated) config on `config["nproc"]` ranks, each rank calling `run` (a
+    module-level function: the ranks are spawned); returns rank 0's result."""
     world = int(config["nproc"])
-    if config["batch_size"] % world:
+    if "batch_size" in config and config["batch_size"] % world:
         raise LrlabError(f"batch_size: {config['batch_size']} does not split into {world} "
                          "equal parts (nproc); choose a multiple of nproc")
     ctx = mp.get_context("spawn")
@@ -73,7 +78,7 @@ def launch(config: Mapping[str, Any], reporter: Reporter, out_dir: Path | None) 
     port = _free_port()
     ranks = [ctx.Process(target=_rank_main, daemon=True,
                          args=(r, world, port, dict(config),
-                               None if out_dir is None else str(out_dir), messages, stop))
+                               None if out_dir is None else str(out_dir), messages, stop, run))
              for r in range(world)]
     for process in ranks:
         process.start()

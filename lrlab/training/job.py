@@ -1,5 +1,6 @@
-"""Training from an `lrlab.train/2` config: the job worker's entry (`run_from_config`) and what
-`lrlab train` calls, dispatching to one process, several ranks, or one rank under torchrun.
+"""Training from an `lrlab.train/3` config (the built-in image classification, or a task): the
+job worker's entry (`run_from_config`) and what `lrlab train` calls, dispatching to one process,
+several ranks, or one rank under torchrun.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from lrlab.core.reporting import NullReporter, Reporter
-from lrlab.tasks.image.config import validate_config
+from lrlab.tasks.setups import is_task, validate_setup
 from lrlab.training.distributed import launch
 from lrlab.training.ranks import end_process_group, torchrun_rank
 from lrlab.training.run import run_one
+from lrlab.training.task_run import run_task
 
 
 def warm_up(device: str) -> None:
@@ -33,21 +35,22 @@ def train(
     A non-finite loss ends the run with LrlabError naming the step; what was measured up to then
     is kept in the run folder.
     """
-    cfg = validate_config(config)
+    cfg = validate_setup(config)
+    run = run_task if is_task(cfg) else run_one
     reporter = reporter or NullReporter()
     if (torchrun := torchrun_rank(reporter)) is not None:
         me, rank_reporter, device_name = torchrun  # torchrun started this process as one rank
         try:
-            result = run_one({**cfg, "device": device_name}, rank_reporter,
-                             out_dir if me.rank == 0 else None, rank=me)
+            result = run({**cfg, "device": device_name}, rank_reporter,
+                         out_dir if me.rank == 0 else None, rank=me)
         except BaseException:
             end_process_group(together=False)  # the other ranks may never get here
             raise
         end_process_group(together=True)
         return result
     if cfg["nproc"] > 1:
-        return launch(cfg, reporter, out_dir)
-    return run_one(cfg, reporter, out_dir)
+        return launch(cfg, reporter, out_dir, run)
+    return run(cfg, reporter, out_dir)
 
 
 def run_from_config(

@@ -1,8 +1,7 @@
-"""The `lrlab.train/2` config: what a training run is, checked before anything heavy happens.
+"""The built-in image classification's training config (`lrlab.train/3` without a task; see
+lrlab.tasks.train_format): what a training run is, checked before anything heavy happens.
 
-/2 is /1 plus the fields a run gained as lrlab grew (augment as a choice, norm, schedule_fit,
-nproc, sync_bn) and `origin`: the range test and LR check a run came from, so its page can link
-back to them. /1 files read unchanged (as /2 with no origin).
+/1 and /2 files read unchanged (a /1 file as /2 with no origin).
 
 The page, the CLI and the job queue all send this dict. `validate_config` fills defaults (the
 paper's trick settings) and names the field of every mistake, without importing torch for the
@@ -16,12 +15,9 @@ from typing import Any
 
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
-from lrlab.core.optimizer_table import optimizer_info
 from lrlab.core.validation import refuse_unknown, require_mapping
-
-FORMAT = "lrlab.train/2"
-READS = ("lrlab.train/1", FORMAT)
-ORIGIN_KEYS = ("range_test", "check")
+from lrlab.tasks.optimizer_config import OPTIMIZER_DEFAULTS, validate_optimizer
+from lrlab.tasks.train_format import FORMAT, READS, validate_origin
 
 # Defaults come from the option registry; these only say which fields each section has.
 TRICK_DEFAULTS: dict[str, Any] = {
@@ -32,10 +28,6 @@ TRICK_DEFAULTS: dict[str, Any] = {
 }
 DISTILLATION_DEFAULTS: dict[str, Any] = options.defaults(
     "tricks.distillation", ("teacher", "temperature", "weight"))
-OPTIMIZER_DEFAULTS: dict[str, Any] = {
-    **options.defaults("optimizer", ("name", "lr", "momentum", "weight_decay", "nesterov")),
-    "betas": None,
-}
 DEFAULTS: dict[str, Any] = {
     "format": FORMAT,
     **options.defaults("", ("model", "variant", "norm", "width", "dataset", "data_root", "download",
@@ -57,37 +49,6 @@ def _check_keys(obj: Mapping[str, Any], allowed: Mapping[str, Any], section: str
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return require_mapping(value, where)
-
-
-def _optimizer(value: Any) -> dict[str, Any]:
-    opt = {**OPTIMIZER_DEFAULTS, **_mapping(value or {}, "optimizer")}
-    _check_keys(opt, OPTIMIZER_DEFAULTS, "optimizer")
-    opt = options.check(opt, ("name", "lr", "momentum", "weight_decay", "nesterov"), "optimizer")
-    info = optimizer_info(opt["name"], "optimizer.name")
-    if opt["nesterov"] and (info.family != "sgd" or opt["momentum"] == 0):
-        raise LrlabError("optimizer.nesterov: needs SGD with momentum > 0")
-    if opt["betas"] is not None:
-        betas = opt["betas"]
-        if (not isinstance(betas, (list, tuple)) or len(betas) != 2
-                or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
-            raise LrlabError(f"optimizer.betas: expected two numbers in [0, 1), got {betas!r}")
-        if not info.has_betas:
-            raise LrlabError("optimizer.betas: only Adam and AdamW have betas; SGD uses momentum")
-        opt["betas"] = [float(b) for b in betas]
-    return opt
-
-
-def _origin(value: Any) -> dict[str, int | None] | None:
-    """{"range_test": job id, "check": job id}: where a run's setup and LR came from."""
-    if value is None:
-        return None
-    origin = {**dict.fromkeys(ORIGIN_KEYS), **_mapping(value, "origin")}
-    _check_keys(origin, dict.fromkeys(ORIGIN_KEYS), "origin")
-    for key in ORIGIN_KEYS:
-        if origin[key] is not None and (isinstance(origin[key], bool)
-                                        or not isinstance(origin[key], int)):
-            raise LrlabError(f"origin.{key}: expected a job id, got {origin[key]!r}")
-    return origin
 
 
 def _tricks(value: Any) -> dict[str, Any]:
@@ -124,7 +85,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError(f"format: expected {' or '.join(map(repr, READS))}, got "
                          f"{cfg['format']!r}")
     cfg["format"] = FORMAT
-    cfg["origin"] = _origin(cfg["origin"])
+    cfg["origin"] = validate_origin(cfg["origin"])
     cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
                               "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
                               "precision", "variant", "norm", "data_root", "schedule_fit",
@@ -134,7 +95,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
                          f"{cfg['model']} keeps BatchNorm")
     if not isinstance(cfg["device"], str):
         raise LrlabError(f"device: expected auto, cpu, cuda[:N] or mps, got {cfg['device']!r}")
-    cfg["optimizer"] = _optimizer(cfg["optimizer"])
+    cfg["optimizer"] = validate_optimizer(cfg["optimizer"])
     cfg["tricks"] = _tricks(cfg["tricks"])
     if cfg["schedule"] is not None:
         from lrlab.schedules import Schedule
