@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrlab.cli.train import add_task_arguments, with_task
 from lrlab.core import options
 from lrlab.core.console import note
 from lrlab.core.errors import LrlabError
@@ -46,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="set one config field (VALUE is read as YAML: 0.1, true, [1, 2], text); repeatable",
     )
+    add_task_arguments(submit)
     submit.add_argument("--json", action="store_true",
                         help='print {"id", "kind", "status"} as JSON instead of the bare id')
     submit.add_argument("--db", help=DB_HELP)
@@ -93,6 +95,10 @@ def _register_worker(subparsers: argparse._SubParsersAction) -> None:
     )
     worker.add_argument("--once", action="store_true", help="run at most one job, then exit")
     options.add_flags(worker, WORKER_FLAGS)
+    worker.add_argument("--task", dest="tasks", action="append", default=[], metavar="SPEC",
+                        help="trust this task spec (package.module:function) besides the "
+                             "installed ones (entry point group lrlab.tasks) and $LRLAB_TASKS; "
+                             "a job naming any other task is failed unread; repeatable")
     worker.add_argument(
         "--exit-with", type=int, metavar="PID", help="exit when process PID ends (used by the app)"
     )
@@ -136,6 +142,13 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from lrlab.store import Store
 
     config = apply_overrides(read_config_file(args.config) if args.config else {}, args.overrides)
+    if args.task is not None or args.task_args:  # the setup of a find or check, a train's own
+        if args.kind in ("find", "check"):
+            config["setup"] = with_task(dict(config.get("setup") or {}), args)
+        elif args.kind == "train":
+            config = with_task(config, args)
+        else:
+            raise LrlabError(f"--task: a {args.kind} job takes no task")
     with Store(args.db) as store:
         job_id = submit(store, args.kind, config)
         workers = store.live_workers()
@@ -277,6 +290,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     import os
 
     from lrlab.jobs.worker import Worker, WorkerOptions
+    from lrlab.tasks.loading import check_spec
 
     if args.executor is None:  # the flag wins over the environment, which wins over local
         args.executor = os.environ.get("LRLAB_EXECUTOR") or None
@@ -298,5 +312,6 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         ray_address=settings["worker.ray_address"],
         gpus_per_job=settings["worker.gpus"],
         artifacts=settings["worker.artifacts"],
+        tasks=tuple(check_spec(spec, "--task") for spec in args.tasks),
     )).run()
     return 0

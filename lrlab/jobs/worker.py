@@ -60,6 +60,7 @@ class WorkerOptions:
     ray_address: str | None = None
     gpus_per_job: float | None = None  # Ray: default 1 on a cluster with GPUs, else 0
     artifacts: str | None = None  # the artifact root URL (default: $LRLAB_ARTIFACTS, then local)
+    tasks: tuple[str, ...] = ()  # task specs trusted besides entry points and $LRLAB_TASKS
 
 
 @dataclass
@@ -308,8 +309,16 @@ class Worker:
         return self.jobs_run
 
     def run_job(self, job: Job) -> None:
-        """Run one claimed job in a spawned child and record its outcome."""
+        """Run one claimed job in a spawned child and record its outcome; a task this worker
+        was not told to trust fails at once, its code never imported."""
         assert self.id is not None
+        from lrlab.tasks.loading import registered_specs
+
+        refused = kinds.refusal(job, registered_specs(self.options.tasks))
+        if refused is not None:
+            self.store.finish(job.id, "failed", error=refused, worker_id=self.id)
+            self._log(f"job {job.id} ({job.kind}): refused, {refused}")
+            return
         kind = kinds.kind_of(job.kind)
         # "auto" means this worker's device (a Ray task picks its own)
         config = dict(job.config) if self._ray else kinds.on_device(job.kind, job.config,

@@ -27,13 +27,15 @@ from lrlab.core.errors import LrlabError
 ENTRY_POINT_GROUP = "lrlab.tasks"
 ENV_VAR = "LRLAB_TASKS"
 _SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_NAME = re.compile(r"^[A-Za-z_][\w-]*$")  # an installed task's entry-point name
 
 
 def check_spec(spec: Any, where: str = "task.spec") -> str:
-    """The spec, stripped, if it reads ``package.module:function``; else one sentence."""
-    if not isinstance(spec, str) or not _SPEC.match(spec.strip()):
+    """The spec, stripped, if it reads ``package.module:function`` (or is the name of an
+    installed task); else one sentence."""
+    if not isinstance(spec, str) or not (_SPEC.match(spec.strip()) or _NAME.match(spec.strip())):
         raise LrlabError(f"{where}: expected package.module:function (a factory returning an "
-                         f"lrlab.Task), got {spec!r}")
+                         f"lrlab.Task) or an installed task's name, got {spec!r}")
     return spec.strip()
 
 
@@ -43,9 +45,11 @@ def entry_point_specs() -> dict[str, str]:
 
 
 def registered_specs(extra: Iterable[str] = ()) -> set[str]:
-    """Every spec a worker may build: entry points, ``LRLAB_TASKS`` and `extra` (its --task)."""
+    """Every spec a worker may build: entry points (by name and by spec), ``LRLAB_TASKS`` and
+    `extra` (its --task)."""
     listed = [s.strip() for s in os.environ.get(ENV_VAR, "").split(",") if s.strip()]
-    return {*entry_point_specs().values(), *listed, *(s.strip() for s in extra)}
+    installed = entry_point_specs()
+    return {*installed, *installed.values(), *listed, *(s.strip() for s in extra)}
 
 
 def resolve_spec(spec: str) -> str:
@@ -53,8 +57,8 @@ def resolve_spec(spec: str) -> str:
     if ":" not in spec:
         found = entry_point_specs().get(spec)
         if found is None:
-            raise LrlabError(f"task.spec: {spec!r} is neither package.module:function nor the "
-                             f"name of an installed task (entry point group "
+            raise LrlabError(f"task {spec!r}: not package.module:function, and no installed "
+                             f"package names a task so (entry point group "
                              f"{ENTRY_POINT_GROUP!r})")
         return found
     return check_spec(spec)
@@ -70,8 +74,8 @@ def require_registered(spec: str, allowed: Iterable[str]) -> None:
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
-    """The callable a spec names (its module imported)."""
-    module_name, _, attribute = check_spec(spec).partition(":")
+    """The callable a spec (or an installed task's name) names, its module imported."""
+    module_name, _, attribute = resolve_spec(check_spec(spec)).partition(":")
     try:
         target: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -18,7 +18,7 @@ ends it once they have ended; no worker ever claims it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +128,27 @@ def setup_of(job: Job) -> Mapping[str, Any]:
     if at is None:
         return {}
     return job.config.get(at) or job.config if at else job.config
+
+
+def task_spec(job: Job) -> str | None:
+    """The spec of the task a job would build (its code), or None for the built-in setups."""
+    task = setup_of(job).get("task") if job.kind in KINDS else None
+    return task.get("spec") if isinstance(task, Mapping) else None
+
+
+def refusal(job: Job, trusted: Iterable[str]) -> str | None:
+    """Why a worker must not run this job (a task spec it was not told to trust), in one
+    sentence; None when it may. Nothing of the task is imported to find out."""
+    from lrlab.tasks.loading import require_registered
+
+    spec = task_spec(job)
+    if spec is None:
+        return None
+    try:
+        require_registered(spec, trusted)
+    except LrlabError as exc:
+        return str(exc)
+    return None
 
 
 def on_device(name: str, config: Mapping[str, Any], device: str) -> dict[str, Any]:

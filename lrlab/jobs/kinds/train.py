@@ -1,10 +1,11 @@
-"""The training run job ("train"): lrlab.training.job trains an lrlab.train/2 config."""
+"""The training run job ("train"): lrlab.training.job trains an lrlab.train/3 config (the
+built-in image classification, or a task)."""
 
 from lrlab.jobs.kinds.declaration import Figure, Headline, JobKind
 
 KIND = JobKind(
     name="train", title="short training run", short="training run",
-    validate="lrlab.tasks.image.config:validate_config",
+    validate="lrlab.tasks.setups:validate_setup",
     run="lrlab.training.job:run_from_config", warm_up="lrlab.training.job:warm_up",
     takes_out_dir=True, setup_at="",
     headlines=(Headline("best top-1", ("summary", "best_val_top1")),
