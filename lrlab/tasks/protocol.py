@@ -47,8 +47,13 @@ class Task:
     param_groups: Sequence[Mapping[str, Any]] | None = None  # see the module's docstring
 
     def loss_of(self, model: nn.Module, batch: Any) -> torch.Tensor:
-        """The task's loss of one batch (already on the device), or the default's."""
-        return (self.loss or default_loss)(model, batch)
+        """The task's loss of one batch (already on the device), or the default's: a scalar
+        tensor, else one sentence saying what came instead."""
+        loss = (self.loss or default_loss)(model, batch)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+            raise LrlabError(f"the loss must be a scalar tensor, got {got}")
+        return loss.reshape(())
 
     def metrics(self, model: nn.Module, device: torch.device | None = None) -> dict[str, float]:
         """The task's evaluation of `model` on `val` (no grad, eval mode, its batches on

@@ -103,6 +103,8 @@ def _build(cfg: Mapping[str, Any], task: Task | None, device: torch.device,
     if rank is not None:
         task.train = split_loader(task.train, rank, cfg["task"]["spec"])
     per_epoch_batches = batches_in(task.train)
+    if per_epoch_batches == 0:
+        raise LrlabError(f"task {cfg['task']['spec']!r}: its training loader yields no batch")
     total = planned_updates(cfg, per_epoch_batches)
     schedule, fit = fit_to_run(cfg, total)
     groups = task_groups(task.model, task.param_groups, cfg["optimizer"]["weight_decay"])
@@ -183,7 +185,7 @@ def _batches(run: _Run) -> Iterator[tuple[int, Any]]:
 
 
 def _loss(run: _Run, batch: Any) -> torch.Tensor:
-    """The task's loss of one batch on the device, checked: a finite scalar tensor."""
+    """The task's loss of one batch on the device (a scalar tensor: Task.loss_of checks)."""
     spec = run.cfg["task"]["spec"]
     try:
         with run.precision.autocast():
@@ -193,10 +195,7 @@ def _loss(run: _Run, batch: Any) -> torch.Tensor:
     except Exception as exc:  # the model could not take the batch, or the loss failed
         raise LrlabError(f"task {spec!r}: computing the loss of a batch raised "
                          f"{type(exc).__name__}: {exc}") from None
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-        raise LrlabError(f"task {spec!r}: the loss must be a scalar tensor, got {shape}")
-    return loss.reshape(())
+    return loss
 
 
 def _train(run: _Run, reporter: Reporter) -> None:
