@@ -43,9 +43,10 @@ def wait_finished(store: Store, job_id: int) -> Job:
 class WorkerProcess:
     """`lrlab worker` as a real subprocess with its log in a file."""
 
-    def __init__(self, db_url: str, home: Path, log: Path, *extra: str) -> None:
+    def __init__(self, db_url: str, home: Path, log: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
         self.log_path = log
-        env = {**os.environ, "LRLAB_HOME": str(home)}
+        env = {**os.environ, "LRLAB_HOME": str(home), **(env or {})}
         env.pop("LRLAB_DB", None)
         with open(log, "wb") as out:
             self.process = subprocess.Popen(

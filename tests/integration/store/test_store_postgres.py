@@ -98,6 +98,25 @@ def test_a_worker_runs_a_job_from_postgres(store: Store, tmp_path: Path) -> None
         assert worker.stop() == 0
 
 
+def test_workers_sharing_postgres_run_a_registered_tasks_runs(store: Store,
+                                                              tmp_path: Path) -> None:
+    """A task shipped on PYTHONPATH, registered with two workers by LRLAB_TASKS: its runs are
+    split between them."""
+    repo = Path(__file__).resolve().parents[3]
+    env = {"PYTHONPATH": str(repo), "LRLAB_TASKS": "examples.tabular:build"}
+    workers = [WorkerProcess(URL, tmp_path, tmp_path / f"t{i}.log", env=env) for i in range(2)]
+    config = {"task": {"spec": "examples.tabular:build"}, "epochs": 1,
+              "optimizer": {"name": "adam", "weight_decay": 0.0}}
+    try:
+        ids = [kinds.submit(store, "train", {**config, "seed": k}) for k in range(4)]
+        for job_id in ids:
+            job = wait_finished(store, job_id)
+            assert job.status == "succeeded", job.error
+            assert job.result["summary"]["objective"] == "val_accuracy"
+    finally:
+        assert [w.stop() for w in workers] == [0, 0]
+
+
 def test_three_workers_sharing_the_database_run_each_job_exactly_once(
     store: Store, tmp_path: Path
 ) -> None:

@@ -262,3 +262,53 @@ def test_the_pages_table_has_one_format_a_figure_and_no_none_cells() -> None:
     assert shown[0]["final val loss"] == "0.2300"
     assert all(v is not None and v != "None" for r in shown for v in r.values())
     assert shown[1]["final top-1"] == "" and shown[1]["final val loss"] == ""
+
+
+TASK_SETUP = {"task": {"spec": "nowhere.at_all:build"}, "epochs": 10, "batches_per_epoch": 50,
+              "optimizer": {"name": "adam", "lr": 0.001}}
+
+
+def _task_result(final: float, start: float = 2.0, mode: str = "min") -> dict:
+    return {"summary": {"objective": "val_loss" if mode == "min" else "val_f1", "mode": mode,
+                        "initial_objective": start, "final_objective": final,
+                        "best_objective": final, "final_metrics": {"val_loss": final}}}
+
+
+def test_a_tasks_ladder_moves_its_lr_and_budgets_by_its_batches() -> None:
+    cfg = lr_check.validate_config({"setup": TASK_SETUP, "points": 3})
+    assert lr_check.peak_lr(cfg["setup"]) == 0.001  # no tricks: the optimizer's own LR
+    pts = lr_check.points(cfg)
+    assert [p["config"]["optimizer"]["lr"] for p in pts] == pytest.approx([1e-4, 1e-3, 1e-2])
+    # 0.2 of 10 epochs of 50 updates = 100 updates, under the 200-update floor: 4 epochs
+    assert {p["config"]["epochs"] for p in pts} == {4}
+    assert lr_check.describe_budget(cfg).startswith("3 runs of 200 updates each (4 of the "
+                                                    "run's 10 epochs")
+
+
+@pytest.mark.parametrize(("mode", "finals", "best"), [
+    ("min", [1.2, 0.8, 1.5], 1e-3),  # the lowest loss wins
+    ("max", [0.6, 0.7, 0.9], 1e-2),  # the highest score wins
+])
+def test_a_tasks_points_are_ranked_by_its_objective_in_its_direction(
+        mode: str, finals: list[float], best: float) -> None:
+    cfg = lr_check.validate_config({"setup": TASK_SETUP, "points": 3, "span": 10.0})
+    start = 2.0 if mode == "min" else 0.1
+    rows = [lr_check.point_row(p, "succeeded", result=_task_result(f, start, mode))
+            for p, f in zip(lr_check.points(cfg), finals, strict=True)]
+    result = lr_check.aggregate(cfg, [lr_check.combine(p, [r]) for p, r in
+                                      zip(lr_check.points(cfg), rows, strict=True)])
+    assert result["best"]["lr"] == pytest.approx(best)
+    assert result["objective"] == ("val_loss" if mode == "min" else "val_f1")
+    assert result["mode"] == mode
+    assert "% top-1" not in result["verdict"] and result["objective"] in result["verdict"]
+
+
+def test_a_tasks_ladder_that_did_not_move_its_objective_cannot_tell() -> None:
+    cfg = lr_check.validate_config({"setup": TASK_SETUP, "points": 3})
+    rows = [lr_check.combine(p, [lr_check.point_row(p, "succeeded",
+                                                    result=_task_result(f, start=2.0))])
+            for p, f in zip(lr_check.points(cfg), [1.999, 1.998, 1.9995], strict=True)]
+    result = lr_check.aggregate(cfg, rows)
+    assert not lr_check.can_tell(result)
+    assert "no point learned much in its budget (the best moved val_loss from 2 to 1.998)" in \
+        result["verdict"]
