@@ -328,20 +328,25 @@ def trust_calibration(mnist: Path | None, points: int, sweeps: tuple[int, ...] =
             peak = result["advice"]["onecycle"]["base_lr"]
             measured = n == sweeps[0]
             acc = rows.get(peak) if measured else at_lr(rows, peak)
-            share = (acc or 0.0) / best if (acc is not None or measured) else float("nan")
+            how = "" if measured else " (read off the ladder)"
+            if acc is None and not measured:
+                # past the ladder's end: no better than its end point (accuracy climbs towards
+                # the best LR and falls past it), so a bound below 0.98 is a miss
+                end = min(rows) if peak < min(rows) else max(rows)
+                acc, how = rows[end] or 0.0, f" (at most: beyond the ladder's end {end:.3g})"
+            share = (acc or 0.0) / best
             level, spread = result["trust"]["level"], _spread_decades(result["suggestions"])
             readings.append((name, level, spread, share, measured))
             print(f"  {n:>3} points: trust {level:<6} spread {spread:.2f} decades; advice "
-                  f"{peak:.3g}: share of best {share:.3f}"
-                  + ("" if measured else " (read off the ladder)"))
+                  f"{peak:.3g}: share of best {share:.3f}{how}")
     print("\ntrust calibration (advice >= 0.98 of the ladder's best):")
     for level in ("high", "medium", "low"):
-        shares = [r[3] for r in readings if r[1] == level and r[3] == r[3]]
+        shares = [r[3] for r in readings if r[1] == level]
         hits = sum(s >= 0.98 for s in shares)
         print(f"  {level:<6}: {hits} of {len(shares)}" + (
             f" ({100 * hits / len(shares):.0f} %), worst {min(shares):.3f}" if shares else ""))
     for low, high in ((0, 1), (1, 2), (2, 99)):
-        shares = [r[3] for r in readings if low <= r[2] < high and r[3] == r[3]]
+        shares = [r[3] for r in readings if low <= r[2] < high]
         hits = sum(s >= 0.98 for s in shares)
         print(f"  spread {low}-{high if high < 99 else ''} decades: {hits} of {len(shares)}")
 
