@@ -31,9 +31,14 @@
 3. Proxy fidelity and trust calibration (--only fidelity): on four longer runs, does the LR
    check's default budget rank the ladder's LRs as the full runs do, and how often does the
    advice at each trust level reach 0.98 of the full ladder's best.
+4. Trust calibration on the ten advice pairs (--only trust): each pair's range test at 100 and
+   30 points and a ladder of its 1cycle advice; how often the advice at each trust level (and
+   at each spread of the methods) reaches 0.98 of the ladder's best.
+5. Your own tasks (--only tasks): the examples' advice against their LR check's best, by their
+   own objective (accuracy up, loss down), and torch-lr-finder's LR on the same schedule.
 
     python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k]
-        [--only parallel|advice|fidelity|trust]
+        [--only parallel|advice|fidelity|trust|tasks]
         [--points 9] [--seeds 3] [--pair "held out"] [--schedule warmup_cosine]
 """
 
@@ -294,6 +299,79 @@ def proxy_fidelity(mnist: Path | None, points: int) -> None:
         print(f"  {level}: {sum(hits)} of {len(hits)}")
 
 
+# Your own tasks (examples/), held out from the advice rules: both were written after the rules
+# were fixed, and no rule was changed after they ran.
+TASK_PAIRS = (
+    ("tabular MLP, breast cancer, Adam, 20 epochs", {
+        "task": {"spec": "examples.tabular:build"}, "epochs": 20,
+        "optimizer": {"name": "adam", "weight_decay": 0.0}}),
+    ("tabular MLP, breast cancer, SGD, 20 epochs", {
+        "task": {"spec": "examples.tabular:build"}, "epochs": 20,
+        "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 0.0}}),
+    ("char-level GRU, Python docs 200k chars, Adam, 2 epochs", {
+        "task": {"spec": "examples.char_lm:build"}, "epochs": 2, "grad_clip": 1.0,
+        "optimizer": {"name": "adam", "weight_decay": 0.0}}),
+    ("char-level GRU, Python docs 200k chars, SGD, 2 epochs", {
+        "task": {"spec": "examples.char_lm:build"}, "epochs": 2, "grad_clip": 1.0,
+        "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 0.0}}),
+)
+
+
+def task_objective(setup: dict, schedule: dict, peak: float, seeds: int = 1) -> float | None:
+    """The task's final objective with `schedule` moved to `peak`, the mean over `seeds`; None
+    when every seed diverged."""
+    from lrlab.schedules import Schedule
+    from lrlab.schedules.fit import scale_lr
+
+    moved = scale_lr(Schedule.from_dict(schedule), peak / schedule["base_lr"]).to_dict()
+    finals = []
+    for seed in range(seeds):
+        try:
+            run = train({**setup, "schedule": moved, "seed": seed, "device": "cpu"})
+            finals.append(run["summary"]["final_objective"])
+        except LrlabError as exc:  # a diverged run is a result here
+            print(f"    peak {peak:.3g}, seed {seed}: {exc}")
+    return sum(finals) / len(finals) if finals else None
+
+
+def share_of(value: float | None, best: float, mode: str) -> float:
+    """A result's share of the best, oriented so 1.0 is the best: value/best for a score,
+    best/value for a loss; 0 for a diverged run."""
+    if value is None:
+        return 0.0
+    return value / best if mode == "max" else best / value
+
+
+def task_advice(points: int, seeds: int) -> None:
+    """Advice against the LR check's best on each example task, and torch-lr-finder's LR on the
+    same schedule: the share of best of each, misses included."""
+    sys.path.append(str(REPO))  # examples/ is shipped beside lrlab, as docs/tasks.md says
+    for name, setup in TASK_PAIRS:
+        found = run_from_config({"setup": setup, "num_points": 100}, NullReporter())
+        advice = found["advice"]["onecycle"]
+        cfg = lr_check.validate_config({**lr_check.from_range_test(found), "points": points,
+                                        "epochs": setup["epochs"]})
+        rows = {p["lr"]: task_objective(setup, advice, p["lr"], seeds)
+                for p in lr_check.points(cfg)}
+        mode = "max" if "tabular" in name else "min"
+        pick = max if mode == "max" else min
+        best_lr = pick((lr for lr in rows if rows[lr] is not None), key=lambda lr: rows[lr])
+        best = rows[best_lr]
+        tlf_lr = found["suggestions"].get("torch_lr_finder")
+        tlf = task_objective(setup, advice, tlf_lr, seeds) if tlf_lr else None
+        own = rows[advice["base_lr"]]
+        print(f"\n{name}: {found['planned_run']['updates']} updates; consensus "
+              f"{found['suggestions']['consensus']:.3g}, trust {found['trust']['level']}")
+        for lr, value in rows.items():
+            mark = " <- advice" if lr == advice["base_lr"] else ""
+            print(f"    ladder peak {lr:<8.3g} {'diverged' if value is None else f'{value:.4f}'}"
+                  f"{mark}")
+        print(f"    torch_lr_finder  peak {tlf_lr or 0:<8.3g} "
+              f"{'none' if tlf is None else f'{tlf:.4f}'}")
+        print(f"  advice / ladder best = {share_of(own, best, mode):.3f} (best peak "
+              f"{best_lr:.3g}); torch-lr-finder's LR = {share_of(tlf, best, mode):.3f}")
+
+
 def _spread_decades(suggestions: dict) -> float:
     """How many decades every method's suggestion spans together."""
     import math
@@ -354,7 +432,7 @@ def trust_calibration(mnist: Path | None, points: int, sweeps: tuple[int, ...] =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
-    parser.add_argument("--only", choices=("parallel", "advice", "fidelity", "trust"),
+    parser.add_argument("--only", choices=("parallel", "advice", "fidelity", "trust", "tasks"),
                         default=None)
     parser.add_argument("--points", type=int, default=9, help="ladder points per schedule")
     parser.add_argument("--pair", default=None,
@@ -371,6 +449,9 @@ def main() -> None:
         return
     if args.only == "trust":
         trust_calibration(mnist, args.points, only=args.pair)
+        return
+    if args.only == "tasks":
+        task_advice(args.points, args.seeds)
         return
     if args.only != "advice":
         one = ladder_seconds(1)

@@ -100,9 +100,12 @@ class TerminalReporter:
         self._last_loss = float(metrics.get("loss", math.nan))
 
     def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        parts = [f"{k} {v:.4g}" for k, v in metrics.items() if k != "elapsed_s"]
+        """An epoch's line; a task's evaluation (it carries its update) is named by that."""
+        where = (f"update {metrics['step']:.0f}" if "step" in metrics
+                 else f"epoch {epoch + 1}")
+        parts = [f"{k} {v:.4g}" for k, v in metrics.items() if k not in ("elapsed_s", "step")]
         self._clear()
-        print(f"{self.prefix}epoch {epoch + 1}: " + ", ".join(parts), file=self.stream)
+        print(f"{self.prefix}{where}: " + ", ".join(parts), file=self.stream)
 
     def progress(self, fraction: float, message: str = "") -> None:
         now = time.monotonic()

@@ -11,8 +11,9 @@ from lrlab.core.errors import LrlabError
 from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.tasks.setups import planned_updates, validate_setup
 
-# /2 adds the judgement (can the ladder tell, and if not why); /1 results read without one.
-FORMAT = "lrlab.check/2"
+# /2 adds the judgement (can the ladder tell, and if not why); /3 the objective and mode the
+# points are ranked by (a task's own, or top-1). /1 and /2 results read as top-1 ladders.
+FORMAT = "lrlab.check/3"
 LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds")
 LADDER_DEFAULTS: dict[str, Any] = options.defaults("check", LADDER_FIELDS)
 DEFAULT_FRACTION = 0.2  # of the setup's epochs, when the budget is not given

@@ -150,3 +150,18 @@ def test_the_warm_child_holds_a_cuda_context_and_starts_a_job_within_a_second(
             assert first.time - job.started < 1.0, worker.log()
         finally:
             worker.stop()
+
+
+def test_a_task_trains_and_sweeps_in_fp16_on_the_gpu(cuda) -> None:
+    """A task's run on CUDA: fp16 with GradScaler by default, its dict batches moved to the
+    device, and its range test sweeping in fp16 too."""
+    from lrlab.finder.job import run_from_config
+
+    setup = {"task": {"spec": "examples.tabular:build"}, "epochs": 5, "device": "cuda",
+             "optimizer": {"name": "adam", "lr": 0.003, "weight_decay": 0.0}}
+    result = train(setup)
+    assert result["environment"]["precision"] == "fp16"
+    assert result["environment"]["device"].startswith("GPU")
+    assert result["summary"]["final_objective"] > 0.9  # val accuracy on breast cancer
+    found = run_from_config({"setup": setup, "num_points": 60}, NullReporter())
+    assert found["environment"]["precision"] == "fp16" and found["suggestions"]["consensus"]

@@ -95,7 +95,7 @@ def test_two_workers_run_a_ladder_in_parallel_and_it_ends_with_the_aggregate(
         ladder = wait_finished(store, ladder_id)
         assert ladder.status == "succeeded", ladder.error
         result = ladder.result
-        assert result["format"] == "lrlab.check/2" and len(result["points"]) == 3
+        assert result["format"] == "lrlab.check/3" and len(result["points"]) == 3
         children = [store.get(i) for i in ladder.config["children"]]
         assert {c.worker for c in children} == {w.id for w in store.live_workers()}
         top1 = {c.id: c.result["summary"]["final_val_top1"] for c in children}

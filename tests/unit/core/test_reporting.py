@@ -31,3 +31,9 @@ def test_a_log_file_gets_epoch_lines_only() -> None:
     rep.progress(0.5, "half")
     rep.epoch(1, {"train_loss": 0.25})
     assert out.getvalue() == "epoch 2: train_loss 0.25\n"
+
+
+def test_a_tasks_evaluation_is_named_by_its_update() -> None:
+    out = io.StringIO()
+    TerminalReporter(out).epoch(3, {"val_loss": 1.25, "step": 42.0, "epoch": 1.5})
+    assert out.getvalue() == "update 42: val_loss 1.25, epoch 1.5\n"
