@@ -13,6 +13,7 @@ from lrlab.finder.curves import parse_curve
 from lrlab.finder.importers import analyze_imported, imported_config, is_imported
 from lrlab.finder.job import finder_setup
 from lrlab.store import Job
+from lrlab.tasks.setups import is_task
 from lrlab.web import comparison, designer, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.plots import range_test_figure, range_test_result_figure
@@ -116,7 +117,12 @@ def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
     show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job), settled)
     if job.result.get("advice"):
         c = st.columns(2)
-        if not is_imported(job.config):  # a curve from elsewhere has no setup to train
+        setup = None if is_imported(job.config) else finder_setup(job.config)
+        if setup is not None and is_task(setup):
+            c[0].caption(f"Train your task with `lrlab train --task {setup['task']['spec']} "
+                         "--schedule ...` (the advice, opened in the Designer, exports its "
+                         "schedule).")
+        elif setup is not None:  # a curve from elsewhere has no setup to train
             ui.page_button(c[0], "Train with this setup", "app_pages/training.py",
                            key="finder.train", disabled=not settled, type="primary",
                            on_click=train_with_setup, args=(job,),

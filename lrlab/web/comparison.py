@@ -81,6 +81,8 @@ def setup_words(job: Job) -> str:
     if job.config.get("imported"):
         return f"curve {job.config['imported'].get('file', '')}".strip()
     config = kinds.setup_of(job)
+    if isinstance(config.get("task"), dict):
+        return f"task {config['task'].get('spec', '')}"
     model, dataset = config.get("model"), config.get("dataset")
     return f"{model} on {dataset}" if model and dataset else model or dataset or ""
 
@@ -93,11 +95,18 @@ def headline(job: Job) -> dict[str, Any]:
     return {**kinds.headlines(job), "duration (s)": duration}
 
 
+OBJECTIVE = ("objective", "final objective")  # the headlines of a task's own metric
+
+
 def result_words(job: Job) -> str:
-    """A run's headline in a few words: its kind's first figure in its one format, and its
-    words ("best top-1 97.00 %", "consensus LR 0.0387 · trust medium"); "" until known."""
-    declared = kinds.kind_of(job.kind).headlines
+    """A run's headline in a few words: a task's objective ("val_loss 1.234"), else its kind's
+    first figure in its one format and its words ("best top-1 97.00 %", "consensus LR 0.0387 ·
+    trust medium"); "" until known."""
     values = kinds.headlines(job)
+    name, final = (values.get(label) for label in OBJECTIVE)
+    if name not in (None, "val_top1") and final is not None:
+        return f"{name} {final:.4g}"
+    declared = [h for h in kinds.kind_of(job.kind).headlines if h.label not in OBJECTIVE]
     return " · ".join(f"{h.label} {formatted(h.label, values[h.label])}"
                       for i, h in enumerate(declared)
                       if (i == 0 or h.text) and values[h.label] is not None)

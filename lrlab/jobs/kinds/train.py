@@ -9,7 +9,9 @@ KIND = JobKind(
     run="lrlab.training.job:run_from_config", warm_up="lrlab.training.job:warm_up",
     takes_out_dir=True, setup_at="",
     headlines=(Headline("best top-1", ("summary", "best_val_top1")),
-               Headline("final top-1", ("summary", "final_val_top1"))),
+               Headline("final top-1", ("summary", "final_val_top1")),
+               Headline("objective", ("summary", "objective"), text=True),  # a task's
+               Headline("final objective", ("summary", "final_objective"))),
     figures=(Figure("best val top-1", ("summary", "best_val_top1")),
              Figure("final val top-1", ("summary", "final_val_top1")),
              Figure("wall time (s)", ("summary", "wall_time_s")),
