@@ -100,14 +100,14 @@ OBJECTIVE = ("objective", "final objective")  # the headlines of a task's own me
 
 def result_words(job: Job) -> str:
     """A run's headline in a few words: a task's objective ("val_loss 1.234"), else its kind's
-    first figure in its one format and its words ("best top-1 97.00 %", "consensus LR 0.0387 ·
-    trust medium"); "" until known."""
+    first figure in its one format and its words ("top-1 97.00 %", "LR 0.0387 · trust
+    medium"); "" until known."""
     values = kinds.headlines(job)
     name, final = (values.get(label) for label in OBJECTIVE)
     if name not in (None, "val_top1") and final is not None:
         return f"{name} {final:.4g}"
     declared = [h for h in kinds.kind_of(job.kind).headlines if h.label not in OBJECTIVE]
-    return " · ".join(f"{h.label} {formatted(h.label, values[h.label])}"
+    return " · ".join(f"{h.words or h.label} {formatted(h.label, values[h.label])}"
                       for i, h in enumerate(declared)
                       if (i == 0 or h.text) and values[h.label] is not None)
 

@@ -60,11 +60,11 @@ def test_the_table_carries_each_runs_headline_in_one_format_without_none(store: 
     high = _finished_train(store, 0.4, 0.97)
     table = _page().dataframe[0].value.set_index("id")
     # every kind in one table: each run's headline in words, each figure in its one format
-    assert table.loc[high, "result"] == "best top-1 97.00 %"
-    assert table.loc[low, "result"].startswith("best top-1 91.00 %")
+    assert table.loc[high, "result"] == "top-1 97.00 %"
+    assert table.loc[low, "result"] == "top-1 91.00 %"
     consensus = store.get(find).result["suggestions"]["consensus"]
     level = store.get(find).result["trust"]["level"]
-    assert table.loc[find, "result"] == f"consensus LR {consensus:.3g} · trust {level}"
+    assert table.loc[find, "result"] == f"LR {consensus:.3g} · trust {level}"
     assert table.loc[find, "peak LR"] == ""  # a range test has no peak: empty, not "None"
     assert not table.isna().any().any()
 

@@ -8,7 +8,7 @@ KIND = JobKind(
     validate="lrlab.lr_check:validate_config",
     expand="lrlab.lr_check:children", refresh="lrlab.lr_check:refresh",
     setup_at="setup",
-    headlines=(Headline("best top-1", ("best", "final_val_top1")),
+    headlines=(Headline("best top-1", ("best", "final_val_top1"), words="top-1"),
                Headline("objective", ("best", "objective"), text=True),  # top-1 or a task's
                Headline("final objective", ("best", "final_objective"))),
     figures=(Figure("best LR", ("best", "lr")),

@@ -12,6 +12,7 @@ class Headline:
     label: str  # the column's name, e.g. "best top-1"
     path: tuple[str, str]  # (section, key) in the result, e.g. ("summary", "best_val_top1")
     text: bool = False  # a word (a trust level), not a number
+    words: str | None = None  # its name in a run's one-line result, when shorter ("LR")
 
 
 @dataclass(frozen=True)

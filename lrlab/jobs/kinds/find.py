@@ -7,7 +7,7 @@ KIND = JobKind(
     validate="lrlab.finder.job:validate_config", run="lrlab.finder.job:run_from_config",
     warm_up="lrlab.finder.job:warm_up",
     setup_at="setup",  # a flat lrlab.range_test/1 config is its own setup
-    headlines=(Headline("consensus LR", ("suggestions", "consensus")),
+    headlines=(Headline("consensus LR", ("suggestions", "consensus"), words="LR"),
                Headline("trust", ("trust", "level"), text=True)),
     figures=(Figure("consensus LR", ("suggestions", "consensus")),
              Figure("trust", ("trust", "level")), Figure("verdict", ("trust", "verdict"))),

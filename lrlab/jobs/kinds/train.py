@@ -8,7 +8,7 @@ KIND = JobKind(
     validate="lrlab.tasks.setups:validate_setup",
     run="lrlab.training.job:run_from_config", warm_up="lrlab.training.job:warm_up",
     takes_out_dir=True, setup_at="",
-    headlines=(Headline("best top-1", ("summary", "best_val_top1")),
+    headlines=(Headline("best top-1", ("summary", "best_val_top1"), words="top-1"),
                Headline("final top-1", ("summary", "final_val_top1")),
                Headline("objective", ("summary", "objective"), text=True),  # a task's
                Headline("final objective", ("summary", "final_objective"))),

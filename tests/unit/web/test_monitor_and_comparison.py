@@ -313,7 +313,7 @@ def test_one_kinds_table_gives_each_headline_a_column_and_the_mixed_one_words(
     store.finish(find, "succeeded", result={"suggestions": {"consensus": 0.038712},
                                             "trust": {"level": "medium"}})
     mixed = {r["id"]: r for r in comparison.jobs_table([store.get(find), store.get(train)])}
-    assert mixed[find]["result"] == "consensus LR 0.0387 · trust medium"
+    assert mixed[find]["result"] == "LR 0.0387 · trust medium"
     assert mixed[train]["result"] == "" and mixed[train]["status"] == "⏳ running 78 %"
     (only,) = comparison.jobs_table([store.get(train)], kind="train")
     assert "kind" not in only and "result" not in only
