@@ -389,30 +389,33 @@ def trust_calibration(mnist: Path | None, points: int, sweeps: tuple[int, ...] =
     (linear in log LR) for the other sweeps. Prints each level's share of readings whose
     advice reaches 0.98 of the best, and the same by the methods' spread."""
     readings: list[tuple[str, str, float, float, bool]] = []
-    for name, setup, role in pairs(mnist):
+    sys.path.append(str(REPO))  # the example tasks
+    cases = [(name, setup, role, "max", top1) for name, setup, role in pairs(mnist)] + [
+        (name, setup, "task, held out", "max" if "tabular" in name else "min", task_objective)
+        for name, setup in TASK_PAIRS]
+    for name, setup, role, mode, score in cases:
         if only and only not in name and only != role:
             continue
         found = [run_from_config({"setup": setup, "num_points": n}, NullReporter())
                  for n in sweeps]
         advice = found[0]["advice"]["onecycle"]
-        cfg = lr_check.validate_config({"setup": {**setup, "schedule": advice},
-                                        "points": points, "epochs": setup["epochs"]})
-        rows = {p["lr"]: top1(setup, advice, p["lr"]) for p in lr_check.points(cfg)}
-        best = max(v or 0.0 for v in rows.values())
+        cfg = lr_check.validate_config({**lr_check.from_range_test(found[0]), "points": points,
+                                        "epochs": setup["epochs"]})
+        rows = {p["lr"]: score(setup, advice, p["lr"]) for p in lr_check.points(cfg)}
+        best = (max if mode == "max" else min)(v for v in rows.values() if v is not None)
+        shares = {lr: share_of(v, best, mode) for lr, v in rows.items()}
         print(f"\n{name} ({role}): ladder " + ", ".join(
-            f"{lr:.3g}: {'diverged' if v is None else f'{100 * v:.2f} %'}"
-            for lr, v in rows.items()))
+            f"{lr:.3g}: {'diverged' if v is None else f'{v:.4g}'}" for lr, v in rows.items()))
         for n, result in zip(sweeps, found, strict=True):
             peak = result["advice"]["onecycle"]["base_lr"]
             measured = n == sweeps[0]
-            acc = rows.get(peak) if measured else at_lr(rows, peak)
+            share = shares.get(peak) if measured else at_lr(shares, peak)
             how = "" if measured else " (read off the ladder)"
-            if acc is None and not measured:
-                # past the ladder's end: no better than its end point (accuracy climbs towards
-                # the best LR and falls past it), so a bound below 0.98 is a miss
+            if share is None:
+                # past the ladder's end: no better than its end point (the objective improves
+                # towards the best LR and worsens past it), so a bound below 0.98 is a miss
                 end = min(rows) if peak < min(rows) else max(rows)
-                acc, how = rows[end] or 0.0, f" (at most: beyond the ladder's end {end:.3g})"
-            share = (acc or 0.0) / best
+                share, how = shares[end], f" (at most: beyond the ladder's end {end:.3g})"
             level, spread = result["trust"]["level"], _spread_decades(result["suggestions"])
             readings.append((name, level, spread, share, measured))
             print(f"  {n:>3} points: trust {level:<6} spread {spread:.2f} decades; advice "
