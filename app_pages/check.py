@@ -62,9 +62,8 @@ def draw_points(current: Job, _follower: JobFollower) -> None:
         lr_check.shown_rows(rows), hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-            "final top-1": st.column_config.TextColumn(help="the mean of the point's seeds"),
             "seed spread": st.column_config.TextColumn(
-                help="best minus worst seed's final top-1"),
+                help="best minus worst seed's final figure"),
         })
 
 

@@ -277,13 +277,19 @@ def table(result: Mapping[str, Any]) -> str:
 
 def shown_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The points as a page's table shows them: each figure in its one format (top-1 as a
-    percent, the LR to three digits), an empty cell where a point has no figure yet."""
-    def pct(value: float | None) -> str:
-        return "" if value is None else f"{100 * value:.2f} %"
+    percent, a task's objective to four digits, the LR to three), named by its metric, an
+    empty cell where a point has no figure yet."""
+    with_objective(rows)  # type: ignore[arg-type]
+    objective = next((r["objective"] for r in rows), "val_top1")
+    top1 = objective == "val_top1"
 
+    def fig(value: float | None) -> str:
+        return "" if value is None else (f"{100 * value:.2f} %" if top1 else f"{value:.4g}")
+
+    name = "top-1" if top1 else objective
     return [{"peak LR": f"{r['lr']:.3g}", "x advice": f"{r['factor']:.3g}",
              "status": r["status"], "progress": r["progress"],
-             "final top-1": pct(r["final_val_top1"]), "seed spread": pct(seed_spread(r)),
+             f"final {name}": fig(r["final_objective"]), "seed spread": fig(seed_spread(r)),
              "final val loss": "" if r["final_val_loss"] is None
              else f"{r['final_val_loss']:.4f}", "job": "" if r["job"] is None else r["job"]}
             for r in rows]

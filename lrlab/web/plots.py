@@ -295,44 +295,56 @@ def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Fi
 
 
 def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Figure:
-    """An LR check ladder: final validation top-1 (the seeds' mean, with their range as a bar,
-    on 0-100 %) and loss (log axis) against each point's peak LR (log), the advice's point
-    ringed, a point that did not finish marked ✕ on the loss panel's top edge, and every
-    method's suggestion as a dotted line named in the legend (hover gives its LR)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("final val top-1", "final val loss"))
-    done = [r for r in rows if r.get("final_val_top1") is not None]
+    """An LR check ladder: each point's final objective (validation top-1 on 0-100 %, or a
+    task's own metric named with its direction; the seeds' mean, with their range as a bar) and
+    loss (log axis) against its peak LR (log), the advice's point ringed, a point that did not
+    finish marked ✕ on the loss panel's top edge, and every method's suggestion as a dotted
+    line named in the legend (hover gives its LR)."""
+    done = [r for r in rows if r.get("final_objective", r.get("final_val_top1")) is not None]
+    objective = next((r.get("objective") for r in rows if r.get("objective")), "val_top1")
+    top1 = objective == "val_top1"
+    better = "" if top1 else (" (higher is better)" if next(
+        (r.get("mode") for r in rows if r.get("mode")), "max") == "max" else
+        " (lower is better)")
+    title = "final val top-1" if top1 else f"final {objective}{better}"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(title, "final val loss"))
+    values = [r.get("final_objective", r.get("final_val_top1")) for r in done]
     lrs = [r["lr"] for r in done]
-    # several seeds a point: a bar from the worst seed's top-1 to the best's
-    seeds = [[v for v in r.get("seed_final_val_top1") or [] if v is not None] for r in done]
+    # several seeds a point: a bar from the worst seed's figure to the best's
+    seeds = [[v for v in (r.get("seed_final_objective") or r.get("seed_final_val_top1") or [])
+              if v is not None] for r in done]
     bars = None
     if any(len(v) > 1 for v in seeds):
         bars = {"type": "data", "symmetric": False,
-                "array": [max(v) - r["final_val_top1"] if v else 0 for r, v in
-                          zip(done, seeds, strict=True)],
-                "arrayminus": [r["final_val_top1"] - min(v) if v else 0 for r, v in
-                               zip(done, seeds, strict=True)]}
-    for col, key in ((1, "final_val_top1"), (2, "final_val_loss")):
+                "array": [max(v) - y if v else 0 for y, v in zip(values, seeds, strict=True)],
+                "arrayminus": [y - min(v) if v else 0 for y, v in
+                               zip(values, seeds, strict=True)]}
+    for col, ys in ((1, values), (2, [r["final_val_loss"] for r in done])):
         fig.add_trace(go.Scatter(
-            x=lrs, y=[r[key] for r in done], mode="lines+markers", name=key, showlegend=False,
-            marker={"size": [14 if r["factor"] == 1.0 else 8 for r in done]},
+            x=lrs, y=ys, mode="lines+markers", name=title if col == 1 else "final val loss",
+            showlegend=False, marker={"size": [14 if r["factor"] == 1.0 else 8 for r in done]},
             error_y=bars if col == 1 else None,
             hovertemplate="peak LR %{x:.3g}<br>%{y:.4g}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(type="log", title_text="peak LR", row=1, col=col)
-    _ladder_suggestions(fig, suggestions)
+    span = (0.0, 1.0) if top1 or not values else (min(values), max(values))
+    _ladder_suggestions(fig, suggestions, span)
     _ladder_failures(fig, rows, done)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
+    if top1:
+        fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     return fig
 
 
-def _ladder_suggestions(fig: go.Figure, suggestions: dict[str, float]) -> None:
-    """Each method's LR as a dotted line on both panels, named once in the legend."""
+def _ladder_suggestions(fig: go.Figure, suggestions: dict[str, float],
+                        span: tuple[float, float]) -> None:
+    """Each method's LR as a dotted line on both panels (across `span` of the objective's
+    panel), named once in the legend."""
     for i, (name, lr) in enumerate(sorted(suggestions.items())):
         color = PALETTE[(i + 1) % len(PALETTE)]
         fig.add_trace(go.Scatter(
-            x=[lr, lr], y=[0, 1], mode="lines", name=name, legendgroup=name,
+            x=[lr, lr], y=list(span), mode="lines", name=name, legendgroup=name,
             line={"dash": "dot", "color": color, "width": 1.5},
             hovertemplate=f"{name}<br>LR %{{x:.3g}}<extra></extra>"), row=1, col=1)
         fig.add_vline(x=lr, line_dash="dot", line_color=color, line_width=1.5, row=1, col=2)

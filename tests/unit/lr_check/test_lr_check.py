@@ -312,3 +312,18 @@ def test_a_tasks_ladder_that_did_not_move_its_objective_cannot_tell() -> None:
     assert not lr_check.can_tell(result)
     assert "no point learned much in its budget (the best moved val_loss from 2 to 1.998)" in \
         result["verdict"]
+
+
+def test_a_tasks_ladder_is_drawn_and_tabled_by_its_own_metric() -> None:
+    from lrlab.web.plots import ladder_figure
+
+    cfg = lr_check.validate_config({"setup": TASK_SETUP, "points": 3})
+    rows = [lr_check.combine(p, [lr_check.point_row(p, "succeeded", result=_task_result(f))])
+            for p, f in zip(lr_check.points(cfg), [1.2, 0.8, 1.5], strict=True)]
+    figure = ladder_figure(rows, {"lrlab": 1e-3}).to_dict()
+    assert figure["layout"]["annotations"][0]["text"] == "final val_loss (lower is better)"
+    assert list(figure["data"][0]["y"]) == [1.2, 0.8, 1.5]
+    assert "range" not in figure["layout"]["yaxis"]  # not forced to 0-100 %
+    shown = lr_check.shown_rows(rows)
+    assert [r["final val_loss"] for r in shown] == ["1.2", "0.8", "1.5"]
+    assert "final top-1" not in shown[0]
