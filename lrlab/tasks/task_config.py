@@ -94,7 +94,8 @@ def planned_updates(cfg: Mapping[str, Any], batches: int | None = None) -> int:
         return cfg["max_steps"]
     per_epoch = updates_per_epoch(cfg, batches)
     if per_epoch is None:
-        raise LrlabError(f"batches_per_epoch: the training loader of task "
-                         f"{cfg['task']['spec']!r} has no length; give batches_per_epoch or "
+        raise LrlabError(f"batches_per_epoch: how many batches an epoch of task "
+                         f"{cfg['task']['spec']!r} holds is not known (its loader has no "
+                         "length, or the task is not built here); give batches_per_epoch or "
                          "max_steps")
     return cfg["epochs"] * per_epoch

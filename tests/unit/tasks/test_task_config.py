@@ -43,7 +43,7 @@ def test_a_run_is_epochs_of_whole_updates_or_max_steps() -> None:
     assert planned_updates({**cfg, "max_steps": 50}) == 50
     with pytest.raises(LrlabError) as err:
         planned_updates(cfg, batches=None)
-    assert "the training loader of task 'nowhere.at_all:build' has no length" in str(err.value)
+    assert "an epoch of task 'nowhere.at_all:build' holds is not known" in str(err.value)
 
 
 def test_the_image_form_reads_as_before() -> None:
