@@ -234,7 +234,10 @@ def _train(run: _Run, reporter: Reporter) -> None:
             torch.nn.utils.clip_grads_with_norm_(params, run.cfg["grad_clip"], norm)
         scaler.step(run.optimizer)
         scaler.update()
-        run.scheduler.step()
+        if run.scheduler.plateau is not None:  # fed each update's loss, as the image loop does
+            run.scheduler.step(value)
+        else:
+            run.scheduler.step()
         run.train_seconds += time.perf_counter() - t0
         reporter.step(run.steps, {"loss": value, "lr": lr, "momentum": momentum,
                                   "weight_decay": decay, "grad_norm": float(norm)})

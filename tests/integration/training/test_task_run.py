@@ -112,3 +112,14 @@ def test_two_ranks_make_the_single_process_updates(tmp_path) -> None:
     assert double["summary"]["final_objective"] == pytest.approx(
         single["summary"]["final_objective"], abs=1e-6)
     assert (tmp_path / "run" / "weights.pt").exists()  # rank 0 wrote the run folder
+
+
+def test_a_plateau_schedule_is_fed_each_updates_training_loss() -> None:
+    schedule = {"format": "lrlab.schedule/1", "base_lr": 0.1, "total_steps": 8,
+                "main": {"kind": "plateau", "mode": "min", "factor": 0.5, "patience": 0,
+                         "threshold": 10.0, "threshold_mode": "abs", "cooldown": 0,
+                         "min_lr": 0.0, "eps": 0.0}}
+    reporter = MemoryReporter()
+    train(_config(schedule=schedule), reporter)
+    # no loss beats the best by 10: every update after the first halves the LR
+    assert reporter.series("lr") == pytest.approx([0.1 * 0.5 ** max(0, t - 1) for t in range(8)])
