@@ -1,7 +1,8 @@
 """lrlab: choose learning rates and schedules, then check them with a short training run.
 
-`lrlab.Task` is the protocol your own model, data, loss and metric enter through (see
-docs/tasks.md); importing it costs nothing until a task is built.
+`lrlab.Task` is the protocol your own model, data, loss and metric enter through, and
+`lrlab.find`, `lrlab.check`, `lrlab.train` run the three steps on it from Python (see
+docs/tasks.md); importing them costs nothing until they are used.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from lrlab.api import check, find, train
     from lrlab.tasks.protocol import Task
 
-__all__ = ["Task", "__version__"]
+__all__ = ["Task", "__version__", "check", "find", "train"]
 
 
 def __getattr__(name: str) -> Any:
-    """`lrlab.Task` on first use: `import lrlab` stays light (no torch for `lrlab --help`)."""
+    """`lrlab.Task`, `lrlab.find`, `lrlab.check` and `lrlab.train` on first use: `import lrlab`
+    stays light (no torch for `lrlab --help`)."""
     if name == "Task":
         from lrlab.tasks.protocol import Task
 
         return Task
+    if name in ("find", "check", "train"):
+        import lrlab.api
+
+        return getattr(lrlab.api, name)
     raise AttributeError(f"module 'lrlab' has no attribute {name!r}")

@@ -132,6 +132,16 @@ class JobQueue(Database):
                 message="kept"))
         return job_id
 
+    def start(self, kind: str, config: Mapping[str, Any], holder: str) -> int:
+        """A job its caller runs itself (``lrlab.find`` in a notebook): running at once, held
+        by `holder`, which renews its heartbeat (`heartbeat`) as a worker would."""
+        now = time.time()
+        with self._write() as conn:
+            job_id = self._insert(conn, kind, config, now, running=True)
+            conn.execute(jobs_table.update().where(jobs_table.c.id == job_id).values(
+                worker=holder, heartbeat=now, message="started"))
+        return job_id
+
     def claim(self, worker_id: str) -> Job | None:
         """Atomically take the oldest queued job for this worker, or None if the queue is empty."""
         queued = sa.select(jobs_table.c.id).where(jobs_table.c.status == "queued").limit(1)

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tasks",),
     ("finder", "training"),
     ("lr_check",),
-    ("jobs",),
+    ("jobs", "api"),
     ("web",),
     ("cli",),
 ]
