@@ -108,6 +108,14 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def _check_registries(cfg: dict[str, Any]) -> None:
     """Model, dataset and folder checks last: the registries import torch."""
     from lrlab.tasks.image.data import check_data_root
+    from lrlab.tasks.image.named_models import check_named, is_named
 
-    cfg.update(options.check(cfg, ("model", "dataset")))
+    if is_named(cfg["model"]):  # timm:NAME, torchvision:NAME: its library knows the name
+        if cfg["width"] is not None or cfg["norm"] != "batch":
+            raise LrlabError(f"model: {cfg['model']} is built as its library defines it; width "
+                             "and norm apply to lrlab's own models")
+        check_named(cfg["model"])
+        cfg.update(options.check(cfg, ("dataset",)))
+    else:
+        cfg.update(options.check(cfg, ("model", "dataset")))
     check_data_root(cfg["dataset"], cfg["data_root"], download=cfg["download"])

@@ -32,6 +32,7 @@ from torch import nn
 from lrlab.core.errors import LrlabError
 from lrlab.core.options import NORMS, VARIANTS
 from lrlab.tasks.image.data import DATASETS
+from lrlab.tasks.image.named_models import build_named, is_named
 
 SMALL_IMAGE_MAX = 64
 
@@ -384,7 +385,9 @@ def build_model(
     width: int | None = None,
     norm: str = "batch",
 ) -> nn.Module:
-    """Build a registered model; `variant`, `zero_gamma` and `norm` apply to the ResNets only
+    """Build a registered model, or one named ``timm:NAME`` / ``torchvision:NAME``
+    (lrlab.tasks.image.named_models); `variant`, `zero_gamma` and `norm` apply to lrlab's own
+    ResNets only
     (`norm="none"`: Fixup, whose blocks start as the identity, so zero-γ has nothing to do).
 
     `image_size` (an int, or a dataset's (H, W)) picks the stem: at most 64 px gets the
@@ -394,6 +397,10 @@ def build_model(
     """
     if isinstance(image_size, tuple):
         image_size = max(image_size)
+    if is_named(name):
+        if num_classes < 2:
+            raise LrlabError(f"num_classes: expected at least 2, got {num_classes}")
+        return build_named(name, num_classes=num_classes, in_channels=in_channels)
     if name not in MODELS:
         raise LrlabError(f"model: unknown model {name!r}; expected one of {', '.join(MODELS)}")
     if variant not in VARIANTS:
