@@ -55,8 +55,7 @@ def adopt_best(ladder_job: Job) -> None:
 
 
 def draw_points(current: Job, _follower: JobFollower) -> None:
-    # a ladder run in one process (lrlab check, lrlab.check) has its points in its result only
-    rows = lr_check.rows_of(store, current.config) or (current.result or {}).get("points") or []
+    rows = lr_check.rows_of(store, current.config, current.result)
     st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}),
                     key="check.chart")
     st.dataframe(

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lrlab.core.errors import LrlabError
-from lrlab.core.reporting import NullReporter, Reporter
+from lrlab.core.reporting import NullReporter, Reporter, Tee
 from lrlab.store import Store
 from lrlab.store.reporter import StoreReporter
 
@@ -35,28 +35,6 @@ class _Lease(threading.Thread):
                     self.cancel.set()
             except LrlabError:  # the database is busy: the next beat tries again
                 continue
-
-
-class Both:
-    """The store's reporter and the caller's, together; either may ask to stop."""
-
-    def __init__(self, first: Reporter, second: Reporter) -> None:
-        self.first, self.second = first, second
-
-    def step(self, step: int, metrics: Mapping[str, float]) -> None:
-        self.first.step(step, metrics)
-        self.second.step(step, metrics)
-
-    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        self.first.epoch(epoch, metrics)
-        self.second.epoch(epoch, metrics)
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        self.first.progress(fraction, message)
-        self.second.progress(fraction, message)
-
-    def should_stop(self) -> bool:
-        return self.first.should_stop() or self.second.should_stop()
 
 
 class Recording:
@@ -90,7 +68,7 @@ def recorded(kind: str, config: Mapping[str, Any], *, record: bool = True,
     lease.start()
     try:
         with StoreReporter(store, job_id, lease.cancel) as live:
-            recording = Recording(Both(live, mine), store, job_id)
+            recording = Recording(Tee(live, mine), store, job_id)
             try:
                 yield recording
             except BaseException as exc:

@@ -40,9 +40,9 @@ def task_setup(task: TaskLike, args: Mapping[str, Any] | None = None,
     into that section."""
     section = {"name": optimizer} if isinstance(optimizer, str) else dict(optimizer or {})
     for key in ("lr", "weight_decay", "momentum"):
-        if settings.get(key) is not None:
-            section[key] = settings.pop(key)
-        settings.pop(key, None)
+        value = settings.pop(key, None)
+        if value is not None:
+            section[key] = value
     config = {"task": {"spec": task_spec(task), "args": dict(args or {})},
               **{k: v for k, v in settings.items() if v is not None}}
     if section:

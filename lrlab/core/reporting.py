@@ -82,6 +82,29 @@ class MemoryReporter:
         return [m.get(key, math.nan) for _, m in self.steps]
 
 
+class Tee:
+    """Two reporters as one: each hears everything; either may ask to stop (the store's
+    reporter and a caller's own, for a call run in the caller's process)."""
+
+    def __init__(self, first: Reporter, second: Reporter) -> None:
+        self.first, self.second = first, second
+
+    def step(self, step: int, metrics: Mapping[str, float]) -> None:
+        self.first.step(step, metrics)
+        self.second.step(step, metrics)
+
+    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        self.first.epoch(epoch, metrics)
+        self.second.epoch(epoch, metrics)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.first.progress(fraction, message)
+        self.second.progress(fraction, message)
+
+    def should_stop(self) -> bool:
+        return self.first.should_stop() or self.second.should_stop()
+
+
 class TerminalReporter:
     """A progress bar on a terminal (redrawn in place), plain epoch lines otherwise.
 

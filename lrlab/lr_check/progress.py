@@ -12,10 +12,14 @@ from lrlab.lr_check.plan import points
 from lrlab.lr_check.verdict import aggregate, combine, point_row
 
 
-def rows_of(store: Any, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each point's row, read from its seeds' jobs in the store."""
+def rows_of(store: Any, cfg: Mapping[str, Any],
+            result: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each point's row, read from its seeds' jobs in the store; a ladder run in one process
+    (lrlab check, lrlab.check) has no jobs for its points: its `result` holds them."""
     seeds = seeds_of(cfg)
     ids = list(cfg.get("children") or [])
+    if not ids:
+        return list((result or {}).get("points") or [])
     rows = []
     for i, point in enumerate(points(cfg)):
         seed_rows = []

@@ -67,3 +67,21 @@ def scale_lr(schedule: Schedule, factor: float) -> Schedule:
         if field.unit == "lr" and main[field.name] is not None:
             main[field.name] = main[field.name] * factor
     return Schedule.from_dict(config)
+
+
+def fit_to_run(schedule: Schedule, updates: int, mode: str,
+               run: str = "") -> tuple[Schedule, dict[str, Any]]:
+    """A schedule whose length is not the run's `updates` is never used silently: refused with
+    both numbers (`run` says what the run is, in words), stretched to the run, or kept as is,
+    as `mode` (a config's schedule_fit) says; with how it was fitted."""
+    fit = {"mode": mode, "schedule_steps": schedule.total_steps, "run_updates": updates}
+    if schedule.total_steps == updates:
+        return schedule, {**fit, "mode": "fits"}
+    if mode == "stretch":
+        return stretch(schedule, updates), fit
+    if mode == "keep":
+        return schedule, fit
+    raise ScheduleError(
+        f"schedule: its total_steps is {schedule.total_steps} but this run makes {updates} "
+        f"updates{run}; choose --schedule-fit stretch (rescale every step-valued field to the "
+        "run) or keep (use it as is)")

@@ -117,9 +117,8 @@ def build_task(spec: str, args: Mapping[str, Any] | None = None, seed: int = 0) 
     try:
         task = factory(**kwargs)
     except TypeError as exc:
-        if _bad_arguments(factory, kwargs):
-            raise LrlabError(f"task {spec!r}: {_bad_arguments(factory, kwargs)}") from None
-        raise LrlabError(f"task {spec!r}: the factory raised TypeError: {exc}") from None
+        why = _bad_arguments(factory, kwargs) or f"the factory raised TypeError: {exc}"
+        raise LrlabError(f"task {spec!r}: {why}") from None
     except LrlabError as exc:
         raise LrlabError(f"task {spec!r}: {exc}") from None
     except Exception as exc:  # the user's factory failed

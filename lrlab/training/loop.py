@@ -114,10 +114,17 @@ def evaluate(
 
 def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
             params: list[torch.Tensor], grad_clip: float | None) -> torch.Tensor:
-    """One optimizer update from a loss: backward (scaled for fp16), the true gradient norm,
-    the clip, the step. Returns the norm before clipping."""
+    """One optimizer update from a loss: backward (scaled for fp16), then `apply_gradients`.
+    Returns the norm before clipping."""
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    return apply_gradients(optimizer, scaler, params, grad_clip)
+
+
+def apply_gradients(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                    params: list[torch.Tensor], grad_clip: float | None) -> torch.Tensor:
+    """The step from gradients already accumulated (scaled for fp16): the true gradient norm,
+    the clip, the step and the scaler's update. Returns the norm before clipping."""
     scaler.unscale_(optimizer)  # true gradients for the norm and the clip
     grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
     if grad_clip is not None:

@@ -24,14 +24,14 @@ from lrlab.core.errors import LrlabError
 from lrlab.core.precision import Precision, resolve_precision
 from lrlab.core.reporting import Reporter
 from lrlab.schedules import Schedule
-from lrlab.schedules.fit import stretch
+from lrlab.schedules.fit import fit_to_run
 from lrlab.tasks.loading import build_task
 from lrlab.tasks.optimizers import optimizer_over, task_groups
 from lrlab.tasks.protocol import Task, batches_in, to_device
 from lrlab.tasks.task_config import planned_updates, updates_per_epoch
 from lrlab.tasks.train_format import FORMAT
 from lrlab.training import run_folder
-from lrlab.training.loop import current_decay, current_momentum
+from lrlab.training.loop import apply_gradients, current_decay, current_momentum
 from lrlab.training.ranks import Rank
 
 WEIGHTS = "weights.pt"  # a state_dict only: torch.load(weights_only=True) opens it
@@ -106,7 +106,7 @@ def _build(cfg: Mapping[str, Any], task: Task | None, device: torch.device,
     if per_epoch_batches == 0:
         raise LrlabError(f"task {cfg['task']['spec']!r}: its training loader yields no batch")
     total = planned_updates(cfg, per_epoch_batches)
-    schedule, fit = fit_to_run(cfg, total)
+    schedule, fit = planned_schedule(cfg, total)
     groups = task_groups(task.model, task.param_groups, cfg["optimizer"]["weight_decay"])
     optimizer = optimizer_over(groups, cfg["optimizer"], schedule.effective_base_lr)
     network: torch.nn.Module = task.model
@@ -119,25 +119,13 @@ def _build(cfg: Mapping[str, Any], task: Task | None, device: torch.device,
     return run
 
 
-def fit_to_run(cfg: Mapping[str, Any], total: int) -> tuple[Schedule, dict[str, Any]]:
-    """The config's schedule fitted to the run's `total` updates (refused, stretched or kept,
-    as `schedule_fit` says), or a constant LR at optimizer.lr when it names none."""
-    if cfg["schedule"] is None:
-        return Schedule.from_dict({"format": "lrlab.schedule/1", "total_steps": total,
-                                   "base_lr": cfg["optimizer"]["lr"],
-                                   "main": {"kind": "constant"}}), {"mode": "fits"}
-    schedule = Schedule.from_dict(cfg["schedule"])
-    fit = {"mode": cfg["schedule_fit"], "schedule_steps": schedule.total_steps,
-           "run_updates": total}
-    if schedule.total_steps == total:
-        return schedule, {**fit, "mode": "fits"}
-    if cfg["schedule_fit"] == "stretch":
-        return stretch(schedule, total), fit
-    if cfg["schedule_fit"] == "keep":
-        return schedule, fit
-    raise LrlabError(f"schedule: its total_steps is {schedule.total_steps} but this run makes "
-                     f"{total} updates; set schedule_fit to stretch (rescale it to the run) or "
-                     "keep (use it as is)")
+def planned_schedule(cfg: Mapping[str, Any], total: int) -> tuple[Schedule, dict[str, Any]]:
+    """The config's schedule fitted to the run's `total` updates (lrlab.schedules.fit), or a
+    constant LR at optimizer.lr when it names none."""
+    schedule = Schedule.from_dict(cfg["schedule"] or {
+        "format": "lrlab.schedule/1", "total_steps": total, "base_lr": cfg["optimizer"]["lr"],
+        "main": {"kind": "constant"}})
+    return fit_to_run(schedule, total, cfg["schedule_fit"])
 
 
 def split_loader(loader: Any, rank: Rank, spec: str) -> Any:
@@ -228,12 +216,7 @@ def _train(run: _Run, reporter: Reporter) -> None:
         if not math.isfinite(value):
             run.stop_reason = f"non-finite loss ({value}) at update {run.steps} (lr {lr:.3g})"
             return
-        scaler.unscale_(run.optimizer)
-        norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-        if run.cfg["grad_clip"] is not None:
-            torch.nn.utils.clip_grads_with_norm_(params, run.cfg["grad_clip"], norm)
-        scaler.step(run.optimizer)
-        scaler.update()
+        norm = apply_gradients(run.optimizer, scaler, params, run.cfg["grad_clip"])
         if run.scheduler.plateau is not None:  # fed each update's loss, as the image loop does
             run.scheduler.step(value)
         else:

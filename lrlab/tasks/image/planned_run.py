@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.core.errors import LrlabError
 from lrlab.schedules import Schedule
-from lrlab.schedules.fit import stretch
+from lrlab.schedules.fit import fit_to_run
 
 # The paper's baseline divides the LR by 10 at epochs 30, 60 and 90 of 120; a run without the
 # cosine trick does the same at the same fractions of its own length.
@@ -44,21 +43,14 @@ def build_schedule(cfg: Mapping[str, Any], steps_per_epoch: int) -> Schedule:
 
 def fit_schedule(schedule: Schedule, cfg: Mapping[str, Any],
                  updates: int) -> tuple[Schedule, dict[str, Any]]:
-    """A given schedule whose length is not the run's is never used silently: refused with both
-    numbers, stretched to the run, or kept as is, as `schedule_fit` says."""
-    fit = {"mode": cfg["schedule_fit"], "schedule_steps": schedule.total_steps,
-           "run_updates": updates}
-    if cfg["schedule"] is None or schedule.total_steps == updates:
-        return schedule, {**fit, "mode": "fits"}
-    if cfg["schedule_fit"] == "stretch":
-        return stretch(schedule, updates), fit
-    if cfg["schedule_fit"] == "keep":
-        return schedule, fit
-    raise LrlabError(
-        f"schedule: its total_steps is {schedule.total_steps} but this run makes {updates} "
-        f"updates ({cfg['epochs']} epochs of the {cfg['dataset']} training split at batch "
-        f"{cfg['batch_size']}); choose --schedule-fit stretch (rescale every step-valued field "
-        "to the run) or keep (use it as is)")
+    """A given schedule fitted to the run (lrlab.schedules.fit.fit_to_run); the paper's own,
+    built from the config, fits by construction."""
+    if cfg["schedule"] is None:
+        return schedule, {"mode": "fits", "schedule_steps": schedule.total_steps,
+                          "run_updates": updates}
+    return fit_to_run(schedule, updates, cfg["schedule_fit"],
+                      f" ({cfg['epochs']} epochs of the {cfg['dataset']} training split at "
+                      f"batch {cfg['batch_size']})")
 
 
 def planned_updates(cfg: Mapping[str, Any], train_examples: int | None = None) -> int:
