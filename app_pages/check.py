@@ -12,7 +12,9 @@ from lrlab.finder.importers import is_imported
 from lrlab.finder.job import finder_setup
 from lrlab.jobs import kinds
 from lrlab.store import Job
-from lrlab.web import designer, ui
+from lrlab.tasks.catalog import where_registered
+from lrlab.tasks.setups import is_task
+from lrlab.web import designer, task_setup, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.plots import ladder_figure
 
@@ -29,11 +31,19 @@ found = None if job is not None else ui.job_in_url("find", "find")  # the range 
 
 def imported_setup(imported: dict) -> dict:
     """The setup to check an imported curve's advice on, asked for here: the curve brings no
-    setup of its own. Its optimizer and batch size come filled in, since the advised LRs were
-    read with them."""
+    setup of its own. Its optimizer (and for the image classification its batch size) come
+    filled in, since the advised LRs were read with them. Raises LrlabError naming a bad task
+    argument."""
     st.caption(f"This range test is an imported curve ({imported['file']}): say what to train "
                "its advice on.")
-    state.setdefault("check.setup.opt", imported.get("optimizer") or "sgd")
+    entry = task_setup.pick_task("check.setup")
+    optimizer = imported.get("optimizer") or "sgd"
+    if entry is not None:
+        state.setdefault("check.setup.t.opt", optimizer)
+        args = task_setup.arg_fields("check.setup", entry)
+        put = task_setup.task_fields("check.setup", task_setup.FIND_FIELDS)
+        return task_setup.task_config(entry, args, put)
+    state.setdefault("check.setup.opt", optimizer)
     if imported.get("batch_size"):
         state.setdefault("check.setup.batch", imported["batch_size"])
     put = ui.setup_header("check.setup")
@@ -44,14 +54,32 @@ def imported_setup(imported: dict) -> dict:
 def adopt_best(ladder_job: Job) -> None:
     """Button callback: the Training page with the ladder's setup at its best peak LR."""
     best = lr_check.best_training_config(ladder_job.config, ladder_job.result)
-    ui.load_setup(state, "training", best)
+    task = is_task(best)
+    if task:
+        task_setup.load_task_setup(state, "training", best)
+    else:
+        state["training.task"] = task_setup.IMAGE
+        ui.load_setup(state, "training", best)
     state["training.origin"] = {"range_test": ladder_job.config.get("range_test"),
                                 "check": ladder_job.id}
     if best["schedule"] is not None:
         state[designer.ADVICE_KEY] = best["schedule"]
-        state["training.schedule_source"] = "advice"
+        state[designer.source_key(task)] = "advice"
     else:
-        state["training.schedule_source"] = "tricks"
+        state[designer.source_key(task)] = "constant" if task else "tricks"
+
+
+def unregistered(setup: dict) -> str | None:
+    """Why this app's workers cannot run the setup's task (a range test measured in a
+    notebook on a task nobody registered), with what to run instead; None when they can."""
+    if not is_task(setup):
+        return None
+    spec = setup["task"]["spec"]
+    if any(e.spec == spec and e.problem is None for e in task_setup.offered_tasks()):
+        return None
+    return (f"Task `{spec}` is not registered with this app, so its workers will not run it. "
+            "Check the advice where the task lives, with `lrlab.check(...)` in Python or "
+            f"`lrlab check --from` in a shell; or {where_registered()}.")
 
 
 def draw_points(current: Job, _follower: JobFollower) -> None:
@@ -108,23 +136,30 @@ if job is None:
         st.markdown(f"**Range test #{found.id}**: suggested LR "
                     f"{found.result['suggestions'].get('consensus') or 0:.3g}; the ladder "
                     "trains its advised schedule at each peak LR.")
-        if is_imported(found.config):
-            setup = imported_setup(found.config["imported"])
-        else:
-            setup = finder_setup(found.config)
+        try:
+            setup = (imported_setup(found.config["imported"]) if is_imported(found.config)
+                     else finder_setup(found.config))
+        except LrlabError as exc:
+            setup = None
+            st.error(f"Not ready: {ui.in_page_words(str(exc))}")
+        blocked = None if setup is None else unregistered(setup)
+        if blocked:
+            st.info(blocked)
         c = st.columns(6)
         advice = c[0].selectbox("Advice", list(found.result["advice"]), key="check.advice")
         put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
                for column, name in zip(c[1:], ("check.points", "check.span", "check.epochs",
                                                "check.fraction", "check.seeds"), strict=True)}
-        try:
-            config = lr_check.with_budget(lr_check.from_range_test(
-                found.result, setup=setup, advice=advice, job=found.id), put)
-            st.caption("Budget: " + lr_check.describe_budget(lr_check.validate_config(config),
-                                                             lr_check.pace_of(found.result)))
-        except LrlabError as exc:
-            config = None
-            st.error(f"Not ready: {ui.in_page_words(str(exc))}")
+        config = None
+        if setup is not None and not blocked:
+            try:
+                config = lr_check.with_budget(lr_check.from_range_test(
+                    found.result, setup=setup, advice=advice, job=found.id), put)
+                st.caption("Budget: " + lr_check.describe_budget(
+                    lr_check.validate_config(config), lr_check.pace_of(found.result)))
+            except LrlabError as exc:
+                config = None
+                st.error(f"Not ready: {ui.in_page_words(str(exc))}")
         if st.button("Run the ladder", type="primary", key="check.run",
                      disabled=config is None):
             try:

@@ -14,7 +14,7 @@ from lrlab.finder.importers import analyze_imported, imported_config, is_importe
 from lrlab.finder.job import finder_setup
 from lrlab.store import Job
 from lrlab.tasks.setups import is_task
-from lrlab.web import comparison, designer, ui
+from lrlab.web import comparison, designer, task_setup, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.plots import range_test_figure, range_test_result_figure
 
@@ -35,13 +35,21 @@ def open_in_designer(config: dict) -> None:
 
 def train_with_setup(job: Job) -> None:
     """Button callback: the Training page's form filled with this test's setup, its schedule
-    the 1cycle advice (sized to the setup's run)."""
-    ui.load_setup(state, "training", finder_setup(job.config))
+    the 1cycle advice (sized to the setup's run: for a task, with the batches per epoch the
+    test counted, so the page previews exactly what will run)."""
+    setup = finder_setup(job.config)
+    if is_task(setup):
+        batches = (job.result.get("planned_run") or {}).get("batches_per_epoch")
+        task_setup.load_task_setup(state, "training", {
+            **setup, "batches_per_epoch": setup["batches_per_epoch"] or batches})
+    else:
+        state["training.task"] = task_setup.IMAGE
+        ui.load_setup(state, "training", setup)
     state["training.origin"] = {"range_test": job.id}
     advice = (job.result.get("advice") or {}).get("onecycle")
     if advice:
         state[designer.ADVICE_KEY] = advice
-        state["training.schedule_source"] = "advice"
+        state[designer.source_key(is_task(setup))] = "advice"
 
 
 def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list,
@@ -117,12 +125,7 @@ def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
     show_result(job.result, f"finder.{job.id}", lambda: pick_overlays(job), settled)
     if job.result.get("advice"):
         c = st.columns(2)
-        setup = None if is_imported(job.config) else finder_setup(job.config)
-        if setup is not None and is_task(setup):
-            c[0].caption(f"Train your task with `lrlab train --task {setup['task']['spec']} "
-                         "--schedule ...` (the advice, opened in the Designer, exports its "
-                         "schedule).")
-        elif setup is not None:  # a curve from elsewhere has no setup to train
+        if not is_imported(job.config):  # a curve from elsewhere has no setup to train
             ui.page_button(c[0], "Train with this setup", "app_pages/training.py",
                            key="finder.train", disabled=not settled, type="primary",
                            on_click=train_with_setup, args=(job,),
@@ -136,12 +139,19 @@ def draw_outcome(job: Job, _follower: JobFollower, settled: bool) -> None:
 run_tab, upload_tab = st.tabs(["Run a range test", "Analyse a curve from another tool"])
 
 with run_tab:
-    # One setup form with the Training page (lrlab.web.ui.setup_*): the range test sweeps the
-    # network, loss and optimizer groups the run will train.
-    put = ui.setup_header("finder")
+    # One setup form with the Training page (lrlab.web.ui.setup_*, lrlab.web.task_setup): the
+    # range test sweeps the network, loss and optimizer groups the run will train.
+    entry = task_setup.pick_task("finder")
+    put = ui.setup_header("finder") if entry is None else {}
     with st.form("finder.form", enter_to_submit=False):  # only the button starts a job
-        put.update(ui.setup_fields("finder", ui.LANDSCAPE))
-        st.caption("Epochs are the planned run's: the advice is sized to them.")
+        if entry is None:
+            put.update(ui.setup_fields("finder", ui.LANDSCAPE))
+            st.caption("Epochs are the planned run's: the advice is sized to them.")
+        else:
+            args = task_setup.arg_fields("finder", entry)
+            put.update(task_setup.task_fields("finder", task_setup.FIND_FIELDS))
+            st.caption("Epochs (or updates) are the planned run's: the advice is sized to them. "
+                       "The batch size is the task's loader's.")
         sweep = {}
         c = st.columns(5)
         for column, (name, key) in zip(c, (("start_lr", "finder.start"), ("end_lr", "finder.end"),
@@ -151,9 +161,10 @@ with run_tab:
             sweep[name] = ui.option_widget(column, name, key)
         submitted = st.form_submit_button("Run range test", type="primary")
     if submitted:
-        config = {"setup": options.config_from_values(put), **sweep}
         try:
-            job_id = ui.submit("find", config)
+            setup = (options.config_from_values(put) if entry is None
+                     else task_setup.task_config(entry, args, put))
+            job_id = ui.submit("find", {"setup": setup, **sweep})
         except LrlabError as exc:
             st.error(f"Not started: {ui.in_page_words(str(exc))}")
         else:

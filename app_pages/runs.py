@@ -6,6 +6,7 @@ import streamlit as st
 
 from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
+from lrlab.tasks.setups import is_task
 from lrlab.web import comparison, ui
 from lrlab.web.formats import status_line
 from lrlab.web.plots import range_test_result_figure, training_figure
@@ -75,7 +76,8 @@ trains = [j for j in picked if j.kind == "train"]
 finds = [j for j in picked if j.kind == "find" and j.result]
 if trains:
     series = [(comparison.run_label(j), follow[j.id].all_series()) for j in trains]
-    st.plotly_chart(training_figure(series), key="runs.train_chart")
+    st.plotly_chart(training_figure(series, tasks=any(is_task(j.config) for j in trains)),
+                    key="runs.train_chart")
 if finds:
     first, rest = finds[0], finds[1:]
     overlays = comparison.range_test_overlays(rest)

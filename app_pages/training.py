@@ -1,6 +1,9 @@
-"""Training: a short run with the Bag of Tricks on a worker, with live charts, cancel, downloads."""
+"""Training: a short run on a worker, of the built-in image classification with the Bag of
+Tricks or of a registered task, with live charts, cancel and downloads."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -8,10 +11,17 @@ from lrlab.core import options
 from lrlab.core.artifacts import read_bytes, run_url
 from lrlab.core.errors import LrlabError
 from lrlab.jobs import kinds
+from lrlab.schedules import Schedule
+from lrlab.schedules.fit import describe_planned
 from lrlab.store import Job
+from lrlab.tasks.catalog import TaskEntry
 from lrlab.tasks.image.builders import check_before_queueing
-from lrlab.tasks.image.planned_run import describe_planned, planned_schedule
-from lrlab.web import designer, monitor, ui
+from lrlab.tasks.image.checkpoint import FILENAME as CHECKPOINT
+from lrlab.tasks.image.planned_run import planned_schedule
+from lrlab.tasks.task_config import is_task, planned_updates
+from lrlab.tasks.task_config import planned_schedule as task_schedule
+from lrlab.training.task_run import WEIGHTS
+from lrlab.web import designer, monitor, task_setup, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.pages import script_of
 from lrlab.web.plots import schedule_figure, training_figure
@@ -21,8 +31,9 @@ state = st.session_state
 ORIGIN_KINDS = {"range_test": kinds.kind_of("find"), "check": kinds.kind_of("check")}
 
 st.title("Training")
-st.caption("A short run with the tricks of He et al. (2019) to check an LR and schedule. "
-           "Runs on the worker; charts update live and the run is kept on the Runs page.")
+st.caption("A short run to check an LR and schedule: the built-in image classification with "
+           "the tricks of He et al. (2019), or a registered task of your own. Runs on the "
+           "worker; charts update live and the run is kept on the Runs page.")
 job = ui.job_in_url("train")  # first, so a stale link's message is at the top of the page
 
 origin = state.get("training.origin")
@@ -30,53 +41,111 @@ if origin:
     st.caption("Setup from " + " and ".join(f"{ORIGIN_KINDS[k].short} #{v}"
                                             for k, v in origin.items() if v is not None) + ".")
 
-# One setup with the LR Finder (lrlab.web.ui.setup_*): each widget drawn from its option's
-# declaration (lrlab.core.options). Plain widgets, not a form: the model's size and the schedule
-# below follow every change, and only the button starts a run (Enter in a field starts nothing).
-put = ui.setup_header("training")
 
-st.markdown("**Schedule**")
-c = st.columns([3, 2])
-source = c[0].radio("Schedule from", list(designer.SCHEDULE_SOURCES),
-                    format_func=designer.SCHEDULE_SOURCES.get, key="training.schedule_source",
-                    horizontal=True, label_visibility="collapsed")
-put["schedule_fit"] = ui.option_widget(c[1], "schedule_fit", "training.schedule_fit",
-                                       disabled=source == "tricks")
-schedule_file = (st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
-                                  key="training.schedule_file") if source == "file" else None)
-# A given schedule carries its own peak, warmup and decay: the tricks' fields for them do not
-# apply, and are shown locked rather than with numbers the run would ignore.
-locked = ui.SCHEDULE_ONLY if source != "tricks" else ()
-why = f"set by the schedule ({designer.SCHEDULE_SOURCES[source]})"
-put.update(ui.setup_fields("training", ("batch_size", "epochs", "limit", "augment",
-                                        "optimizer.name", "optimizer.lr", "optimizer.momentum",
-                                        "optimizer.weight_decay", "optimizer.nesterov", "seed",
-                                        "precision"), locked=locked, why=why))
-st.markdown("**Tricks** (paper defaults)")
-put.update(ui.setup_fields("training", (
-    "tricks.linear_scaling", "tricks.warmup_epochs", "tricks.zero_gamma", "tricks.no_bias_decay",
-    "tricks.cosine", "tricks.label_smoothing", "tricks.mixup"), locked=locked, why=why))
-teacher = ui.option_widget(st, "tricks.distillation.teacher", "training.teacher")
+def image_form() -> dict | None:
+    """The built-in image classification's setup, schedule and tricks; the config to run
+    (None while it cannot run), its schedule drawn exactly as the run will step through it."""
+    # Plain widgets, not a form: the model's size and the schedule below follow every change,
+    # and only the button starts a run (Enter in a field starts nothing).
+    put = ui.setup_header("training")
+    st.markdown("**Schedule**")
+    c = st.columns([3, 2])
+    source = c[0].radio("Schedule from", list(designer.SCHEDULE_SOURCES),
+                        format_func=designer.SCHEDULE_SOURCES.get,
+                        key=designer.source_key(task=False), horizontal=True,
+                        label_visibility="collapsed")
+    put["schedule_fit"] = ui.option_widget(c[1], "schedule_fit", "training.schedule_fit",
+                                           disabled=source == "tricks")
+    upload = schedule_upload(source)
+    # A given schedule carries its own peak, warmup and decay: the tricks' fields for them do
+    # not apply, and are shown locked rather than with numbers the run would ignore.
+    locked = ui.SCHEDULE_ONLY if source != "tricks" else ()
+    why = f"set by the schedule ({designer.SCHEDULE_SOURCES[source]})"
+    put.update(ui.setup_fields("training", ("batch_size", "epochs", "limit", "augment",
+                                            "optimizer.name", "optimizer.lr",
+                                            "optimizer.momentum", "optimizer.weight_decay",
+                                            "optimizer.nesterov", "seed", "precision"),
+                               locked=locked, why=why))
+    st.markdown("**Tricks** (paper defaults)")
+    put.update(ui.setup_fields("training", (
+        "tricks.linear_scaling", "tricks.warmup_epochs", "tricks.zero_gamma",
+        "tricks.no_bias_decay", "tricks.cosine", "tricks.label_smoothing", "tricks.mixup"),
+        locked=locked, why=why))
+    teacher = ui.option_widget(st, "tricks.distillation.teacher", "training.teacher")
+    try:
+        config = options.config_from_values(
+            {**put, "schedule": designer.chosen_schedule(source, state, upload()),
+             "tricks.distillation": {"teacher": teacher} if teacher else None})
+        config["origin"] = state.get("training.origin")
+        schedule, fit = planned_schedule(kinds.validate("train", config))
+    except LrlabError as exc:
+        st.warning(f"Not ready: {ui.in_page_words(str(exc))}")
+        return None
+    draw_planned(schedule, fit)
+    return config
 
-try:
-    upload = (None if schedule_file is None else
-              (schedule_file.name, schedule_file.getvalue().decode("utf-8", errors="replace")))
-    config = options.config_from_values(
-        {**put, "schedule": designer.chosen_schedule(source, state, upload),
-         "tricks.distillation": {"teacher": teacher} if teacher else None})
-    config["origin"] = state.get("training.origin")
-    schedule, fit = planned_schedule(kinds.validate("train", config))
-except LrlabError as exc:
-    config = None
-    st.warning(f"Not ready: {ui.in_page_words(str(exc))}")
-else:
+
+def task_form(entry: TaskEntry) -> dict | None:
+    """A registered task's arguments, optimizer, schedule and run; the config to run (None
+    while it cannot run), its schedule drawn as the run will step through it once the
+    task's updates are known."""
+    args = task_setup.arg_fields("training", entry)
+    st.markdown("**Schedule**")
+    c = st.columns([3, 2])
+    source = c[0].radio("Schedule from", list(designer.TASK_SCHEDULE_SOURCES),
+                        format_func=designer.TASK_SCHEDULE_SOURCES.get,
+                        key=designer.source_key(task=True), horizontal=True,
+                        label_visibility="collapsed")
+    fit_mode = ui.option_widget(c[1], "schedule_fit", "training.t.fit",
+                                disabled=source == "constant")
+    upload = schedule_upload(source)
+    put = task_setup.task_fields(
+        "training", task_setup.TRAIN_FIELDS,
+        locked=() if source == "constant" else ("optimizer.lr",),
+        why=f"set by the schedule ({designer.TASK_SCHEDULE_SOURCES[source]})")
+    try:
+        config = task_setup.task_config(entry, args, {**put, "schedule_fit": fit_mode})
+        config["schedule"] = designer.chosen_schedule(source, state, upload())
+        config["origin"] = state.get("training.origin")
+        validated = kinds.validate("train", config)
+        total = planned_updates(validated) if (validated["max_steps"] or
+                                               validated["batches_per_epoch"]) else None
+        if total is not None:
+            schedule, fit = task_schedule(validated, total)
+    except LrlabError as exc:
+        st.warning(f"Not ready: {ui.in_page_words(str(exc))}")
+        return None
+    if total is None:
+        st.caption("The worker counts the task's batches when it builds it, and fits the "
+                   "schedule to them as “If the schedule's length differs” says; give "
+                   "“Batches per epoch” or “Updates” to see the exact schedule here first.")
+    else:
+        draw_planned(schedule, fit)
+    return config
+
+
+def schedule_upload(source: str) -> Callable[[], tuple[str, str] | None]:
+    """The file uploader when the schedule comes from a file; a function giving (name, text)
+    of the upload, or None."""
+    upload = (st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
+                               key="training.schedule_file") if source == "file" else None)
+    return lambda: (None if upload is None else
+                    (upload.name, upload.getvalue().decode("utf-8", errors="replace")))
+
+
+def draw_planned(schedule: Schedule, fit: dict) -> None:
     st.caption(describe_planned(schedule, fit))
     st.plotly_chart(schedule_figure([designer.preview(schedule, "this run")]),
                     key="training.preview")
 
+
+entry = task_setup.pick_task("training")
+config = image_form() if entry is None else task_form(entry)
+
 if st.button("Start training", type="primary", key="training.start", disabled=config is None):
     try:
-        job_id = ui.submit("train", config, check=check_before_queueing)
+        job_id = ui.submit("train", config,
+                           check=check_before_queueing if entry is None else None)
     except LrlabError as exc:
         st.error(f"Not started: {ui.in_page_words(str(exc))}")
     else:
@@ -86,8 +155,8 @@ if st.button("Start training", type="primary", key="training.start", disabled=co
 
 def draw_metrics(job: Job, follower: JobFollower) -> None:
     if follower.step or follower.epoch:
-        st.plotly_chart(training_figure([(f"#{job.id}", follower.all_series())]),
-                        key="training.chart")
+        st.plotly_chart(training_figure([(f"#{job.id}", follower.all_series())],
+                                        tasks=is_task(job.config)), key="training.chart")
     elif not job.is_finished:
         st.caption("Waiting for the worker's first metrics…")
 
@@ -120,13 +189,13 @@ def draw_outcome(job: Job, follower: JobFollower, _settled: bool) -> None:
     if job.status == "succeeded":
         # Wherever the worker kept the run folder (older results: this host's runs/).
         folder = (job.result or {}).get("artifacts") or run_url(job.id)
+        name = WEIGHTS if is_task(job.config) else CHECKPOINT  # a task's: its state_dict
         try:
-            checkpoint = read_bytes(folder, "checkpoint.pt")
+            model = read_bytes(folder, name)
         except LrlabError as exc:
             c[2].caption(f"Model: {exc}")
         else:
-            c[2].download_button("Model (checkpoint.pt)", checkpoint,
-                                 file_name=f"run-{job.id}-checkpoint.pt",
+            c[2].download_button(f"Model ({name})", model, file_name=f"run-{job.id}-{name}",
                                  mime="application/octet-stream", on_click="ignore")
 
 

@@ -58,6 +58,15 @@ def evaluate(model: nn.Module,
     return {"val_loss": total / count, "val_bpc": total / count / math.log(2)}
 
 
+@lrlab.task_form(
+    title="Character GRU (Python's docs)",
+    description="A GRU predicts the next character of Python's own documentation; ranked by "
+                "validation loss (nats per character).",
+    args={"chars": {"low": 1000, "help": "characters of the corpus used"},
+          "context": {"low": 2, "help": "characters per training window"},
+          "hidden": {"low": 1, "help": "width of the embedding and the GRU"},
+          "layers": {"low": 1, "high": 8, "help": "stacked GRU layers"},
+          "batch_size": {"low": 1, "help": "windows per batch"}})
 def build(chars: int = 200_000, context: int = 64, hidden: int = 128, layers: int = 1,
           batch_size: int = 32, seed: int = 0) -> lrlab.Task:
     """The first `chars` characters cut into windows of `context`; the last tenth of them (in

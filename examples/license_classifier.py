@@ -59,6 +59,16 @@ def accuracy(prediction: Any) -> dict[str, float]:
                                == prediction.label_ids).mean())}
 
 
+@lrlab.task_form(
+    title="License classifier (transformers Trainer)",
+    description="A small BERT, built from a config, tells GPL-3, Apache-2.0, MPL-2.0 and "
+                "LGPL-2.1 passages apart through a transformers Trainer; ranked by "
+                "validation accuracy.",
+    args={"hidden": {"low": 32, "help": "BERT's hidden size (a head per 32)"},
+          "layers": {"low": 1, "high": 12, "help": "transformer layers"},
+          "words": {"low": 4, "help": "words per passage"},
+          "batch_size": {"low": 1, "help": "passages per batch"},
+          "output_dir": {"help": "the Trainer's output folder"}})
 def build(hidden: int = 64, layers: int = 2, words: int = 32, batch_size: int = 16,
           seed: int = 0, output_dir: str = "runs/hf-license") -> lrlab.Task:
     """The Trainer for a small BERT on a seeded split (a fifth of the passages held out)."""

@@ -46,6 +46,13 @@ def evaluate(model: nn.Module, batches: Iterable[dict[str, torch.Tensor]]) -> di
     return {"val_accuracy": hits / count, "val_loss": total / count}
 
 
+@lrlab.task_form(
+    title="Breast-cancer MLP (tabular)",
+    description="A two-layer MLP tells malignant from benign tumours by 30 measurements "
+                "(scikit-learn's breast-cancer set); ranked by validation accuracy.",
+    args={"hidden": {"low": 1, "help": "width of both hidden layers"},
+          "batch_size": {"low": 1, "help": "rows per batch"},
+          "val_share": {"low": 0.05, "high": 0.9, "help": "share of the rows held out"}})
 def build(hidden: int = 64, batch_size: int = 32, val_share: float = 0.25,
           seed: int = 0) -> lrlab.Task:
     """The MLP and its data: a fixed split by `seed`, features standardised on the training

@@ -14,6 +14,7 @@ LR: what an LR check ladder trains at each of its points.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from lrlab.schedules.config import ScheduleError
@@ -85,3 +86,11 @@ def fit_to_run(schedule: Schedule, updates: int, mode: str,
         f"schedule: its total_steps is {schedule.total_steps} but this run makes {updates} "
         f"updates{run}; choose --schedule-fit stretch (rescale every step-valued field to the "
         "run) or keep (use it as is)")
+
+
+def describe_planned(schedule: Schedule, fit: Mapping[str, Any]) -> str:
+    """The planned schedule in one sentence, as the Training page says it above its drawing."""
+    stretched = ("" if fit["mode"] in ("fits", "keep") else
+                 f" (the schedule's {fit['schedule_steps']} steps stretched to them)")
+    return (f"This run trains this schedule: {schedule.total_steps} updates{stretched}, "
+            f"peak LR {schedule.effective_base_lr:.3g}.")

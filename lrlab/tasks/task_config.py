@@ -99,3 +99,15 @@ def planned_updates(cfg: Mapping[str, Any], batches: int | None = None) -> int:
                          "length, or the task is not built here); give batches_per_epoch or "
                          "max_steps")
     return cfg["epochs"] * per_epoch
+
+
+def planned_schedule(cfg: Mapping[str, Any], total: int) -> tuple[Any, dict[str, Any]]:
+    """The config's schedule fitted to the run's `total` updates (lrlab.schedules.fit), or a
+    constant LR at optimizer.lr when it names none: exactly what the run steps through."""
+    from lrlab.schedules import Schedule
+    from lrlab.schedules.fit import fit_to_run
+
+    schedule = Schedule.from_dict(cfg["schedule"] or {
+        "format": "lrlab.schedule/1", "total_steps": total, "base_lr": cfg["optimizer"]["lr"],
+        "main": {"kind": "constant"}})
+    return fit_to_run(schedule, total, cfg["schedule_fit"])

@@ -24,11 +24,10 @@ from lrlab.core.errors import LrlabError
 from lrlab.core.precision import Precision, resolve_precision
 from lrlab.core.reporting import Reporter
 from lrlab.schedules import Schedule
-from lrlab.schedules.fit import fit_to_run
 from lrlab.tasks.loading import build_task
 from lrlab.tasks.optimizers import optimizer_over, task_groups
 from lrlab.tasks.protocol import Task, batches_in, to_device
-from lrlab.tasks.task_config import planned_updates, updates_per_epoch
+from lrlab.tasks.task_config import planned_schedule, planned_updates, updates_per_epoch
 from lrlab.tasks.train_format import FORMAT
 from lrlab.training import run_folder
 from lrlab.training.loop import apply_gradients, current_decay, current_momentum
@@ -117,15 +116,6 @@ def _build(cfg: Mapping[str, Any], task: Task | None, device: torch.device,
                updates_per_epoch(cfg, per_epoch_batches))
     run.scheduler = schedule.torch(optimizer)
     return run
-
-
-def planned_schedule(cfg: Mapping[str, Any], total: int) -> tuple[Schedule, dict[str, Any]]:
-    """The config's schedule fitted to the run's `total` updates (lrlab.schedules.fit), or a
-    constant LR at optimizer.lr when it names none."""
-    schedule = Schedule.from_dict(cfg["schedule"] or {
-        "format": "lrlab.schedule/1", "total_steps": total, "base_lr": cfg["optimizer"]["lr"],
-        "main": {"kind": "constant"}})
-    return fit_to_run(schedule, total, cfg["schedule_fit"])
 
 
 def split_loader(loader: Any, rank: Rank, spec: str) -> Any:

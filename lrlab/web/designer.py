@@ -101,13 +101,23 @@ SCHEDULE_SOURCES = {
     "advice": "LR Finder advice",
     "file": "Upload a file",
 }
+# A task has no tricks to build a schedule from: without one its LR stays at the optimizer's.
+TASK_SCHEDULE_SOURCES = {"constant": "Constant at the LR", **{
+    k: v for k, v in SCHEDULE_SOURCES.items() if k != "tricks"}}
+
+
+def source_key(task: bool) -> str:
+    """The Training page's widget key for where the schedule comes from (one per form: their
+    choices differ)."""
+    return "training.t.schedule_source" if task else "training.schedule_source"
 
 
 def chosen_schedule(
     source: str, session: Mapping[str, Any], upload: tuple[str, str] | None = None
 ) -> dict[str, Any] | None:
-    """The schedule a training run uses, by source; None lets the tricks build the paper's.
-    `upload` is (file name, text) for the "file" source."""
+    """The schedule a training run uses, by source; None lets the tricks build the paper's (a
+    task's LR then stays at the optimizer's). `upload` is (file name, text) for the "file"
+    source."""
     if source == "designer":
         return schedule_from_session(session)
     if source == "advice":

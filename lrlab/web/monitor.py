@@ -149,13 +149,26 @@ def format_duration(seconds: float | None) -> str:
 
 
 def summary_cards(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, text) for a finished training run's headline numbers; a run cancelled before its
-    first epoch has no accuracy, shown as an em dash rather than a made-up zero."""
+    """(label, text) for a finished training run's headline numbers (a task's by its objective's
+    name); a run cancelled before its first epoch has no accuracy, shown as an em dash rather
+    than a made-up zero."""
 
     def percent(key: str) -> str:
         value = summary.get(key)
         return "—" if value is None else f"{value:.2%}"
 
+    if "objective" in summary:  # a task's run: its own objective, by its name
+        name = summary["objective"]
+
+        def figure(key: str) -> str:
+            value = summary.get(key)
+            return "—" if value is None else f"{value:.4g}"
+
+        steps, planned = summary.get("steps"), summary.get("planned_updates")
+        return [(f"Best {name}", figure("best_objective")),
+                (f"Final {name}", figure("final_objective")),
+                ("Wall time", format_duration(summary.get("wall_time_s"))),
+                ("Updates", "—" if steps is None else f"{steps:,} of {planned:,}")]
     images = summary.get("images_per_s")
     return [
         ("Best val top-1", percent("best_val_top1")),

@@ -198,33 +198,55 @@ TRAINING_PANELS = (
     ("images_per_s", "step", "images / s"),
     ("val_loss", "epoch", "validation loss"),
 )
+# A task's run: what every task run reports per update, then its evaluations' own metrics.
+TASK_STEP_PANELS = (
+    ("loss", "step", "training loss"),
+    ("lr", "step", "learning rate"),
+    ("momentum", "step", "momentum"),
+    ("grad_norm", "step", "gradient norm"),
+)
+_WHERE = ("step", "epoch")  # an evaluation's position, not a metric
+IMAGE_AXES = {"step": "step", "epoch": "epoch"}
+TASK_AXES = {"step": "update", "epoch": "evaluation"}  # a task evaluates by epoch or by updates
+
+Series = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
 
 
-def training_figure(
-    runs: Sequence[tuple[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]],
-) -> go.Figure:
-    """The live training dashboard: one panel per metric, one colour per run.
+def task_panels(runs: Sequence[tuple[str, Series]]) -> tuple[tuple[str, str, str], ...]:
+    """The panels of task runs: the per-update ones, then one per metric their evaluations
+    report, titled by the metric's own name (val_accuracy, val_bpc...)."""
+    metrics = sorted({key for _, series in runs for scope, key in series
+                      if scope == "epoch" and key not in _WHERE})
+    return TASK_STEP_PANELS + tuple((key, "epoch", key) for key in metrics)
+
+
+def training_figure(runs: Sequence[tuple[str, Series]], tasks: bool = False) -> go.Figure:
+    """The live training dashboard: one panel per metric, four to a row, one colour per run;
+    for `tasks`, their own metrics (task_panels) over updates and evaluations.
 
     `runs` holds (name, {(scope, key): (index, values)}), so the same figure serves one live run
     and a comparison of finished ones.
     """
-    titles = [title for _, _, title in TRAINING_PANELS]
-    fig = make_subplots(rows=2, cols=4, subplot_titles=titles, vertical_spacing=0.14,
-                        horizontal_spacing=0.06)
+    panels, axes = (task_panels(runs), TASK_AXES) if tasks else (TRAINING_PANELS, IMAGE_AXES)
+    titles = [title for _, _, title in panels]
+    rows = max(1, -(-len(panels) // 4))
+    fig = make_subplots(rows=rows, cols=4, subplot_titles=titles,
+                        vertical_spacing=0.28 / rows, horizontal_spacing=0.06)
     for r, (name, series) in enumerate(runs):
         color = PALETTE[r % len(PALETTE)]
-        for p, (key, scope, title) in enumerate(TRAINING_PANELS):
+        for p, (key, scope, title) in enumerate(panels):
             index, values = series.get((scope, key), (np.array([]), np.array([])))
             if len(index) == 0:
                 continue
             fig.add_trace(go.Scatter(
                 x=index, y=values, mode="lines+markers" if scope == "epoch" else "lines",
                 name=name, legendgroup=name, showlegend=p == 0, line={"color": color},
-                hovertemplate=f"{scope} %{{x}}<br>{title} %{{y:.4g}}<extra>{name}</extra>"),
+                hovertemplate=f"{axes[scope]} %{{x}}<br>{title} %{{y:.4g}}<extra>{name}</extra>"),
                 row=p // 4 + 1, col=p % 4 + 1)
-    for p, (_, scope, _) in enumerate(TRAINING_PANELS):
-        fig.update_xaxes(title_text=scope, row=p // 4 + 1, col=p % 4 + 1)
-    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    for p, (_, scope, _) in enumerate(panels):
+        fig.update_xaxes(title_text=axes[scope],
+                         row=p // 4 + 1, col=p % 4 + 1)
+    fig.update_layout(height=280 * rows, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0})
     return fig
 

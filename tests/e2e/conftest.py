@@ -81,7 +81,9 @@ def app_url(app_home: Path) -> Iterator[str]:
     """`make run` on a free port with an isolated LRLAB_HOME, stopped after the session."""
     port = _free_port()
     home = app_home
-    env = {**os.environ, "LRLAB_HOME": str(home), "PORT": str(port)}
+    # the tabular example registered, as whoever starts the app registers their own tasks
+    env = {**os.environ, "LRLAB_HOME": str(home), "PORT": str(port),
+           "LRLAB_TASKS": "examples.tabular:build"}
     env.pop("LRLAB_DB", None)
     log = (home / "app.log").open("wb")
     proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=REPO,

@@ -82,11 +82,3 @@ def planned_schedule(cfg: Mapping[str, Any]) -> tuple[Schedule, dict[str, Any]]:
     numbers (unless schedule_fit says stretch or keep), not only once the job runs."""
     per_epoch = planned_updates({**cfg, "schedule": None}) // cfg["epochs"]
     return fit_schedule(build_schedule(cfg, per_epoch), cfg, planned_updates(cfg))
-
-
-def describe_planned(schedule: Schedule, fit: Mapping[str, Any]) -> str:
-    """The planned schedule in one sentence, as the Training page says it above its drawing."""
-    stretched = ("" if fit["mode"] in ("fits", "keep") else
-                 f" (the schedule's {fit['schedule_steps']} steps stretched to them)")
-    return (f"This run trains this schedule: {schedule.total_steps} updates{stretched}, "
-            f"peak LR {schedule.effective_base_lr:.3g}.")
