@@ -64,7 +64,7 @@ def test_a_registered_task_through_find_check_and_train(page, app_url: str, reru
     run_id = _job_id(page)
     _status(page, "Run", run_id, "succeeded").wait_for(timeout=JOB_WAIT_MS)
     page.get_by_test_id("stMetric").filter(has_text="Best val_accuracy").wait_for()
-    page.locator(".gtitle", has_text="val_accuracy").first.wait_for()  # a panel of its own
+    page.locator(".annotation-text", has_text=re.compile(r"^val_accuracy$")).first.wait_for()
 
     with Store(f"sqlite:///{app_home / 'lrlab.db'}") as store:
         run = store.get(int(run_id))
