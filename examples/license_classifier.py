@@ -72,9 +72,9 @@ def accuracy(prediction: Any) -> dict[str, float]:
 def build(hidden: int = 64, layers: int = 2, words: int = 32, batch_size: int = 16,
           seed: int = 0, output_dir: str = "runs/hf-license") -> lrlab.Task:
     """The Trainer for a small BERT on a seeded split (a fifth of the passages held out)."""
-    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
-    from lrlab.tasks.from_transformers import trainer_task
+    from lrlab.tasks.from_transformers import sequence_classifier, trainer_task
 
     rows = passages(words)
     order = np.random.default_rng(seed).permutation(len(rows))
@@ -86,13 +86,15 @@ def build(hidden: int = 64, layers: int = 2, words: int = 32, batch_size: int = 
         for w in tokens:
             counts[w] = counts.get(w, 0) + 1
     vocab = {w: i + 3 for i, w in enumerate(sorted(w for w, n in counts.items() if n > 1))}
-    config = BertConfig(vocab_size=len(vocab) + 3, hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=max(1, hidden // 32), intermediate_size=2 * hidden,
-                        max_position_embeddings=words + 1, num_labels=len(LICENSES))
+    model = sequence_classifier(  # from a config: nothing is downloaded
+        {"model_type": "bert", "vocab_size": len(vocab) + 3, "hidden_size": hidden,
+         "num_hidden_layers": layers, "num_attention_heads": max(1, hidden // 32),
+         "intermediate_size": 2 * hidden, "max_position_embeddings": words + 1},
+        num_labels=len(LICENSES))
     args = TrainingArguments(output_dir=output_dir, per_device_train_batch_size=batch_size,
                              per_device_eval_batch_size=64, metric_for_best_model="accuracy",
                              greater_is_better=True, report_to=[], use_cpu=True, seed=seed)
-    trainer = Trainer(model=BertForSequenceClassification(config), args=args,
+    trainer = Trainer(model=model, args=args,
                       train_dataset=Passages(train, vocab), eval_dataset=Passages(val, vocab),
                       compute_metrics=accuracy)
     return trainer_task(trainer)

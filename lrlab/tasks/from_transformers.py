@@ -6,11 +6,15 @@ finders point at 1e-3 where fine-tuning's best is nearer 1e-5; the LR check answ
 training at the suggestion, and this makes the check run on the Trainer's own setup: its model,
 its train and eval dataloaders (collator, batch size), its `compute_loss`, and its
 `compute_metrics` on the eval set. transformers is imported only when these are called.
+
+`sequence_classifier` builds the model such a Trainer fine-tunes from a config or a local
+folder, never from the hub: lrlab downloads nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -56,6 +60,48 @@ def evaluate(trainer: Any, model: torch.nn.Module,
                                                        label_ids=torch.cat(labels).numpy()))
         metrics.update({k.removeprefix("eval_"): float(v) for k, v in found.items()})
     return metrics
+
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+
+
+def sequence_classifier(source: Any, num_labels: int) -> torch.nn.Module:
+    """A transformers model for sequence classification with `num_labels` classes, built
+    offline from a config (a `PretrainedConfig`, or a mapping with its ``model_type``) or a
+    local folder written by `save_pretrained` (its weights loaded when it holds them, the
+    classification head sized to `num_labels`; a folder with only config.json gives an
+    untrained model). A hub name, or a folder asking for remote code, is refused."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, PretrainedConfig
+
+    if isinstance(source, PretrainedConfig):
+        config = source.__class__.from_dict({**source.to_dict(), "num_labels": num_labels})
+        return AutoModelForSequenceClassification.from_config(config)
+    if isinstance(source, Mapping):
+        fields = dict(source)
+        kind = fields.pop("model_type", None)
+        if not isinstance(kind, str):
+            raise LrlabError("model config: expected a model_type (bert, roberta, ...) beside "
+                             f"its fields, got {sorted(source)}")
+        try:
+            config = AutoConfig.for_model(kind, **fields, num_labels=num_labels)
+        except ValueError as exc:
+            raise LrlabError(f"model config: {exc}") from None
+        return AutoModelForSequenceClassification.from_config(config)
+    folder = Path(str(source))
+    if not (folder / "config.json").is_file():
+        raise LrlabError(f"model {str(source)!r}: expected a local folder holding config.json "
+                         "(save_pretrained writes one); lrlab never downloads a model")
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False,
+                                        num_labels=num_labels)
+    if getattr(config, "auto_map", None):
+        raise LrlabError(f"model {str(source)!r}: its config asks for remote code (auto_map); "
+                         "lrlab runs only the model classes transformers ships")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        return AutoModelForSequenceClassification.from_config(config)
+    return AutoModelForSequenceClassification.from_pretrained(
+        folder, config=config, local_files_only=True, trust_remote_code=False,
+        ignore_mismatched_sizes=True)
 
 
 def training_arguments(schedule: Mapping[str, Any]) -> dict[str, Any]:

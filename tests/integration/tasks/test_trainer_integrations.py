@@ -114,3 +114,46 @@ def test_a_lightning_module_goes_find_check_train() -> None:
     run = lrlab.train(lightning_build, optimizer="sgd", epochs=5, lr=0.1, record=False)
     assert run["summary"]["final_objective"] > 0.8  # the module learned under lrlab's loop
     assert {"val_acc", "val_loss"} <= set(run["evaluations"][-1])
+
+
+def test_a_sequence_classifier_from_a_config_or_a_local_folder_never_the_hub(
+        tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    from lrlab.tasks.from_transformers import sequence_classifier
+
+    tiny = {"model_type": "bert", "vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 1, "intermediate_size": 64}
+    built = sequence_classifier(tiny, num_labels=3)
+    assert isinstance(built, transformers.BertForSequenceClassification)
+    assert built.classifier.out_features == 3
+    same = sequence_classifier(transformers.BertConfig(**{k: v for k, v in tiny.items()
+                                                          if k != "model_type"}), num_labels=5)
+    assert same.classifier.out_features == 5
+
+    saved = tmp_path / "fine-tuned"
+    built.save_pretrained(saved)
+    loaded = sequence_classifier(saved, num_labels=3)  # its weights, the head included
+    for (name, theirs), ours in zip(built.state_dict().items(), loaded.state_dict().values(),
+                                    strict=True):
+        assert torch.equal(theirs, ours), name
+    other = sequence_classifier(saved, num_labels=4)  # a new head, the body kept
+    assert other.classifier.out_features == 4
+    assert torch.equal(other.bert.embeddings.word_embeddings.weight,
+                       built.bert.embeddings.word_embeddings.weight)
+
+    config_only = tmp_path / "config-only"
+    built.config.save_pretrained(config_only)
+    assert sequence_classifier(config_only, num_labels=3).classifier.out_features == 3
+
+    with pytest.raises(LrlabError, match=r"'bert-base-uncased': expected a local folder "
+                                         r"holding config\.json .*never downloads"):
+        sequence_classifier("bert-base-uncased", num_labels=2)
+    with pytest.raises(LrlabError, match="model config: expected a model_type"):
+        sequence_classifier({"hidden_size": 32}, num_labels=2)
+    remote = tmp_path / "remote"
+    built.config.save_pretrained(remote)
+    config = (remote / "config.json").read_text().replace(
+        '"architectures"', '"auto_map": {"AutoModel": "evil.Model"}, "architectures"')
+    (remote / "config.json").write_text(config)
+    with pytest.raises(LrlabError, match="asks for remote code"):
+        sequence_classifier(remote, num_labels=2)
