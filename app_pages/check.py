@@ -174,4 +174,4 @@ if job is None:
 if job is not None:
     # the page's view ends the ladder as soon as its last point has
     ui.live_job(job, "LR check", "check", draw_points, draw_outcome,
-                refresh=lambda current: lr_check.refresh(store, current))
+                refresh=lambda current: kinds.refresh(store, current))

@@ -17,6 +17,7 @@ from typing import Any
 from lrlab.api.recording import recorded
 from lrlab.core.errors import LrlabError
 from lrlab.core.reporting import Reporter
+from lrlab.trackers import tracking
 
 TaskLike = str | Callable[..., Any]
 
@@ -35,7 +36,7 @@ def task_spec(task: TaskLike) -> str:
 def task_setup(task: TaskLike, args: Mapping[str, Any] | None = None,
                optimizer: str | Mapping[str, Any] | None = None,
                **settings: Any) -> dict[str, Any]:
-    """A task's training config (lrlab.train/3) from keyword arguments; None leaves a field at
+    """A task's training config (lrlab.train/4) from keyword arguments; None leaves a field at
     its default. `optimizer` is a name ("adamw") or its section; `lr` and `weight_decay` go
     into that section."""
     section = {"name": optimizer} if isinstance(optimizer, str) else dict(optimizer or {})
@@ -56,41 +57,52 @@ def find(task: TaskLike, *, args: Mapping[str, Any] | None = None,
          max_steps: int | None = None, accumulation_steps: int | None = None,
          precision: str | None = None, device: str | None = None, seed: int | None = None,
          num_points: int | None = None, start_lr: float | None = None,
-         end_lr: float | None = None, seeds: int | None = None, record: bool = True,
-         db: str | None = None, reporter: Reporter | None = None) -> dict[str, Any]:
+         end_lr: float | None = None, seeds: int | None = None,
+         log_to: str | list[str] | None = None, record: bool = True, db: str | None = None,
+         reporter: Reporter | None = None) -> dict[str, Any]:
     """The range test of your task, with every rule's suggestion, trust and advice sized to
-    the run (`epochs` or `max_steps`): the `lrlab.range_test/2` result `lrlab find` writes."""
+    the run (`epochs` or `max_steps`): the `lrlab.range_test/2` result `lrlab find` writes.
+    `log_to` names trackers to follow it (``"tensorboard[:DIR]"``, ``"mlflow[:URI]"``)."""
     from lrlab.finder.job import run_from_config, validate_config
 
     setup = task_setup(task, args, optimizer, weight_decay=weight_decay, momentum=momentum,
                        epochs=epochs, max_steps=max_steps,
                        accumulation_steps=accumulation_steps, precision=precision,
-                       device=device, seed=seed)
+                       device=device, seed=seed, log_to=log_to)
     sweep = {"num_points": num_points, "start_lr": start_lr, "end_lr": end_lr, "seeds": seeds}
     config = validate_config({"setup": setup, **{k: v for k, v in sweep.items()
                                                  if v is not None}})
-    with recorded("find", config, record=record, db=db, reporter=reporter) as run:
-        result = run_from_config(config, run.reporter)
-        run.finish(result, cancelled=result.get("stop_reason") == "cancelled")
+    with recorded("find", config, record=record, db=db, reporter=reporter) as run, \
+            tracking("find", config, run.reporter, run.job_id) as tracked:
+        result = run_from_config(config, tracked.reporter)
+        cancelled = result.get("stop_reason") == "cancelled"
+        tracked.ended(result, "cancelled" if cancelled else "succeeded")
+        run.finish(result, cancelled=cancelled)
     return {**result, "job": run.job_id}
 
 
 def check(found: Mapping[str, Any], *, advice: str = "onecycle", points: int | None = None,
           span: float | None = None, epochs: int | None = None, fraction: float | None = None,
-          seeds: int | None = None, record: bool = True, db: str | None = None,
+          seeds: int | None = None, log_to: str | list[str] | None = None,
+          record: bool = True, db: str | None = None,
           reporter: Reporter | None = None) -> dict[str, Any]:
     """Short runs at a ladder of LRs around a range test's advice (the result `find` gave),
-    ranked by the task's objective: the `lrlab.check/3` result `lrlab check` writes."""
+    ranked by the task's objective: the `lrlab.check/3` result `lrlab check` writes. Its
+    trackers are the range test's unless `log_to` names others."""
     from lrlab import lr_check
 
     if not isinstance(found, Mapping) or "advice" not in found:
         raise LrlabError("found: expected the result of lrlab.find (a range test with advice)")
     ladder = lr_check.from_range_test(found, advice=advice, job=found.get("job"))
+    if log_to is not None:
+        ladder["setup"] = {**ladder["setup"], "log_to": log_to}
     chosen = {"points": points, "span": span, "epochs": epochs, "fraction": fraction,
               "seeds": seeds}
     config = lr_check.validate_config(lr_check.with_budget(ladder, chosen))
-    with recorded("check", config, record=record, db=db, reporter=reporter) as run:
-        result = lr_check.run_locally(config, run.reporter)
+    with recorded("check", config, record=record, db=db, reporter=reporter) as run, \
+            tracking("check", config, run.reporter, run.job_id) as tracked:
+        result = lr_check.run_locally(config, tracked.reporter, train_point=tracked.point)
+        tracked.ended(result)
         run.finish(result)
     return {**result, "job": run.job_id}
 
@@ -103,7 +115,7 @@ def train(task: TaskLike, *, args: Mapping[str, Any] | None = None,
           grad_clip: float | None = None, eval_every: int | None = None,
           precision: str | None = None, device: str | None = None, seed: int | None = None,
           schedule_fit: str | None = None, out: str | Path | None = None,
-          record: bool = True, db: str | None = None,
+          log_to: str | list[str] | None = None, record: bool = True, db: str | None = None,
           reporter: Reporter | None = None) -> dict[str, Any]:
     """Train your task at `lr` or on `schedule` (an advised one: `found["advice"]["onecycle"]`,
     stretched to the run unless `schedule_fit` says otherwise): the result `lrlab train` gives,
@@ -118,8 +130,11 @@ def train(task: TaskLike, *, args: Mapping[str, Any] | None = None,
         schedule=dict(schedule) if schedule is not None else None, epochs=epochs,
         max_steps=max_steps, accumulation_steps=accumulation_steps, grad_clip=grad_clip,
         eval_every=eval_every, precision=precision, device=device, seed=seed,
-        schedule_fit=schedule_fit))
-    with recorded("train", config, record=record, db=db, reporter=reporter) as run:
-        result = train_config(config, run.reporter, Path(out) if out is not None else None)
-        run.finish(result, cancelled=result["summary"]["stop_reason"].startswith("cancelled"))
+        schedule_fit=schedule_fit, log_to=log_to))
+    with recorded("train", config, record=record, db=db, reporter=reporter) as run, \
+            tracking("train", config, run.reporter, run.job_id) as tracked:
+        result = train_config(config, tracked.reporter, Path(out) if out is not None else None)
+        cancelled = result["summary"]["stop_reason"].startswith("cancelled")
+        tracked.ended(result, "cancelled" if cancelled else "succeeded")
+        run.finish(result, cancelled=cancelled)
     return {**result, "job": run.job_id}

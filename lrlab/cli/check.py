@@ -88,7 +88,11 @@ def _check(args: argparse.Namespace) -> int:
     pace = lr_check.pace_of(read_config_file(args.from_result, "--from")) if (
         args.from_result is not None) else None
     note(f"budget: {lr_check.describe_budget(cfg, pace)}")
-    result = lr_check.run_locally(cfg, TerminalReporter())
+    from lrlab.trackers import tracking
+
+    with tracking("check", cfg, TerminalReporter()) as run:
+        result = lr_check.run_locally(cfg, run.reporter, train_point=run.point)
+        run.ended(result)
     print(lr_check.table(result))
     print(result["verdict"])
     if args.out:

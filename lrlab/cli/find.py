@@ -57,9 +57,12 @@ def write_result(path: str, result: dict[str, Any]) -> None:
 
 def _find(args: argparse.Namespace) -> int:
     from lrlab.finder.job import run_from_config
+    from lrlab.trackers import tracking
 
     config = options.apply_flags({"setup": config_from_args(args)}, args, SWEEP_FLAGS)
-    result = run_from_config(config, NullReporter())
+    with tracking("find", config, NullReporter()) as run:
+        result = run_from_config(config, run.reporter)
+        run.ended(result)
     write_result(args.out, result)
     print(f"range test: {len(result['lr'])} points, stopped: {result['stop_reason']}, "
           f"{result['environment']['seconds']:.1f} s on {result['environment']['device']}")

@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_following(subparsers: argparse._SubParsersAction) -> None:
-    """The commands that follow queued jobs: jobs, show, cancel, delete."""
+    """The commands that follow queued jobs: jobs, show, cancel, delete, export-run."""
     jobs = subparsers.add_parser("jobs", help="list jobs (newest first)")
     jobs.add_argument("--all", action="store_true", help="list every job, not only the last 20")
     jobs.add_argument("--status", choices=STATUSES, help="only jobs with this status")
@@ -80,6 +80,18 @@ def _register_following(subparsers: argparse._SubParsersAction) -> None:
     delete.add_argument("job_id", type=int, metavar="ID")
     delete.add_argument("--db", help=DB_HELP)
     delete.set_defaults(func=_cmd_delete)
+
+    export = subparsers.add_parser(
+        "export-run", help="write a finished job to TensorBoard or MLflow, as live logging would",
+        description="Write a finished range test, LR check (with its points) or training run "
+                    "from the store to a tracker exactly as --log-to would have logged it live.")
+    export.add_argument("job_id", type=int, metavar="ID")
+    export.add_argument("--to", required=True, action="append", metavar="TRACKER[:WHERE]",
+                        help="tensorboard[:DIR] or mlflow[:URI] (default DIR: "
+                             "$LRLAB_HOME/tensorboard; default URI: MLFLOW_TRACKING_URI, else "
+                             "$LRLAB_HOME/mlflow.db); repeatable")
+    export.add_argument("--db", help=DB_HELP)
+    export.set_defaults(func=_cmd_export_run)
 
 
 def _register_worker(subparsers: argparse._SubParsersAction) -> None:
@@ -274,6 +286,20 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         store.delete(args.job_id)
     print(f"job {args.job_id} deleted")
+    return 0
+
+
+def _cmd_export_run(args: argparse.Namespace) -> int:
+    from lrlab.core.tracking_targets import parse_target
+    from lrlab.store import Store
+    from lrlab.trackers import export_run
+
+    targets = [parse_target(text, "--to") for text in args.to]  # all checked before writing
+    with Store(args.db) as store:
+        for target in targets:
+            written = export_run(store, args.job_id, str(target))
+            jobs = ", ".join(f"#{i}" for i in written)
+            print(f"job {jobs} written to {target} ({target.location()})")
     return 0
 
 

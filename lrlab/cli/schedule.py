@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _register_exchange(sub: argparse._SubParsersAction) -> None:
     """Export to a framework, the exactness tables, and import back."""
     from lrlab.schedules.importers import SOURCES
-    from lrlab.schedules.targets import FORMS, TARGETS
+    from lrlab.schedules.targets import FILE_FORMATS, FORMS, TARGETS
 
     export = sub.add_parser("export", help="write the schedule in a framework's own form, "
                                            "with how exact it is")
@@ -38,6 +38,10 @@ def _register_exchange(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--form", choices=FORMS, default="auto",
                         help="auto: the framework's own schedule when exact, else its table "
                              "form; native or table to insist on one")
+    export.add_argument("--format", dest="file_format", choices=FILE_FORMATS, default="code",
+                        help="code: the framework's own code; json or yaml: the file its own "
+                             "tools read (hf: TrainingArguments fields for HfArgumentParser), "
+                             "only where it trains exactly this schedule")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(func=_export)
 
@@ -132,7 +136,7 @@ def _export(args: argparse.Namespace) -> int:
     from lrlab.schedules import load_schedule
     from lrlab.schedules.targets import export
 
-    result = export(load_schedule(args.config), args.to, args.form)
+    result = export(load_schedule(args.config), args.to, args.form, args.file_format)
     _write(result.text, args.out)
     note(f"{args.to}: {result.exactness.sentence()}")
     if result.momentum:

@@ -22,20 +22,21 @@ TRAIN_FLAGS = ("model", "variant", "norm", "width", "dataset", "data_root", "aug
                "download", "limit", "batch_size", "epochs", "seed", "precision", "device",
                "grad_clip", "compile", "optimizer.name", "optimizer.lr", "optimizer.momentum",
                "optimizer.weight_decay", "optimizer.nesterov", "tricks.warmup_epochs",
-               "tricks.label_smoothing", "tricks.mixup", "schedule_fit", "nproc", "sync_bn")
+               "tricks.label_smoothing", "tricks.mixup", "schedule_fit", "nproc", "sync_bn",
+               "log_to")
 SWITCHABLE_TRICKS = ("linear_scaling", "zero_gamma", "no_bias_decay", "cosine")
 # What a task's run takes from the flags (the task builds its own model, data and loss).
 TASK_FLAGS = ("max_steps", "batches_per_epoch", "eval_every", "accumulation_steps")
 FOR_TASKS = ("epochs", "seed", "precision", "device", "grad_clip", "optimizer.name",
              "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "optimizer.nesterov",
-             "schedule_fit", "nproc", *TASK_FLAGS)
+             "schedule_fit", "nproc", "log_to", *TASK_FLAGS)
 
 
 def add_setup_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ()) -> None:
     """The setup's flags (a config file, every training option, --schedule, --teacher, --off),
     shared by train, find and check so each tests or trains the same setup."""
     names = tuple(n for n in (*TRAIN_FLAGS, *TASK_FLAGS) if n not in skip)
-    parser.add_argument("--config", type=Path, help="lrlab.train/3 config (JSON or YAML)")
+    parser.add_argument("--config", type=Path, help="lrlab.train/4 config (JSON or YAML)")
     add_task_arguments(parser)
     options.add_flags(parser, names)
     parser.add_argument("--schedule", type=Path, help="an lrlab.schedule/1 file (replaces the "
@@ -88,7 +89,7 @@ def on_search_path(folder: Path) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train", help="train with the Bag of Tricks (or run an ablation of tricks)",
-        description="Train a model from an lrlab.train/3 config, or your own task (--task "
+        description="Train a model from an lrlab.train/4 config, or your own task (--task "
                     "package.module:function); flags override the file.")
     add_setup_arguments(p)
     p.add_argument("--out", type=Path, default=None,
@@ -156,9 +157,12 @@ def _train(args: argparse.Namespace) -> int:
         return _ablation(args, config, out)
     if args.seeds != 1:
         raise LrlabError("--seeds: only used with --ablation (use --seed for one run)")
+    from lrlab.trackers import tracking
     from lrlab.training.job import train
 
-    result = train(config, TerminalReporter(), out)
+    with tracking("train", config, TerminalReporter()) as run:
+        result = train(config, run.reporter, out)
+        run.ended(result)
     if os.environ.get("RANK", "0") != "0":  # one of torchrun's ranks: rank 0 speaks for all
         return 0
     if is_task(config):

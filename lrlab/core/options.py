@@ -18,7 +18,7 @@ from typing import Any, Literal
 from lrlab.core import optimizer_table
 from lrlab.core.errors import LrlabError
 
-Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list"]
+Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list", "targets"]
 
 OPTIMIZERS = tuple(optimizer_table.OPTIMIZERS)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -96,6 +96,10 @@ class Field:
                 raise LrlabError(f"{where}: expected a non-empty list, got {value!r}")
             item = replace(self, kind=self.kind.removesuffix("_list"), optional=False)
             return [item.check(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if self.kind == "targets":
+            from lrlab.core.tracking_targets import validate_targets
+
+            return validate_targets(value, where)
         if self.kind == "text":
             if not isinstance(value, str):
                 raise LrlabError(f"{where}: expected text, got {value!r}")
@@ -203,6 +207,10 @@ _FIELDS = [
                "for a loader without one)"),
     Field("eval_every", "Evaluate every", "int", None, low=1, optional=True,
           help="optimizer updates between evaluations of a task; unset: after each epoch"),
+    # -- where a job is logged besides the store (lrlab.core.tracking_targets) -------------------
+    Field("log_to", "Log to", "targets", None, optional=True,
+          help="tensorboard[:DIR] or mlflow[:URI], repeatable; unset: LRLAB_LOG_TO where the "
+               "job runs"),
     Field("tricks.linear_scaling", "Linear-scaling LR", "bool", True, help="LR × batch / 256"),
     Field("tricks.reference_batch", "Reference batch", "int", 256, low=1,
           help="the batch the LR is given for (Goyal et al.)"),
@@ -338,6 +346,9 @@ def add_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
         if f.kind == "bool":
             parser.add_argument(f.flag, dest=f.dest, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)
+        elif f.kind == "targets":
+            parser.add_argument(f.flag, dest=f.dest, action="append", default=None,
+                                metavar="TRACKER[:WHERE]", help=help_text)
         elif f.kind == "choice" and f.cli_choices:
             parser.add_argument(f.flag, dest=f.dest, choices=f.choices, default=None,
                                 help=help_text)

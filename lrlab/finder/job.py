@@ -74,7 +74,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError(f"end_lr: expected a number above start_lr={sweep['start_lr']:g}, "
                          f"got {sweep['end_lr']!r}")
     if not isinstance(config["setup"], Mapping):
-        raise LrlabError("setup: expected an lrlab.train/3 config (a mapping), got "
+        raise LrlabError("setup: expected an lrlab.train/4 config (a mapping), got "
                          f"{config['setup']!r}")
     setup = validate_setup(config["setup"])  # last: the registries import torch
     if setup["nproc"] != 1:

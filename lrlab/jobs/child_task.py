@@ -33,8 +33,12 @@ class ChildTask:
 def run_with_artifacts(task: ChildTask, reporter: Any) -> dict[str, Any]:
     """Run the task's job; a run folder is written where its URL says (or staged, then
     uploaded), and the result names that URL so any host can read it."""
+    from lrlab.trackers import tracking
+
     out_dir = Path(task.out_dir) if task.out_dir else None
-    result = kinds.run(task.kind, task.config, reporter, out_dir)
+    with tracking(task.kind, task.config, reporter, task.job_id) as run:
+        result = kinds.run(task.kind, task.config, run.reporter, out_dir)
+        run.ended(result, "cancelled" if reporter.should_stop() else "succeeded")
     if task.artifacts_url and out_dir is not None:
         if local_path(task.artifacts_url) is None:
             upload(out_dir, task.artifacts_url)

@@ -28,7 +28,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     refuse_unknown(config, [*LADDER_FIELDS, "setup", "suggestions", "range_test", "children"],
                    "check config")
     if not isinstance(config.get("setup"), Mapping):
-        raise LrlabError("setup: expected an lrlab.train/3 config (a mapping), got "
+        raise LrlabError("setup: expected an lrlab.train/4 config (a mapping), got "
                          f"{config.get('setup')!r}")
     cfg = options.check({**LADDER_DEFAULTS, **{k: config[k] for k in LADDER_FIELDS
                                                if k in config}}, LADDER_FIELDS, "check")

@@ -3,7 +3,7 @@ imported when a ladder runs, not when a page reads a ladder's result."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrlab.core.errors import LrlabError
@@ -12,13 +12,17 @@ from lrlab.lr_check.plan import points, runs
 from lrlab.lr_check.verdict import aggregate, combine, point_row
 
 
-def run_locally(cfg: Mapping[str, Any], reporter: Any = None) -> dict[str, Any]:
+def run_locally(cfg: Mapping[str, Any], reporter: Any = None,
+                train_point: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train every point in this process, one after another (``lrlab check``); a point that
-    fails (a diverged run) is a row with its reason, not the end of the ladder."""
+    fails (a diverged run) is a row with its reason, not the end of the ladder.
+    `train_point(config, train, reporter)` runs `train(reporter)` for one point, where a caller
+    wraps each point (lrlab.trackers logs it nested under the ladder)."""
     from lrlab.core.reporting import NullReporter
     from lrlab.training.job import train
 
     reporter = reporter or NullReporter()
+    point_reporter = NullReporter()
     seeds = seeds_of(cfg)
     plan = runs(cfg)
     done: list[dict[str, Any]] = []
@@ -26,7 +30,10 @@ def run_locally(cfg: Mapping[str, Any], reporter: Any = None) -> dict[str, Any]:
         which = f", seed {config['seed']}" if seeds > 1 else ""
         reporter.progress(i / len(plan), f"run {i + 1}/{len(plan)}: LR {point['lr']:.3g}{which}")
         try:
-            result = train(config)
+            if train_point is None:
+                result = train(config)
+            else:
+                result = train_point(config, lambda r, c=config: train(c, r), point_reporter)
         except LrlabError as exc:
             done.append(point_row(point, "failed", error=str(exc)))
             continue

@@ -39,7 +39,7 @@ def peak_lr(setup: Mapping[str, Any]) -> float:
 
 
 def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each point's factor, peak LR and ``lrlab.train/3`` config: the setup at that peak, for
+    """Each point's factor, peak LR and ``lrlab.train/4`` config: the setup at that peak, for
     the budget, its schedule stretched to the budget's updates."""
     setup = cfg["setup"]
     base = peak_lr(setup)

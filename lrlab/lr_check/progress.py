@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrlab.core.errors import LrlabError
@@ -37,11 +37,11 @@ def rows_of(store: Any, cfg: Mapping[str, Any],
     return rows
 
 
-def refresh(store: Any, job: Any) -> Any:
+def refresh(store: Any, job: Any, on_end: Callable[[Any], None] | None = None) -> Any:
     """Bring a running ladder job up to date from its points: progress while they run, the
     aggregate and a final status once all have ended. Any process may call it (the worker
-    after each job, the pages, the CLI); the store's conditional finish lets one of them win.
-    Returns the job as it now stands."""
+    after each job, the pages, the CLI); the store's conditional finish lets one of them win,
+    and only the winner calls `on_end` with the ended job. Returns the job as it now stands."""
     if job.kind != "check" or job.status != "running":
         return job
     cfg = job.config
@@ -62,6 +62,9 @@ def refresh(store: Any, job: Any) -> Any:
         status = "failed"
     else:
         status = "succeeded"
-    store.finish(job.id, status, result=result,
-                 error=None if status == "succeeded" else result["verdict"])
-    return store.get(job.id)
+    won = store.finish(job.id, status, result=result,
+                       error=None if status == "succeeded" else result["verdict"])
+    ended = store.get(job.id)
+    if won and on_end is not None:  # this process ended it: `on_end` runs once per ladder
+        on_end(ended)
+    return ended

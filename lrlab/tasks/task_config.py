@@ -1,8 +1,8 @@
-"""The task form of the training config (``lrlab.train/3`` with ``task``): your own model, data,
+"""The task form of the training config (``lrlab.train/4`` with ``task``): your own model, data,
 loss and metric, trained with lrlab's optimizer, schedule, precision and accumulation.
 
 ```yaml
-format: lrlab.train/3
+format: lrlab.train/4
 task: {spec: examples.char_lm:build, args: {hidden: 128}}
 optimizer: {name: adamw, lr: 0.003, weight_decay: 0.01}
 epochs: 3                  # passes over task.train, or
@@ -17,6 +17,7 @@ precision: auto            # fp16 + GradScaler on CUDA, fp32 on CPU; bf16 on req
 seed: 0
 device: auto
 nproc: 1                   # data-parallel processes (the task's loader split between them)
+log_to: null               # [tensorboard[:DIR], mlflow[:URI]]; unset: LRLAB_LOG_TO
 ```
 
 Checked without importing the task: a spec is code, and whoever only validates (a page, the
@@ -33,10 +34,10 @@ from lrlab.core.errors import LrlabError
 from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.tasks.loading import check_spec
 from lrlab.tasks.optimizer_config import validate_optimizer
-from lrlab.tasks.train_format import FORMAT, READS, validate_origin
+from lrlab.tasks.train_format import FORMAT, TASK_READS, validate_origin
 
 CHECKED = ("epochs", "max_steps", "batches_per_epoch", "schedule_fit", "accumulation_steps",
-           "grad_clip", "eval_every", "precision", "seed", "nproc")
+           "grad_clip", "eval_every", "precision", "seed", "nproc", "log_to")
 DEFAULTS: dict[str, Any] = {
     "format": FORMAT, "task": None, "optimizer": None,
     **options.defaults("", CHECKED), "schedule": None, "device": "auto", "origin": None,
@@ -65,8 +66,10 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     cfg = {**DEFAULTS, **require_mapping(config, "train config")}
     refuse_unknown(cfg, DEFAULTS, "train config (with a task: model, dataset and tricks belong "
                                   "to the built-in image classification)")
-    if cfg["format"] not in READS[-1:]:
-        raise LrlabError(f"format: a task needs {FORMAT!r}, got {cfg['format']!r}")
+    if cfg["format"] not in TASK_READS:
+        raise LrlabError(f"format: a task needs {' or '.join(map(repr, TASK_READS))}, got "
+                         f"{cfg['format']!r}")
+    cfg["format"] = FORMAT
     cfg["task"] = validate_task(cfg["task"])
     cfg["optimizer"] = validate_optimizer(cfg["optimizer"])
     cfg.update(options.check(cfg, CHECKED))

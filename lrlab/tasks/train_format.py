@@ -7,6 +7,8 @@
 - /3: /2 plus the task form: ``task: {spec, args}`` (your own model, data, loss and metric; see
   lrlab.tasks.task_config) in place of model, dataset and tricks. A config without ``task`` is
   the built-in image classification, as in /2.
+- /4: /3 plus ``log_to``: where the run is logged besides the store (TensorBoard, MLflow; see
+  lrlab.core.tracking_targets). Unset, the job runs with ``LRLAB_LOG_TO`` where it runs.
 
 Every version reads; what is written is the newest.
 """
@@ -18,8 +20,9 @@ from typing import Any
 from lrlab.core.errors import LrlabError
 from lrlab.core.validation import refuse_unknown, require_mapping
 
-FORMAT = "lrlab.train/3"
-READS = ("lrlab.train/1", "lrlab.train/2", FORMAT)
+FORMAT = "lrlab.train/4"
+READS = ("lrlab.train/1", "lrlab.train/2", "lrlab.train/3", FORMAT)
+TASK_READS = READS[2:]  # the task form came with /3
 ORIGIN_KEYS = ("range_test", "check")
 
 

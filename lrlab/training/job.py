@@ -1,4 +1,4 @@
-"""Training from an `lrlab.train/3` config (the built-in image classification, or a task): the
+"""Training from an `lrlab.train/4` config (the built-in image classification, or a task): the
 job worker's entry (`run_from_config`) and what `lrlab train` calls, dispatching to one process,
 several ranks, or one rank under torchrun.
 """

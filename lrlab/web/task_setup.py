@@ -129,7 +129,7 @@ def task_fields(prefix: str, names: Sequence[str], locked: Sequence[str] = (),
 
 def task_config(entry: TaskEntry, args: Mapping[str, Any],
                 values: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``lrlab.train/3`` task config of a form: the task with its checked arguments, and the
+    """The ``lrlab.train/4`` task config of a form: the task with its checked arguments, and the
     options' values. Raises LrlabError naming a bad argument."""
     return {"format": FORMAT, "task": {"spec": entry.spec, "args": entry.check_args(args)},
             **options.config_from_values(dict(values))}

@@ -48,7 +48,7 @@ def test_submit_queues_a_validated_training_job(store: Store) -> None:
     assert len(jobs) == 1 and jobs[0].kind == "train" and jobs[0].status == "queued"
     config = jobs[0].config
     assert config["model"] == "resnet18" and config["variant"] == "D" and config["width"] == 16
-    assert config["epochs"] == 3 and config["format"] == "lrlab.train/3"
+    assert config["epochs"] == 3 and config["format"] == "lrlab.train/4"
     assert config["tricks"]["mixup"] == 0.2 and config["tricks"]["cosine"] is False
     assert config["schedule"] is None and config["tricks"]["distillation"] is None
     assert at.query_params["job"] == str(jobs[0].id)

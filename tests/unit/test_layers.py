@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tasks",),
     ("finder", "training"),
     ("lr_check",),
+    ("trackers",),
     ("jobs", "api"),
     ("web",),
     ("cli",),

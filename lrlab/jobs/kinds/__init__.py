@@ -84,18 +84,20 @@ def reap(store: Store, timeout_s: float | None = None) -> list[int]:
     failed = store.fail_stale() if timeout_s is None else store.fail_stale(timeout_s)
     for kind in KINDS.values():
         if kind.refresh is not None:
-            refresh = _function(kind, kind.refresh)
             for job in store.list_jobs(None, kind=kind.name, status="running"):
                 refresh(store, job)
     return failed
 
 
 def refresh(store: Store, job: Job) -> Job:
-    """A group job brought up to date from its jobs (others are returned as they are)."""
+    """A group job brought up to date from its jobs (others are returned as they are). The
+    process that ends it logs it to its trackers (lrlab.trackers), its points nested under it."""
     kind = kind_of(job.kind)
     if kind.refresh is None or job.status != "running":
         return job
-    return _function(kind, kind.refresh)(store, job)
+    from lrlab.trackers import log_ended_ladder
+
+    return _function(kind, kind.refresh)(store, job, on_end=log_ended_ladder)
 
 
 def warm_up(device: str) -> None:

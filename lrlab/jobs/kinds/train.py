@@ -1,4 +1,4 @@
-"""The training run job ("train"): lrlab.training.job trains an lrlab.train/3 config (the
+"""The training run job ("train"): lrlab.training.job trains an lrlab.train/4 config (the
 built-in image classification, or a task)."""
 
 from lrlab.jobs.kinds.declaration import Figure, Headline, JobKind

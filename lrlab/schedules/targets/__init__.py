@@ -57,18 +57,26 @@ TARGETS: dict[str, Target] = {
 
 
 FORMS = ("auto", "native", "table")
+FILE_FORMATS = ("code", "json", "yaml")  # code: the target's own language; json/yaml: a file
+# its own tools read (where a target has one: `machine_form` in its module)
 
 
-def export(schedule: Schedule, target: str, form: str = "auto") -> Export:
+def export(schedule: Schedule, target: str, form: str = "auto",
+           file_format: str = "code") -> Export:
     """The schedule as `target` takes it; ScheduleError with the reason where it cannot.
 
     form "native" insists on the target's own schedule (approximate ones included), "table" on
     its table form; "auto" takes the native form when it is exact, else the table, and says
-    how far the native form would have been off."""
+    how far the native form would have been off. `file_format` json or yaml writes the file
+    the target's own tools read (Hugging Face's TrainingArguments fields), only where that
+    file trains exactly this schedule."""
     if target not in TARGETS:
         raise ScheduleError(f"--to: expected one of {', '.join(TARGETS)}, got {target!r}")
     if form not in FORMS:
         raise ScheduleError(f"--form: expected one of {', '.join(FORMS)}, got {form!r}")
+    if file_format not in FILE_FORMATS:
+        raise ScheduleError(f"--format: expected one of {', '.join(FILE_FORMATS)}, got "
+                            f"{file_format!r}")
     spec = TARGETS[target]
     if schedule.kind == "plateau" and not spec.plateau:
         raise ScheduleError(
@@ -77,6 +85,12 @@ def export(schedule: Schedule, target: str, form: str = "auto") -> Export:
             "(ReduceLROnPlateau), or pick a schedule of fixed shape")
     module = importlib.import_module(f"lrlab.schedules.targets.{spec.module}")
     result = _choose(schedule, target, form, spec, module)
+    if file_format != "code":
+        machine_form = getattr(module, "machine_form", None)
+        if machine_form is None:
+            raise ScheduleError(f"--format {file_format}: {spec.title} reads its schedule from "
+                                "code, not from a file; use --format code")
+        result = machine_form(result, file_format)
     plan = schedule.config.get("batch")
     if plan and spec.module != "lrlab_file":
         carried = ", ".join(f"×{f:g} from step {m}" for m, f in

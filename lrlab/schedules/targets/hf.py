@@ -1,5 +1,6 @@
 """Hugging Face transformers: `TrainingArguments` (lr_scheduler_type, lr_scheduler_kwargs,
-warmup_steps) and the same schedule as a `get_scheduler(...)` call.
+warmup_steps) and the same schedule as a `get_scheduler(...)` call, or those fields as a JSON or
+YAML file (`HfArgumentParser`, YAML-configured trainers).
 
 transformers' schedules are LambdaLR factors of the optimizer's LR, stepped after every
 optimizer update, so update t uses factor(t) as lrlab does. Their warmups are linear from 0
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
+from lrlab.schedules.config import ScheduleError
 from lrlab.schedules.schedule import Schedule
 from lrlab.schedules.targets import Export
-from lrlab.schedules.targets.exactness import measure
+from lrlab.schedules.targets.exactness import EXACT, measure
 from lrlab.schedules.targets.table import literal, lr_table
 
 _WSD_SHAPES = {"linear": "linear", "cosine": "cosine", "sqrt": "1-sqrt"}
@@ -173,6 +176,8 @@ def export_native(s: Schedule, target: str) -> Export | None:
     args = {"learning_rate": eta, "max_steps": total, "warmup_steps": s.warmup_steps,
             "lr_scheduler_type": kind, "lr_scheduler_kwargs": kwargs}
     exactness = measure(s, values(args, total))
+    if beta1:  # a constant momentum travels as AdamW's beta1
+        args["adam_beta1"] = s.config["momentum"]["value"]
     text = _NATIVE.format(kind=kind, total=total, lr=eta, warmup=s.warmup_steps,
                           kwargs=json.dumps(kwargs), beta1=beta1, sentence=exactness.sentence())
     return Export(target, text, "hf_training_args.py", "text/x-python", exactness, momentum,
@@ -189,3 +194,23 @@ def export_table(s: Schedule, target: str) -> Export:
                          sentence=exactness.sentence())
     return Export(target, text, "hf_scheduler.py", "text/x-python", exactness, momentum,
                   {"base_lr": eta, "table": table})
+
+
+def machine_form(result: Export, file_format: str) -> Export:
+    """The TrainingArguments fields as JSON or YAML, for `HfArgumentParser.parse_json_file` /
+    `parse_yaml_file` and YAML-configured trainers: only from transformers' own schedule, and
+    only when it is exact (a file cannot hold a table, and never trains another schedule)."""
+    if "lr_scheduler_type" not in result.args or result.exactness.label != EXACT:
+        raise ScheduleError(
+            f"--format {file_format}: transformers has no built-in schedule equal to this one "
+            "(only lrlab's table is exact, and TrainingArguments cannot hold a table); use "
+            "--format code, a scheduler to hand the Trainer")
+    fields = dict(result.args)
+    if file_format == "json":
+        text = json.dumps(fields, indent=2) + "\n"
+    else:
+        import yaml
+
+        text = yaml.safe_dump(fields, sort_keys=False)
+    return replace(result, text=text, filename=f"hf_training_args.{file_format}",
+                   mime="application/json" if file_format == "json" else "application/yaml")

@@ -1,4 +1,4 @@
-"""The built-in image classification's training config (`lrlab.train/3` without a task; see
+"""The built-in image classification's training config (`lrlab.train/4` without a task; see
 lrlab.tasks.train_format): what a training run is, checked before anything heavy happens.
 
 /1 and /2 files read unchanged (a /1 file as /2 with no origin).
@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "schedule": None,
     **options.defaults("", ("schedule_fit", "nproc", "sync_bn")),
     "tricks": TRICK_DEFAULTS,
-    **options.defaults("", ("channels_last", "compile", "grad_clip")),
+    **options.defaults("", ("channels_last", "compile", "grad_clip", "log_to")),
     "origin": None,
 }
 
@@ -89,7 +89,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     cfg = options.check(cfg, ("download", "augment", "channels_last", "compile", "batch_size",
                               "epochs", "seed", "width", "limit", "val_fraction", "grad_clip",
                               "precision", "variant", "norm", "data_root", "schedule_fit",
-                              "nproc", "sync_bn"))
+                              "nproc", "sync_bn", "log_to"))
     if cfg["norm"] != "batch" and not str(cfg["model"]).startswith("resnet"):
         raise LrlabError(f"norm: {cfg['norm']!r} (Fixup) is for the ResNets; "
                          f"{cfg['model']} keeps BatchNorm")

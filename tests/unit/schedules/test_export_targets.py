@@ -10,6 +10,7 @@ float32 default is stated in the label's note).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -388,3 +389,65 @@ def test_the_designer_import_box_reads_every_format() -> None:
     assert parse_any(keras_step, "k.json", total_steps=77).total_steps == 77
     with pytest.raises(ScheduleError, match=r"bad\.yaml: not valid JSON or YAML"):
         parse_any("{ nope", "bad.yaml")
+
+
+def _hf_file_cases() -> list[str]:
+    """Every case transformers has a built-in schedule exactly equal to (its file form)."""
+    return [case for case in CASES
+            if export(Schedule.from_dict(CASES[case]), "hf").exactness.label == "exact"
+            and "lr_scheduler_type" in export(Schedule.from_dict(CASES[case]), "hf").args]
+
+
+@pytest.mark.parametrize("file_format", ["json", "yaml"])
+def test_hf_files_parse_and_train_lrlabs_lr_in_a_real_trainer(libraries, tmp_path,
+                                                              file_format: str) -> None:
+    """The JSON/YAML form, read by HfArgumentParser, configures a real Trainer whose step loop
+    gives every update lrlab's LR (1e-9), for every kind transformers has built in."""
+    transformers = libraries["transformers"]
+    cases = _hf_file_cases()
+    kinds = {CASES[c]["main"]["kind"] for c in cases}
+    assert {"constant", "linear", "cosine", "polynomial", "inverse_sqrt", "wsd"} <= kinds
+
+    class Probe(transformers.TrainerCallback):
+        def __init__(self) -> None:
+            self.lrs: list[float] = []
+
+        def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+            self.lrs.append(optimizer.param_groups[0]["lr"])
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, labels=None):
+            return {"loss": (self.w * x).sum() * 0.0 + (self.w ** 2).sum()}
+
+    data = [{"x": torch.ones(1)} for _ in range(N)]
+    for case in cases:
+        schedule = Schedule.from_dict(CASES[case])
+        exported = export(schedule, "hf", file_format=file_format)
+        path = tmp_path / exported.filename
+        path.write_text(exported.text)
+        parser = transformers.HfArgumentParser(transformers.TrainingArguments)
+        read = (parser.parse_json_file(str(path)) if file_format == "json"
+                else parser.parse_yaml_file(str(path)))[0]
+        read = dataclasses.replace(read, output_dir=str(tmp_path / "out"), report_to=[],
+                                   use_cpu=True, per_device_train_batch_size=1,
+                                   save_strategy="no", logging_strategy="no",
+                                   disable_tqdm=True)
+        probe = Probe()
+        transformers.Trainer(model=Tiny(), args=read, train_dataset=data,
+                             callbacks=[probe]).train()
+        assert len(probe.lrs) == schedule.total_steps, case
+        np.testing.assert_allclose(probe.lrs, schedule.lr(np.arange(schedule.total_steps)),
+                                   rtol=1e-9, atol=1e-15, err_msg=case)
+
+
+def test_an_hf_file_is_refused_where_only_a_table_is_exact() -> None:
+    schedule = Schedule.from_dict(CASES["onecycle, plain"])
+    with pytest.raises(ScheduleError, match=r"--format json: transformers has no built-in "
+                                            r"schedule equal to this one .* use --format code"):
+        export(schedule, "hf", file_format="json")
+    with pytest.raises(ScheduleError, match=r"--format yaml: optax .* use --format code"):
+        export(schedule, "optax", file_format="yaml")

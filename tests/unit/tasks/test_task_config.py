@@ -1,5 +1,5 @@
-"""The task form of lrlab.train/3: defaults, mistakes named without importing the task, and the
-run's length in updates (epochs of whole updates, or max_steps)."""
+"""The task form of lrlab.train/3 and /4: defaults, mistakes named without importing the task,
+and the run's length in updates (epochs of whole updates, or max_steps)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ TASK = {"task": {"spec": "nowhere.at_all:build", "args": {"hidden": 8}}}
 
 def test_defaults_fill_in_and_the_task_is_never_imported() -> None:
     cfg = validate_setup(TASK)  # the module does not exist: validation must not import it
-    assert cfg["format"] == "lrlab.train/3" and cfg["task"] == TASK["task"]
+    assert cfg["format"] == "lrlab.train/4" and cfg["task"] == TASK["task"]
+    assert validate_setup({**TASK, "format": "lrlab.train/3"})["format"] == "lrlab.train/4"
     assert cfg["optimizer"]["name"] == "sgd" and cfg["schedule"] is None
     assert (cfg["epochs"], cfg["accumulation_steps"], cfg["max_steps"], cfg["nproc"]) == (
         5, 1, None, 1)
@@ -25,7 +26,7 @@ def test_defaults_fill_in_and_the_task_is_never_imported() -> None:
     ({"task": {"spec": "not a spec"}}, "task.spec: expected package.module:function"),
     ({"task": {"spec": "a.b:c", "args": [1]}}, "task.args: expected a mapping"),
     ({"task": {"spec": "a.b:c", "kwargs": {}}}, "task: unknown field(s) kwargs"),
-    ({"format": "lrlab.train/2"}, "format: a task needs 'lrlab.train/3'"),
+    ({"format": "lrlab.train/2"}, "format: a task needs 'lrlab.train/3' or 'lrlab.train/4'"),
     ({"max_steps": 0}, "max_steps: expected an integer >= 1"),
     ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of"),
     ({"schedule_fit": "squeeze"}, "schedule_fit: expected one of refuse, stretch, keep"),
@@ -48,4 +49,4 @@ def test_a_run_is_epochs_of_whole_updates_or_max_steps() -> None:
 
 def test_the_image_form_reads_as_before() -> None:
     cfg = validate_setup({"model": "small_cnn", "dataset": "digits", "format": "lrlab.train/1"})
-    assert cfg["format"] == "lrlab.train/3" and "task" not in cfg
+    assert cfg["format"] == "lrlab.train/4" and "task" not in cfg

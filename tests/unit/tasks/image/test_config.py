@@ -53,8 +53,9 @@ def test_validation_is_idempotent() -> None:
         ({"variant": "E"}, "variant: expected one of A, B, C, D"),
         ({"precision": "fp8"}, "precision: expected one of"),
         ({"learning_rate": 0.1}, "unknown field(s) learning_rate"),
-        ({"format": "lrlab.train/4"},
-         "format: expected 'lrlab.train/1' or 'lrlab.train/2' or 'lrlab.train/3'"),
+        ({"format": "lrlab.train/5"},
+         "format: expected 'lrlab.train/1' or 'lrlab.train/2' or 'lrlab.train/3' or "
+         "'lrlab.train/4'"),
         ({"origin": {"range_test": "7"}}, "origin.range_test: expected a job id"),
         ({"origin": {"parent": 7}}, "origin: unknown field"),
         ({"optimizer": {"name": "lion"}}, "optimizer.name: expected one of sgd, sgdw, adam, adamw"),
@@ -172,9 +173,10 @@ def test_augmentation_is_a_choice_and_old_true_false_files_still_load() -> None:
         validate_config({"augment": "rotate"})
 
 
-def test_a_train_1_file_reads_as_train_2_with_no_origin() -> None:
+def test_a_train_1_file_reads_as_the_newest_with_no_origin_nor_trackers() -> None:
     cfg = validate_config({"format": "lrlab.train/1", "model": "small_cnn", "augment": True})
-    assert cfg["format"] == "lrlab.train/3" and cfg["origin"] is None  # read, written as /3
+    assert cfg["format"] == "lrlab.train/4" and cfg["origin"] is None  # read, written as /4
+    assert cfg["log_to"] is None  # /4's trackers: unset, LRLAB_LOG_TO where it runs
     assert cfg["augment"] == "auto"  # /1's boolean augmentation
     origin = validate_config({"origin": {"range_test": 4}})["origin"]
     assert origin == {"range_test": 4, "check": None}

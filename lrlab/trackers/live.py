@@ -1,0 +1,105 @@
+"""Logging a job as it runs: its reporter feeds the trackers too, and its end logs its result.
+Every place a job runs (a worker's child, `lrlab find|check|train`, `lrlab.find|check|train`)
+wraps it in `tracking`; a ladder whose points ran on workers is logged when it ends."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrlab.core.reporting import Reporter
+from lrlab.core.tracking_targets import resolve_targets
+from lrlab.trackers.job_log import JobLog
+
+
+def log_to_of(kind: str, config: Mapping[str, Any]) -> Any:
+    """A job's ``log_to``: its training config's, or its setup's (a range test, a ladder)."""
+    setup = config.get("setup") if kind in ("find", "check") else config
+    return (setup or {}).get("log_to") if isinstance(setup, Mapping) else None
+
+
+class TrackedReporter:
+    """Hands every report to the job's own reporter first (the store, the terminal), then to
+    its trackers' log (queued: never waited on)."""
+
+    def __init__(self, inner: Reporter, log: JobLog) -> None:
+        self.inner, self.log = inner, log
+
+    def step(self, step: int, metrics: Mapping[str, float]) -> None:
+        self.inner.step(step, metrics)
+        self.log.step(step, metrics)
+
+    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        self.inner.epoch(epoch, metrics)
+        self.log.epoch(epoch, metrics)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.inner.progress(fraction, message)
+
+    def should_stop(self) -> bool:
+        return self.inner.should_stop()
+
+
+@dataclass
+class Tracked:
+    """A job being tracked: the reporter to run it with, and its end to say."""
+
+    reporter: Reporter
+    log: JobLog | None = None
+    result: dict[str, Any] | None = None
+    status: str = "failed"
+    points: list[int] = field(default_factory=list)
+
+    def ended(self, result: Mapping[str, Any], status: str = "succeeded") -> None:
+        self.result, self.status = dict(result), status
+
+    def point(self, config: Mapping[str, Any], train: Callable[[Reporter], dict[str, Any]],
+              reporter: Reporter) -> dict[str, Any]:
+        """Train one point of a ladder run in this process, logged nested under the ladder."""
+        if self.log is None:
+            return train(reporter)
+        self.points.append(len(self.points))
+        lr = (config.get("schedule") or {}).get("base_lr") or config["optimizer"]["lr"]
+        child = self.log.child("train", config, f"point-{len(self.points)}-lr{lr:.4g}-seed"
+                                                f"{config.get('seed', 0)}")
+        try:
+            result = train(TrackedReporter(reporter, child))
+        except BaseException:
+            child.finish(None, "failed")
+            raise
+        child.finish(result, "succeeded")
+        return result
+
+
+@contextmanager
+def tracking(kind: str, config: Mapping[str, Any], reporter: Reporter,
+             job_id: int | None = None) -> Iterator[Tracked]:
+    """Run a job inside: its ``log_to`` (or ``LRLAB_LOG_TO``) trackers follow its reports, and
+    get its result once `Tracked.ended` says it; a job that raises is logged as failed."""
+    targets = resolve_targets(log_to_of(kind, config))
+    if not targets:
+        yield Tracked(reporter)
+        return
+    log = JobLog(kind, config, job_id, targets)
+    tracked = Tracked(TrackedReporter(reporter, log), log)
+    try:
+        yield tracked
+    finally:
+        log.finish(tracked.result, tracked.status)
+
+
+def log_ended_ladder(job: Any) -> threading.Thread | None:
+    """A ladder whose points ran as jobs, logged once it has ended: its run (which its points
+    are nested under) gets the verdict and the ladder's files. Written by a thread of its own,
+    so the page or worker that ended the ladder never waits on a tracker (not a daemon: a
+    command that ended it finishes the writing before it exits)."""
+    targets = resolve_targets(log_to_of("check", job.config))
+    if not targets:
+        return None
+    thread = threading.Thread(name=f"lrlab-trackers-check-{job.id}", target=lambda: JobLog(
+        "check", job.config, job.id, targets, background=False).finish(job.result, job.status))
+    thread.start()
+    return thread
