@@ -150,8 +150,11 @@ if job is None:
         put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
                for column, name in zip(c[1:], ("check.points", "check.span", "check.epochs",
                                                "check.fraction", "check.seeds"), strict=True)}
+        log_to = ui.log_to_widget(st, "check.log_to")
+        if setup is not None and log_to is not None:
+            setup = {**setup, "log_to": log_to}  # the ladder and each of its points
         config = None
-        if setup is not None and not blocked:
+        if setup is not None and not blocked and log_to is not None:
             try:
                 config = lr_check.with_budget(lr_check.from_range_test(
                     found.result, setup=setup, advice=advice, job=found.id), put)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lrlab.core.errors import LrlabError
+from lrlab.core.tracking_targets import parse_target
 from lrlab.jobs import kinds
 from lrlab.tasks.setups import is_task
+from lrlab.trackers import LOGGED_KINDS, export_run
 from lrlab.web import comparison, ui
 from lrlab.web.formats import status_line
 from lrlab.web.plots import range_test_result_figure, training_figure
@@ -38,7 +40,7 @@ if not picked:
     st.stop()
 picked = [store.get(j.id) for j in picked]  # the table holds headlines; these need curves too
 
-actions = st.columns(3)
+actions = st.columns(5)
 if actions[0].button("Cancel", disabled=not any(not j.is_finished for j in picked),
                      help="Ask the worker to stop the selected running or queued jobs."):
     for job in picked:
@@ -48,6 +50,19 @@ if actions[0].button("Cancel", disabled=not any(not j.is_finished for j in picke
 if actions[1].button("Delete", disabled=not all(j.is_finished for j in picked),
                      help="Delete the selected finished jobs and their metrics."):
     st.session_state["runs.confirm_delete"] = [j.id for j in picked]
+exportable = len(picked) == 1 and picked[0].is_finished and picked[0].kind in LOGGED_KINDS
+for column, tracker in zip(actions[2:4], ui.TRACKER_TITLES.items(), strict=True):
+    name, title = tracker
+    if column.button(f"Export to {title}", disabled=not exportable, key=f"runs.export.{name}",
+                     help=f"Write the selected finished job to {title} (its default place) as "
+                          "live logging would have: `lrlab export-run ID --to " + name + "`"):
+        try:
+            written = export_run(store, picked[0].id, name)
+        except LrlabError as exc:
+            st.error(f"Not exported: {exc}")
+        else:
+            st.success(f"Job {', '.join(f'#{i}' for i in written)} written to {title} "
+                       f"({parse_target(name).location()}).")
 if st.session_state.get("runs.confirm_delete"):
     ids = st.session_state["runs.confirm_delete"]
     st.warning(f"Delete {len(ids)} run(s) and their metrics? This cannot be undone.")

@@ -141,8 +141,12 @@ def draw_planned(schedule: Schedule, fit: dict) -> None:
 
 entry = task_setup.pick_task("training")
 config = image_form() if entry is None else task_form(entry)
+log_to = ui.log_to_widget(st, "training.log_to")
+if config is not None and log_to is not None:
+    config = {**config, "log_to": log_to}
 
-if st.button("Start training", type="primary", key="training.start", disabled=config is None):
+if st.button("Start training", type="primary", key="training.start",
+             disabled=config is None or log_to is None):
     try:
         job_id = ui.submit("train", config,
                            check=check_before_queueing if entry is None else None)

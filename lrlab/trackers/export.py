@@ -8,7 +8,7 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.tracking_targets import parse_target
-from lrlab.trackers.job_log import JobLog
+from lrlab.trackers.job_log import LOGGED_KINDS, JobLog
 
 
 def export_run(store: Any, job_id: int, to: str) -> list[int]:
@@ -19,7 +19,7 @@ def export_run(store: Any, job_id: int, to: str) -> list[int]:
     if not job.is_finished:
         raise LrlabError(f"job {job_id} is {job.status}: export it once it has ended (a "
                          "running job is logged live with --log-to)")
-    if job.kind not in ("find", "train", "check"):
+    if job.kind not in LOGGED_KINDS:
         raise LrlabError(f"job {job_id} is a {job.kind} job: only range tests, LR checks and "
                          "training runs are logged")
     written = [job_id]

@@ -32,6 +32,7 @@ from lrlab.core.errors import LrlabError
 from lrlab.core.tracking_targets import Target
 from lrlab.trackers.writers import JOB_TAG, MlflowWriter, TensorBoardWriter, as_text, ladder_run
 
+LOGGED_KINDS = ("find", "train", "check")  # the job kinds a tracker takes
 PREFIXES = {("find", "step"): "range_test/", ("train", "step"): "train/",
             ("train", "epoch"): "eval/", ("find", "epoch"): "range_test_epoch/"}
 FLUSH_S = 30.0  # how long a job's end waits for its trackers before moving on

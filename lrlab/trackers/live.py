@@ -12,7 +12,7 @@ from typing import Any
 
 from lrlab.core.reporting import Reporter
 from lrlab.core.tracking_targets import resolve_targets
-from lrlab.trackers.job_log import JobLog
+from lrlab.trackers.job_log import LOGGED_KINDS, JobLog
 
 
 def log_to_of(kind: str, config: Mapping[str, Any]) -> Any:
@@ -79,7 +79,7 @@ def tracking(kind: str, config: Mapping[str, Any], reporter: Reporter,
              job_id: int | None = None) -> Iterator[Tracked]:
     """Run a job inside: its ``log_to`` (or ``LRLAB_LOG_TO``) trackers follow its reports, and
     get its result once `Tracked.ended` says it; a job that raises is logged as failed."""
-    targets = resolve_targets(log_to_of(kind, config))
+    targets = resolve_targets(log_to_of(kind, config)) if kind in LOGGED_KINDS else []
     if not targets:
         yield Tracked(reporter)
         return

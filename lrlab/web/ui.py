@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from lrlab.core import options
+from lrlab.core.errors import LrlabError
 from lrlab.core.paths import allowed_data_dirs, confine_path, host_paths
 from lrlab.jobs import kinds
 from lrlab.jobs.supervisor import WorkerStatus, ensure_local_worker
@@ -217,6 +218,35 @@ def field_widget(container: Any, field: options.Field, key: str, default: Any = 
     if field.step is not None:
         kwargs["step"] = number(field.step)
     return container.number_input(label, **{**kwargs, **overrides})
+
+
+TRACKER_TITLES = {"tensorboard": "TensorBoard", "mlflow": "MLflow"}
+
+
+def log_to_widget(container: Any, key: str) -> list[str] | None:
+    """Where a job is logged besides the store: a choice of TensorBoard and MLflow at their
+    default places (and whatever LRLAB_LOG_TO names, chosen to start with); None, with a
+    sentence, when LRLAB_LOG_TO cannot be read."""
+    from lrlab.core.tracking_targets import default_targets, parse_target
+
+    try:
+        defaults = default_targets()
+    except LrlabError as exc:
+        container.warning(f"Log to: {exc}")
+        return None
+    choices = list(dict.fromkeys([*defaults, *TRACKER_TITLES]))
+
+    def title(text: str) -> str:
+        target = parse_target(text)
+        return TRACKER_TITLES[target.tracker] + ("" if target.where is None else " (LRLAB_LOG_TO)")
+
+    chosen = container.multiselect(
+        "Log to", choices, default=defaults, key=key, format_func=title,
+        help="Also log the job, live, where you look at your other runs; the store keeps "
+             "everything either way")
+    for text in chosen:
+        container.caption(f"{title(text)}: {parse_target(text).location()}")
+    return chosen
 
 
 def option_grid(fields: Sequence[tuple[str, str]], per_row: int = 4,

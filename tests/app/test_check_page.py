@@ -69,6 +69,7 @@ def test_a_ladder_is_queued_from_a_range_test(store: Store, sweep: dict) -> None
     at.number_input(key="check.points").set_value(3)
     at.number_input(key="check.epochs").set_value(1)
     at.number_input(key="check.seeds").set_value(2)
+    at.multiselect(key="check.log_to").select("tensorboard")
     at.run()
     budget = next(c.value for c in at.caption if c.value.startswith("Budget: "))
     # 3 points, 2 seeds; 1 epoch of 320 training digits at batch 32
@@ -80,6 +81,8 @@ def test_a_ladder_is_queued_from_a_range_test(store: Store, sweep: dict) -> None
     children = [store.get(i) for i in check.config["children"]]
     assert [c.config["seed"] for c in children] == [0, 1] * 3  # three points, two seeds each
     assert {c.config["origin"]["check"] for c in children} == {check.id}
+    assert check.config["setup"]["log_to"] == ["tensorboard"]  # the ladder and its points
+    assert {tuple(c.config["log_to"]) for c in children} == {("tensorboard",)}
     assert check.config["range_test"] == job_id
     peak = sweep["advice"]["onecycle"]["base_lr"]
     lrs = [p["lr"] for p in lr_check.points(check.config)]
