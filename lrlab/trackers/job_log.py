@@ -36,6 +36,7 @@ LOGGED_KINDS = ("find", "train", "check")  # the job kinds a tracker takes
 PREFIXES = {("find", "step"): "range_test/", ("train", "step"): "train/",
             ("train", "epoch"): "eval/", ("find", "epoch"): "range_test_epoch/"}
 FLUSH_S = 30.0  # how long a job's end waits for its trackers before moving on
+BATCH_S = 1.0  # metrics reach the trackers in batches at most this old (as the store's do)
 HIDDEN = ("schedule", "log_to", "origin", "children")  # not params: files, tags or noise
 
 
@@ -78,6 +79,9 @@ class JobLog:
         self.targets, self.parent = list(targets), parent
         self.name = name or run_name(kind, job_id)
         self.writers: dict[Target, Any] = {}
+        self.pending: list[tuple[int, dict[str, float], float]] = []
+        self.sent = time.monotonic()
+        self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         if parent is not None:
             self.failed, self.queue, self.queued = parent.failed, parent.queue, parent.queued
@@ -105,6 +109,7 @@ class JobLog:
     def finish(self, result: Mapping[str, Any] | None, status: str) -> None:
         """Log the result as the kind says and end every run; the job's own log then waits
         (at most FLUSH_S) for its writes to reach the trackers."""
+        self._send()
         self._each(lambda w: self._end(w, dict(result or {}), status))
         if self.thread is not None:
             self.queue.put(None)
@@ -117,9 +122,20 @@ class JobLog:
                  when: float | None) -> None:
         values = {metric_name(self.kind, scope, k): float(v) for k, v in metrics.items()
                   if isinstance(v, (int, float)) and math.isfinite(v)}
-        if values:
-            stamp = time.time() if when is None else when
-            self._each(lambda w: w.scalars(int(index), values, stamp))
+        if not values:
+            return
+        with self.lock:
+            self.pending.append((int(index), values, time.time() if when is None else when))
+        if self.queued and time.monotonic() - self.sent >= BATCH_S:
+            self._send()
+
+    def _send(self) -> None:
+        """Hand the metrics gathered so far to the trackers, as one batch each."""
+        with self.lock:
+            rows, self.pending = self.pending, []
+            self.sent = time.monotonic()
+        if rows:
+            self._each(lambda w: w.scalars(rows))
 
     def _open_or_warn(self, target: Target) -> None:
         try:
@@ -219,7 +235,7 @@ def _end_training(writer: Any, config: Mapping[str, Any], result: Mapping[str, A
     summary = result.get("summary") or {}
     numbers = {f"summary/{k}": float(v) for k, v in summary.items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-    writer.scalars(0, numbers, time.time())
+    writer.scalars([(0, numbers, time.time())])
     writer.tags({"stop_reason": str(summary.get("stop_reason"))})
     writer.file("config.json", _json(result.get("config") or config))
     if result.get("schedule") is not None:
@@ -239,7 +255,8 @@ def _end_ladder(writer: Any, result: Mapping[str, Any]) -> None:
     numbers = {"ladder/best_lr": best.get("lr"),
                "ladder/best_objective": best.get("final_objective",
                                                  best.get("final_val_top1"))}
-    writer.scalars(0, {k: float(v) for k, v in numbers.items() if v is not None}, time.time())
+    writer.scalars([(0, {k: float(v) for k, v in numbers.items() if v is not None},
+                     time.time())])
     writer.tags({"verdict": str(result.get("verdict", "")),
                  "objective": str(result.get("objective", "val_top1"))})
     writer.file("ladder.json", _json(result))

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,13 +19,14 @@ from lrlab.core.tracking_targets import Target
 
 EXPERIMENT = "lrlab"  # the MLflow experiment every job is logged under
 JOB_TAG = "lrlab.job"  # the store's job id, on every MLflow run (a ladder's children find it)
+Row = tuple[int, Mapping[str, float], float]  # (step, {name: value}, report time)
 MLFLOW_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 class Writer(Protocol):
     """One run in one tracker."""
 
-    def scalars(self, step: int, values: Mapping[str, float], when: float) -> None: ...
+    def scalars(self, rows: Sequence[Row]) -> None: ...
 
     def tags(self, values: Mapping[str, str]) -> None: ...
 
@@ -54,9 +55,10 @@ class TensorBoardWriter:
         self.writer = SummaryWriter(log_dir=str(self.folder))
         self.writer.add_text("config", "\n".join(f"    {k}: {v}" for k, v in params.items()), 0)
 
-    def scalars(self, step: int, values: Mapping[str, float], when: float) -> None:
-        for key, value in values.items():
-            self.writer.add_scalar(key, value, step, walltime=when)
+    def scalars(self, rows: Sequence[Row]) -> None:
+        for step, values, when in rows:
+            for key, value in values.items():
+                self.writer.add_scalar(key, value, step, walltime=when)
 
     def tags(self, values: Mapping[str, str]) -> None:
         for key, value in values.items():
@@ -125,12 +127,13 @@ class MlflowWriter:
         for start in range(0, len(items), 100):  # MLflow takes 100 params a batch
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
-    def scalars(self, step: int, values: Mapping[str, float], when: float) -> None:
+    def scalars(self, rows: Sequence[Row]) -> None:
         from mlflow.entities import Metric
 
-        stamp = int(when * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), stamp, step)
-                                                    for k, v in values.items()])
+        metrics = [Metric(k, float(v), int(when * 1000), step)
+                   for step, values, when in rows for k, v in values.items()]
+        for start in range(0, len(metrics), 1000):  # MLflow takes 1000 metrics a batch
+            self.client.log_batch(self.run_id, metrics=metrics[start:start + 1000])
 
     def tags(self, values: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -146,7 +149,7 @@ class MlflowWriter:
     def hparams(self, params: Mapping[str, float | str], metrics: Mapping[str, float]) -> None:
         """MLflow has no HParams view: the peak LR is a param of the point already, and the
         objective is kept as a metric the parent's chart compares across its children."""
-        self.scalars(0, {f"hparams/{k}": v for k, v in metrics.items()}, time.time())
+        self.scalars([(0, {f"hparams/{k}": v for k, v in metrics.items()}, time.time())])
 
     def close(self, status: str) -> None:
         self.client.set_terminated(self.run_id, {"succeeded": "FINISHED", "failed": "FAILED",

@@ -58,7 +58,8 @@ TARGETS: dict[str, Target] = {
 
 FORMS = ("auto", "native", "table")
 FILE_FORMATS = ("code", "json", "yaml")  # code: the target's own language; json/yaml: a file
-# its own tools read (where a target has one: `machine_form` in its module)
+# its own tools read (hf: TrainingArguments fields; keras: a serialized schedule), where a
+# target has one (`machine_form` in its module)
 
 
 def export(schedule: Schedule, target: str, form: str = "auto",

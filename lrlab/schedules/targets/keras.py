@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
+from lrlab.schedules.config import ScheduleError
 from lrlab.schedules.schedule import Schedule
 from lrlab.schedules.targets import Export
-from lrlab.schedules.targets.exactness import measure
+from lrlab.schedules.targets.exactness import APPROXIMATE, measure
 from lrlab.schedules.targets.table import lr_table
 
 FLOAT32_NOTE = ("Keras computes schedules in its floatx: exact with "
@@ -174,3 +176,21 @@ def export_native(s: Schedule, target: str) -> Export | None:
 def export_table(s: Schedule, target: str) -> Export:
     """PiecewiseConstantDecay holding lrlab's LR at every step."""
     return _export(s, target, table_schedule(lr_table(s)), table=True)
+
+
+def machine_form(result: Export, file_format: str) -> Export:
+    """The serialized schedule as JSON or YAML, what `keras.optimizers.schedules.deserialize`
+    reads (a table form is a PiecewiseConstantDecay holding every value); refused where the
+    chosen form is not exact."""
+    if result.exactness.label == APPROXIMATE:
+        raise ScheduleError(f"--format {file_format}: this Keras form is "
+                            f"{result.exactness.label}, and a file never trains another "
+                            "schedule; use --form auto (exact, via a table where needed)")
+    if file_format == "json":
+        text = json.dumps(result.args, indent=2) + "\n"
+    else:
+        import yaml
+
+        text = yaml.safe_dump(result.args, sort_keys=False)
+    return replace(result, text=text, filename=f"keras_schedule.{file_format}",
+                   mime="application/json" if file_format == "json" else "application/yaml")

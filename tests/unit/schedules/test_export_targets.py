@@ -451,3 +451,23 @@ def test_an_hf_file_is_refused_where_only_a_table_is_exact() -> None:
         export(schedule, "hf", file_format="json")
     with pytest.raises(ScheduleError, match=r"--format yaml: optax .* use --format code"):
         export(schedule, "optax", file_format="yaml")
+
+
+@pytest.mark.parametrize("file_format", ["json", "yaml"])
+def test_keras_files_deserialize_to_lrlabs_lr(libraries, file_format: str) -> None:
+    """The JSON/YAML form is what keras.optimizers.schedules.deserialize reads: native
+    classes and the table alike give every step lrlab's LR (float64)."""
+    import json
+
+    import yaml
+
+    keras = libraries["keras"]
+    for case in ("cosine, warmup from 0", "sgdr, plain", "onecycle, plain", "multistep, plain"):
+        schedule = Schedule.from_dict(CASES[case])
+        exported = export(schedule, "keras", file_format=file_format)
+        read = json.loads(exported.text) if file_format == "json" else yaml.safe_load(
+            exported.text)
+        built = keras.optimizers.schedules.deserialize(read)
+        got = [float(keras.ops.convert_to_numpy(built(t))) for t in range(N)]
+        np.testing.assert_allclose(got, schedule.lr(np.arange(N)), rtol=1e-9, atol=1e-15,
+                                   err_msg=case)
