@@ -19,8 +19,10 @@ job; a tracker that fails is named in one warning and dropped, and the store kee
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -30,7 +32,14 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.core.tracking_targets import Target
-from lrlab.trackers.writers import JOB_TAG, MlflowWriter, TensorBoardWriter, as_text, ladder_run
+from lrlab.trackers.writers import (
+    JOB_TAG,
+    MlflowWriter,
+    TensorBoardWriter,
+    as_text,
+    ladder_run,
+    load_library,
+)
 
 LOGGED_KINDS = ("find", "train", "check")  # the job kinds a tracker takes
 PREFIXES = {("find", "step"): "range_test/", ("train", "step"): "train/",
@@ -94,6 +103,11 @@ class JobLog:
                                                name=f"lrlab-trackers-{self.name}")
                 self.thread.start()
         for target in self.targets:
+            try:
+                load_library(target.tracker)
+            except Exception as exc:  # not installed, or broken: the job runs on
+                self._drop(target, exc)
+                continue
             self._do(lambda t=target: self._open_or_warn(t))
 
     def child(self, kind: str, config: Mapping[str, Any], name: str) -> JobLog:
@@ -197,6 +211,9 @@ class JobLog:
             action()
 
     def _drain(self) -> None:
+        # Linux schedules threads on their own: the training comes first
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while (action := self.queue.get()) is not None:
             action()
 
