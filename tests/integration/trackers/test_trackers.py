@@ -17,7 +17,7 @@ from jobs_helpers import WorkerProcess, wait_finished, wait_for
 import lrlab
 from lrlab.jobs import kinds
 from lrlab.store import Store
-from lrlab.trackers import TrackerWarning, metric_name
+from lrlab.trackers import TrackerWarning, export_run, metric_name
 
 pytestmark = pytest.mark.timeout(300)
 pytest.importorskip("mlflow")
@@ -200,6 +200,14 @@ def test_a_ladder_on_workers_nests_the_point_jobs_under_it(where: dict, tmp_path
             metrics = stored(store, child, "train")
             close({k: history(where["uri"], mlrun.info.run_id, k) for k in metrics}, metrics)
             assert (where["tb"] / f"check-{ladder_id}" / f"train-{child}").is_dir()
+        # exported afterwards, the ladder nests its point jobs the same way
+        other = f"sqlite:///{tmp_path / 'exported.db'}"
+        assert export_run(store, ladder_id, f"mlflow:{other}") == [ladder_id, *children]
+    exported = mlflow_runs(other)
+    top = exported[f"check-{ladder_id}"]
+    assert top.data.tags["verdict"] == parent.data.tags["verdict"]
+    assert {r.info.run_name for r in exported.values()
+            if r.data.tags.get("mlflow.parentRunId") == top.info.run_id} == nested
 
 
 def test_export_run_writes_a_finished_job_as_live_logging_did(where: dict,
@@ -226,6 +234,26 @@ def test_export_run_writes_a_finished_job_as_live_logging_did(where: dict,
     assert artifacts(other, exported.info.run_id) == artifacts(where["uri"], live.info.run_id)
     close(tb_scalars(tmp_path / "tb-exported" / f"train-{job}"),
           tb_scalars(where["tb"] / f"train-{job}"))
+    found = lrlab.find(TABULAR, epochs=2, num_points=30, log_to=where["log_to"],
+                       db=where["db"], **RUN)
+    with Store(where["db"]) as store:
+        export_run(store, found["job"], f"mlflow:{other}")
+    live, exported = (mlflow_runs(where["uri"])[f"find-{found['job']}"],
+                      mlflow_runs(other)[f"find-{found['job']}"])
+    for key in live.data.metrics:
+        assert history(other, exported.info.run_id, key) == history(
+            where["uri"], live.info.run_id, key), key
+    assert exported.data.tags["suggestion.consensus"] == live.data.tags["suggestion.consensus"]
+    assert artifacts(other, exported.info.run_id) == {"range_test.png", "result.json"}
+
+
+def test_lrlab_log_to_is_the_default_where_a_job_runs(where: dict,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LRLAB_LOG_TO", f"tensorboard:{where['tb']}")
+    logged = lrlab.train(TABULAR, epochs=1, lr=0.003, db=where["db"], **RUN)
+    assert tb_scalars(where["tb"] / f"train-{logged['job']}")["train/loss"]
+    unlogged = lrlab.train(TABULAR, epochs=1, lr=0.003, db=where["db"], log_to=[], **RUN)
+    assert not (where["tb"] / f"train-{unlogged['job']}").exists()  # [] is nowhere
 
 
 def test_an_unreachable_tracker_costs_the_job_one_warning(where: dict) -> None:
