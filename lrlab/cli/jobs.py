@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="set one config field (VALUE is read as YAML: 0.1, true, [1, 2], text); repeatable",
     )
     add_task_arguments(submit)
+    options.add_flags(submit, ("log_to",))
     submit.add_argument("--json", action="store_true",
                         help='print {"id", "kind", "status"} as JSON instead of the bare id')
     submit.add_argument("--db", help=DB_HELP)
@@ -161,6 +162,13 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             config = with_task(config, args)
         else:
             raise LrlabError(f"--task: a {args.kind} job takes no task")
+    if args.log_to is not None:  # where the kind keeps it: a train's own, a setup's
+        if args.kind in ("find", "check"):
+            config["setup"] = {**(config.get("setup") or {}), "log_to": args.log_to}
+        elif args.kind == "train":
+            config["log_to"] = args.log_to
+        else:
+            raise LrlabError(f"--log-to: a {args.kind} job is not logged to trackers")
     with Store(args.db) as store:
         job_id = submit(store, args.kind, config)
         workers = store.live_workers()

@@ -283,3 +283,23 @@ def test_trackers_are_named_in_one_sentence_when_misnamed(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert done.stderr.strip() == ("lrlab: error: log_to: expected tensorboard[:DIR] or "
                                    "mlflow[:URI], got 'wandb' (no tracker 'wandb')")
+
+
+def test_submit_carries_log_to_where_each_kind_keeps_it(where: dict, tmp_path: Path) -> None:
+    def lrlab_cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lrlab.cli", *argv, "--db", where["db"]],
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+
+    train = lrlab_cli("submit", "train", "--task", TABULAR, "--log-to", "tensorboard",
+                      "--log-to", "mlflow:sqlite:///x.db")
+    find = lrlab_cli("submit", "find", "--task", TABULAR, "--log-to", "mlflow")
+    assert train.returncode == 0 and find.returncode == 0, train.stderr + find.stderr
+    with Store(where["db"]) as store:
+        assert store.get(int(train.stdout)).config["log_to"] == ["tensorboard",
+                                                                 "mlflow:sqlite:///x.db"]
+        assert store.get(int(find.stdout)).config["setup"]["log_to"] == ["mlflow"]
+    queued = lrlab_cli("export-run", train.stdout.strip(), "--to", "tensorboard")
+    assert queued.returncode == 2
+    assert queued.stderr.strip() == (f"lrlab: error: job {train.stdout.strip()} is queued: "
+                                     "export it once it has ended (a running job is logged "
+                                     "live with --log-to)")
