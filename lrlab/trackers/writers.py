@@ -107,10 +107,21 @@ def mlflow_client(target: Target) -> Any:
         os.environ.setdefault(key, value)
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(target.location())
+    uri = target.location()
+    client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    return client, (experiment.experiment_id if experiment is not None
-                    else client.create_experiment(EXPERIMENT))
+    if experiment is not None:
+        return client, experiment.experiment_id
+    return client, client.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment keeps its files: beside a database URI's file (MLflow's own
+    default is ./mlruns in whatever folder the job runs in); a server chooses its own."""
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///")).expanduser()
+        return (database.parent.resolve() / f"{database.stem}-artifacts").as_uri()
+    return None
 
 
 class MlflowWriter:

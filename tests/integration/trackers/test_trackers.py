@@ -118,6 +118,9 @@ def test_a_training_run_is_logged_live_as_the_store_keeps_it(where: dict) -> Non
     close({k: history(where["uri"], mlrun.info.run_id, k) for k in metrics}, metrics)
     assert artifacts(where["uri"], mlrun.info.run_id) == {"config.json", "schedule.json",
                                                          "summary.json"}
+    kept = where["tb"].parent / "mlflow-artifacts"  # beside the database, not in the cwd
+    assert {p.name for p in kept.glob(f"{mlrun.info.run_id}/artifacts/*")} == {
+        "config.json", "schedule.json", "summary.json"}
 
 
 def test_a_range_test_is_logged_with_its_suggestions_and_figure(where: dict) -> None:
