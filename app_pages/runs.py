@@ -40,7 +40,7 @@ if not picked:
     st.stop()
 picked = [store.get(j.id) for j in picked]  # the table holds headlines; these need curves too
 
-actions = st.columns(5)
+actions = st.columns([1, 1, 2, 2])  # wide enough at 1280 px for the export labels
 if actions[0].button("Cancel", disabled=not any(not j.is_finished for j in picked),
                      help="Ask the worker to stop the selected running or queued jobs."):
     for job in picked:
@@ -51,7 +51,7 @@ if actions[1].button("Delete", disabled=not all(j.is_finished for j in picked),
                      help="Delete the selected finished jobs and their metrics."):
     st.session_state["runs.confirm_delete"] = [j.id for j in picked]
 exportable = len(picked) == 1 and picked[0].is_finished and picked[0].kind in LOGGED_KINDS
-for column, tracker in zip(actions[2:4], ui.TRACKER_TITLES.items(), strict=True):
+for column, tracker in zip(actions[2:], ui.TRACKER_TITLES.items(), strict=True):
     name, title = tracker
     if column.button(f"Export to {title}", disabled=not exportable, key=f"runs.export.{name}",
                      help=f"Write the selected finished job to {title} (its default place) as "

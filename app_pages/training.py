@@ -48,15 +48,7 @@ def image_form() -> dict | None:
     # Plain widgets, not a form: the model's size and the schedule below follow every change,
     # and only the button starts a run (Enter in a field starts nothing).
     put = ui.setup_header("training")
-    st.markdown("**Schedule**")
-    c = st.columns([3, 2])
-    source = c[0].radio("Schedule from", list(designer.SCHEDULE_SOURCES),
-                        format_func=designer.SCHEDULE_SOURCES.get,
-                        key=designer.source_key(task=False), horizontal=True,
-                        label_visibility="collapsed")
-    put["schedule_fit"] = ui.option_widget(c[1], "schedule_fit", "training.schedule_fit",
-                                           disabled=source == "tricks")
-    upload = schedule_upload(source)
+    source, put["schedule_fit"], upload = schedule_row(task=False)
     # A given schedule carries its own peak, warmup and decay: the tricks' fields for them do
     # not apply, and are shown locked rather than with numbers the run would ignore.
     locked = ui.SCHEDULE_ONLY if source != "tricks" else ()
@@ -90,15 +82,7 @@ def task_form(entry: TaskEntry) -> dict | None:
     while it cannot run), its schedule drawn as the run will step through it once the
     task's updates are known."""
     args = task_setup.arg_fields("training", entry)
-    st.markdown("**Schedule**")
-    c = st.columns([3, 2])
-    source = c[0].radio("Schedule from", list(designer.TASK_SCHEDULE_SOURCES),
-                        format_func=designer.TASK_SCHEDULE_SOURCES.get,
-                        key=designer.source_key(task=True), horizontal=True,
-                        label_visibility="collapsed")
-    fit_mode = ui.option_widget(c[1], "schedule_fit", "training.t.fit",
-                                disabled=source == "constant")
-    upload = schedule_upload(source)
+    source, fit_mode, upload = schedule_row(task=True)
     put = task_setup.task_fields(
         "training", task_setup.TRAIN_FIELDS,
         locked=() if source == "constant" else ("optimizer.lr",),
@@ -124,13 +108,22 @@ def task_form(entry: TaskEntry) -> dict | None:
     return config
 
 
-def schedule_upload(source: str) -> Callable[[], tuple[str, str] | None]:
-    """The file uploader when the schedule comes from a file; a function giving (name, text)
-    of the upload, or None."""
+def schedule_row(task: bool) -> tuple[str, str, Callable[[], tuple[str, str] | None]]:
+    """Where the schedule comes from, what to do when its length is not the run's (off when
+    no schedule is given: the tricks' own, or a task's constant LR), and a function giving the
+    uploaded file's (name, text) when it comes from a file."""
+    sources = designer.TASK_SCHEDULE_SOURCES if task else designer.SCHEDULE_SOURCES
+    st.markdown("**Schedule**")
+    c = st.columns([3, 2])
+    source = c[0].radio("Schedule from", list(sources), format_func=sources.get,
+                        key=designer.source_key(task), horizontal=True,
+                        label_visibility="collapsed")
+    fit = ui.option_widget(c[1], "schedule_fit", "training.t.fit" if task else
+                           "training.schedule_fit", disabled=source in ("tricks", "constant"))
     upload = (st.file_uploader("Schedule file", type=["json", "yaml", "yml"],
                                key="training.schedule_file") if source == "file" else None)
-    return lambda: (None if upload is None else
-                    (upload.name, upload.getvalue().decode("utf-8", errors="replace")))
+    return source, fit, lambda: (None if upload is None else (
+        upload.name, upload.getvalue().decode("utf-8", errors="replace")))
 
 
 def draw_planned(schedule: Schedule, fit: dict) -> None:

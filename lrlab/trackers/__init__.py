@@ -5,7 +5,7 @@ lrlab.trackers.job_log; where to: lrlab.core.tracking_targets.
 
 from lrlab.trackers.export import export_run
 from lrlab.trackers.job_log import LOGGED_KINDS, JobLog, TrackerWarning, metric_name
-from lrlab.trackers.live import TrackedReporter, log_ended_ladder, tracking
+from lrlab.trackers.live import log_ended_ladder, tracking
 
-__all__ = ["LOGGED_KINDS", "JobLog", "TrackedReporter", "TrackerWarning", "export_run",
-           "log_ended_ladder", "metric_name", "tracking"]
+__all__ = ["LOGGED_KINDS", "JobLog", "TrackerWarning", "export_run", "log_ended_ladder",
+           "metric_name", "tracking"]

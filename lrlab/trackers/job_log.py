@@ -77,7 +77,8 @@ def run_name(kind: str, job_id: int | None) -> str:
 
 
 class JobLog:
-    """One job's runs in its trackers. `background=False` writes in the caller's thread (an
+    """One job's runs in its trackers, fed as a reporter (a job's reporter and its log are
+    joined by lrlab.core.reporting.Tee). `background=False` writes in the caller's thread (an
     export, where nothing waits on it). A `parent`'s child is nested under its runs and
     written by its thread (a point of a ladder run in one process)."""
 
@@ -119,6 +120,13 @@ class JobLog:
 
     def epoch(self, epoch: int, metrics: Mapping[str, float], when: float | None = None) -> None:
         self._scalars("epoch", epoch, metrics, when)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """A reporter's progress: the trackers keep metrics only."""
+
+    def should_stop(self) -> bool:
+        """A tracker never stops a job."""
+        return False
 
     def finish(self, result: Mapping[str, Any] | None, status: str) -> None:
         """Log the result as the kind says and end every run; the job's own log then waits

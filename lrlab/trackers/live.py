@@ -1,46 +1,27 @@
-"""Logging a job as it runs: its reporter feeds the trackers too, and its end logs its result.
+"""Logging a job as it runs: its reporter and its trackers' log hear the same reports (a Tee),
+and its end logs its result.
 Every place a job runs (a worker's child, `lrlab find|check|train`, `lrlab.find|check|train`)
 wraps it in `tracking`; a ladder whose points ran on workers is logged when it ends."""
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrlab.core.reporting import Reporter
+from lrlab.core.errors import LrlabError
+from lrlab.core.reporting import Reporter, Tee
 from lrlab.core.tracking_targets import resolve_targets
-from lrlab.trackers.job_log import LOGGED_KINDS, JobLog
+from lrlab.trackers.job_log import LOGGED_KINDS, JobLog, TrackerWarning
 
 
 def log_to_of(kind: str, config: Mapping[str, Any]) -> Any:
     """A job's ``log_to``: its training config's, or its setup's (a range test, a ladder)."""
     setup = config.get("setup") if kind in ("find", "check") else config
     return (setup or {}).get("log_to") if isinstance(setup, Mapping) else None
-
-
-class TrackedReporter:
-    """Hands every report to the job's own reporter first (the store, the terminal), then to
-    its trackers' log (queued: never waited on)."""
-
-    def __init__(self, inner: Reporter, log: JobLog) -> None:
-        self.inner, self.log = inner, log
-
-    def step(self, step: int, metrics: Mapping[str, float]) -> None:
-        self.inner.step(step, metrics)
-        self.log.step(step, metrics)
-
-    def epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        self.inner.epoch(epoch, metrics)
-        self.log.epoch(epoch, metrics)
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        self.inner.progress(fraction, message)
-
-    def should_stop(self) -> bool:
-        return self.inner.should_stop()
 
 
 @dataclass
@@ -66,7 +47,7 @@ class Tracked:
         child = self.log.child("train", config, f"point-{len(self.points)}-lr{lr:.4g}-seed"
                                                 f"{config.get('seed', 0)}")
         try:
-            result = train(TrackedReporter(reporter, child))
+            result = train(Tee(reporter, child))
         except BaseException:
             child.finish(None, "failed")
             raise
@@ -79,12 +60,16 @@ def tracking(kind: str, config: Mapping[str, Any], reporter: Reporter,
              job_id: int | None = None) -> Iterator[Tracked]:
     """Run a job inside: its ``log_to`` (or ``LRLAB_LOG_TO``) trackers follow its reports, and
     get its result once `Tracked.ended` says it; a job that raises is logged as failed."""
-    targets = resolve_targets(log_to_of(kind, config)) if kind in LOGGED_KINDS else []
+    try:
+        targets = resolve_targets(log_to_of(kind, config)) if kind in LOGGED_KINDS else []
+    except LrlabError as exc:  # LRLAB_LOG_TO that cannot be read never fails a job
+        warnings.warn(TrackerWarning(f"lrlab: not logging this job: {exc}"), stacklevel=3)
+        targets = []
     if not targets:
         yield Tracked(reporter)
         return
     log = JobLog(kind, config, job_id, targets)
-    tracked = Tracked(TrackedReporter(reporter, log), log)
+    tracked = Tracked(Tee(reporter, log), log)
     try:
         yield tracked
     finally:

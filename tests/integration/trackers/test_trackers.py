@@ -306,3 +306,13 @@ def test_submit_carries_log_to_where_each_kind_keeps_it(where: dict, tmp_path: P
     assert queued.stderr.strip() == (f"lrlab: error: job {train.stdout.strip()} is queued: "
                                      "export it once it has ended (a running job is logged "
                                      "live with --log-to)")
+
+
+def test_an_unreadable_lrlab_log_to_warns_and_the_job_runs(where: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LRLAB_LOG_TO", "wandb")
+    with pytest.warns(TrackerWarning, match="not logging this job: LRLAB_LOG_TO: expected "
+                                            r"tensorboard\[:DIR\] or mlflow\[:URI\]"):
+        run = lrlab.train(TABULAR, epochs=1, lr=0.003, db=where["db"], **RUN)
+    with Store(where["db"]) as store:
+        assert store.get(run["job"]).status == "succeeded"
