@@ -20,21 +20,62 @@ class OptimizerInfo:
 
     name: str
     title: str
-    cls: str  # "torch.optim.SGD", or a bare name: a class of lrlab.tasks.optimizers
+    cls: str  # "torch.optim.SGD", "prodigyopt.Prodigy", or a bare name: lrlab.tasks.optimizers
     family: Literal["sgd", "adam"]  # `momentum` is SGD's momentum, or Adam's β1 (betas)
     decay: Literal["l2", "lr", "schedule"]  # what an update's weight decay removes: see DECAY
     scaling_rule: Literal["linear", "sqrt"]  # how its LR follows the batch (Goyal; Malladi)
+    takes: tuple[str, ...] = ("momentum", "nesterov", "weight_decay")  # of the optimizer section
+    # -- an optimizer that sets its own step size (an LR-free baseline) --------------------------
+    lr_free: bool = False  # its `lr` is a multiplier of the step size it finds (1.0: as is)
+    default_lr: float | None = None  # the paper's LR, what a baseline trains at
+    fixed: tuple[tuple[str, object], ...] = ()  # constructor arguments its paper recommends
+    step_size: Literal["d*lr", "eta"] | None = None  # the step size it chose, read per update
+    averaged: bool = False  # Schedule-Free: evaluate at its averaged weights (optimizer.eval())
+    package: str | None = None  # the PyPI package it comes from (extra: lrlab[lrfree])
+    source: str = ""  # where its defaults come from
 
     @property
     def has_betas(self) -> bool:
-        return self.family == "adam"
+        return "betas" in self.takes
+
+    @property
+    def has_momentum(self) -> bool:
+        """Whether it takes SGD's momentum or Adam's β1 (DoG takes neither)."""
+        return self.has_betas or "momentum" in self.takes
 
 
+ADAM = ("betas", "weight_decay")
 OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
     OptimizerInfo("sgd", "SGD", "torch.optim.SGD", "sgd", "l2", "linear"),
     OptimizerInfo("sgdw", "SGDW (decoupled weight decay)", "SGDW", "sgd", "schedule", "linear"),
-    OptimizerInfo("adam", "Adam", "torch.optim.Adam", "adam", "l2", "sqrt"),
-    OptimizerInfo("adamw", "AdamW", "torch.optim.AdamW", "adam", "lr", "sqrt"),
+    OptimizerInfo("adam", "Adam", "torch.optim.Adam", "adam", "l2", "sqrt", ADAM),
+    OptimizerInfo("adamw", "AdamW", "torch.optim.AdamW", "adam", "lr", "sqrt", ADAM),
+    OptimizerInfo("schedulefree_adamw", "Schedule-Free AdamW", "schedulefree.AdamWScheduleFree",
+                  "adam", "lr", "sqrt", ADAM, lr_free=True, default_lr=0.0025, averaged=True,
+                  package="schedulefree",
+                  source="Defazio et al. 2024, 'The Road Less Scheduled'; its package's defaults "
+                         "(lr 0.0025, betas 0.9/0.999, warmup)"),
+    OptimizerInfo("schedulefree_sgd", "Schedule-Free SGD", "schedulefree.SGDScheduleFree",
+                  "sgd", "lr", "linear", ("momentum", "weight_decay"), lr_free=True,
+                  default_lr=1.0, averaged=True,
+                  package="schedulefree",
+                  source="Defazio et al. 2024; its package's defaults (lr 1.0, momentum 0.9, "
+                         "warmup)"),
+    OptimizerInfo("prodigy", "Prodigy", "prodigyopt.Prodigy", "adam", "lr", "sqrt", ADAM,
+                  lr_free=True, default_lr=1.0, fixed=(("decouple", True),), step_size="d*lr",
+                  package="prodigyopt",
+                  source="Mishchenko & Defazio 2024, 'Prodigy'; its README (lr 1.0, decoupled "
+                         "weight decay, cosine annealing)"),
+    OptimizerInfo("dadapt_adam", "D-Adaptation Adam", "dadaptation.DAdaptAdam", "adam", "lr",
+                  "sqrt", ADAM, lr_free=True, default_lr=1.0, fixed=(("decouple", True),),
+                  step_size="d*lr", package="dadaptation",
+                  source="Defazio & Mishchenko 2023, 'Learning-Rate-Free Learning by "
+                         "D-Adaptation'; its README (lr 1.0, decoupled weight decay)"),
+    OptimizerInfo("dog", "DoG", "dog.DoG", "sgd", "l2", "linear", ("weight_decay",),
+                  lr_free=True, default_lr=1.0,
+                  fixed=(("reps_rel", 1e-6),), step_size="eta", package="dog-optimizer",
+                  source="Ivgi, Hinder & Carmon 2023, 'DoG is SGD's Best Friend' (lr 1.0, "
+                         "r_eps 1e-6)"),
 )}
 
 # What each kind of weight decay removes per update (ηₜ: the schedule's multiplier).

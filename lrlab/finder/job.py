@@ -23,6 +23,7 @@ from typing import Any
 from lrlab import __version__
 from lrlab.core import options
 from lrlab.core.errors import LrlabError
+from lrlab.core.optimizer_table import optimizer_info
 from lrlab.core.reporting import Reporter
 from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.finder.curves import RANGE_TEST_FORMAT as FORMAT
@@ -80,6 +81,11 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if setup["nproc"] != 1:
         raise LrlabError("setup.nproc: a range test runs in one process; it sweeps the same "
                          "global batch as the data-parallel run would (nproc: 1)")
+    info = optimizer_info(setup["optimizer"]["name"], "setup.optimizer.name")
+    if info.lr_free and not info.averaged:
+        raise LrlabError(f"setup.optimizer.name: {info.name} ({info.title}) sets its own step "
+                         "size, so a range test has no LR to sweep; train it at its paper's LR "
+                         f"({info.default_lr:g}) as it is")
     return {"setup": setup, **sweep}
 
 

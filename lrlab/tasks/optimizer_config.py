@@ -22,14 +22,15 @@ def validate_optimizer(value: Any) -> dict[str, Any]:
     refuse_unknown(opt, OPTIMIZER_DEFAULTS, "optimizer")
     opt = options.check(opt, ("name", "lr", "momentum", "weight_decay", "nesterov"), "optimizer")
     info = optimizer_info(opt["name"], "optimizer.name")
-    if opt["nesterov"] and (info.family != "sgd" or opt["momentum"] == 0):
-        raise LrlabError("optimizer.nesterov: needs SGD with momentum > 0")
+    if opt["nesterov"] and ("nesterov" not in info.takes or opt["momentum"] == 0):
+        raise LrlabError("optimizer.nesterov: needs SGD or SGDW with momentum > 0")
     if opt["betas"] is not None:
         betas = opt["betas"]
         if (not isinstance(betas, (list, tuple)) or len(betas) != 2
                 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise LrlabError(f"optimizer.betas: expected two numbers in [0, 1), got {betas!r}")
         if not info.has_betas:
-            raise LrlabError("optimizer.betas: only Adam and AdamW have betas; SGD uses momentum")
+            raise LrlabError(f"optimizer.betas: {info.title} has no betas (only the Adam "
+                             "family has); SGD's kind uses momentum")
         opt["betas"] = [float(b) for b in betas]
     return opt

@@ -106,9 +106,16 @@ class SGDW(torch.optim.Optimizer):
 
 
 def optimizer_class(info: OptimizerInfo) -> type[torch.optim.Optimizer]:
-    """The class a row names: "torch.optim.SGD", or a bare name defined in this module."""
+    """The class a row names: "torch.optim.SGD", "prodigyopt.Prodigy", or a bare name defined
+    in this module. An LR-free optimizer's package missing is one sentence naming the extra."""
     module, _, name = info.cls.rpartition(".")
-    return getattr(importlib.import_module(module), name) if module else globals()[name]
+    if not module:
+        return globals()[name]
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError:
+        raise LrlabError(f"optimizer.name: {info.name} ({info.title}) needs the package "
+                         f"{info.package}; pip install 'lrlab[lrfree]'") from None
 
 
 def create_optimizer(
@@ -153,8 +160,29 @@ def optimizer_over(groups: list[dict[str, Any]], settings: Mapping[str, Any],
     groups = [{**{k: v for k, v in g.items() if k != "lr_scale"},
                "lr": lr * float(g.get("lr_scale", 1.0))} for g in groups]
     cls = optimizer_class(info)
-    if not info.has_betas:
-        return cls(groups, lr=lr, momentum=settings["momentum"],
-                   nesterov=bool(settings.get("nesterov")), weight_decay=settings["weight_decay"])
-    betas = tuple(settings.get("betas") or (settings["momentum"], ADAM_BETA2))
-    return cls(groups, lr=lr, betas=betas, weight_decay=settings["weight_decay"])
+    given = {"momentum": settings["momentum"], "nesterov": bool(settings.get("nesterov")),
+             "weight_decay": settings["weight_decay"],
+             "betas": tuple(settings.get("betas") or (settings["momentum"], ADAM_BETA2))}
+    optimizer = cls(groups, lr=lr, **{k: given[k] for k in info.takes}, **dict(info.fixed))
+    optimizer.lrlab_info = info  # what step_size and the averaged-weights switch read
+    if info.averaged:
+        optimizer.train()  # Schedule-Free steps only in its train mode
+    return optimizer
+
+
+def info_of(optimizer: torch.optim.Optimizer) -> OptimizerInfo | None:
+    """The table's row of an optimizer lrlab built (None for one built elsewhere)."""
+    return getattr(optimizer, "lrlab_info", None)
+
+
+def step_size(optimizer: torch.optim.Optimizer) -> float | None:
+    """The step size an LR-free optimizer chose for the update it just made: Prodigy's and
+    D-Adaptation's d·lr, DoG's η; None for the others (their step is the schedule's LR)."""
+    info = info_of(optimizer)
+    if info is None or info.step_size is None:
+        return None
+    group = optimizer.param_groups[0]
+    if info.step_size == "d*lr":
+        return float(group["d"]) * float(group["lr"])
+    eta = group.get("eta")  # DoG sets it at its first step
+    return None if eta is None else float(eta[0])

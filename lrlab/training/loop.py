@@ -4,19 +4,24 @@ metrics to a reporter, cooperative cancel between steps and a clear stop on a no
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import torch
 from torch import nn
 
 from lrlab.core.precision import Precision
 from lrlab.core.reporting import NullReporter, Reporter
-from lrlab.tasks.optimizers import SGDW
+from lrlab.tasks.optimizers import SGDW, info_of, step_size
 from lrlab.training.ranks import Rank
+
+BATCHNORM_BATCHES = 50  # training batches that re-measure BatchNorm at averaged weights
 
 FP32 = Precision(name="fp32", device_type="cpu")
 
@@ -71,6 +76,37 @@ def current_decay(optimizer: torch.optim.Optimizer) -> float:
     if isinstance(optimizer, SGDW):
         return SGDW.decay_multiplier(group) * decay
     return float(group["lr"]) * decay
+
+
+@contextmanager
+def evaluation_weights(optimizer: torch.optim.Optimizer,
+                       recalibrate: Callable[[], None] | None = None) -> Iterator[None]:
+    """Evaluate at the weights the optimizer means: Schedule-Free's averaged ones (its eval()),
+    with the model's BatchNorm statistics recomputed there by `recalibrate` (its README's
+    recipe), then train on from where it was (train()). Any other optimizer: as they are."""
+    info = info_of(optimizer)
+    if info is None or not info.averaged:
+        yield
+        return
+    optimizer.eval()
+    try:
+        if recalibrate is not None:
+            recalibrate()
+        yield
+    finally:
+        optimizer.train()
+
+
+def recompute_batchnorm(model: nn.Module, batches: Iterable[Any],
+                        forward: Callable[[Any], Any], limit: int = BATCHNORM_BATCHES) -> None:
+    """BatchNorm's running statistics measured afresh at the current weights, from up to
+    `limit` training batches (a model without BatchNorm is left alone)."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    model.train()
+    with torch.no_grad():
+        for batch in itertools.islice(batches, limit):
+            forward(batch)
 
 
 @torch.no_grad()
@@ -205,8 +241,11 @@ def run_epochs(
         if sums is None:
             return result
         metrics = _epoch_metrics(loop, sums, result)
-        metrics.update(evaluate(model, val_batches, loop.precision, memory_format,
-                                None if ranks is None else ranks.all_sum))
+        with evaluation_weights(optimizer, lambda: recompute_batchnorm(
+                model, train_batches, lambda batch: model(batch[0].contiguous(
+                    memory_format=memory_format)))):
+            metrics.update(evaluate(model, val_batches, loop.precision, memory_format,
+                                    None if ranks is None else ranks.all_sum))
         metrics["epoch_time"] = time.perf_counter() - start
         metrics["elapsed_s"] = time.perf_counter() - loop_start
         loop.reporter.epoch(epoch, metrics)
@@ -252,6 +291,7 @@ def _update_step(loop: _Loop, x: torch.Tensor, y: torch.Tensor, epoch: int, sums
                               f"(epoch {epoch + 1}, lr {lr:.3g})")
         return False
     grad_norm = _update(loss, optimizer, loop.scaler, loop.params, loop.grad_clip)
+    chosen = step_size(optimizer)
     if loop.feeds_metric:  # the schedule advances on every update, a skipped fp16 one too
         loop.scheduler.step(loss_value)
     else:
@@ -264,7 +304,8 @@ def _update_step(loop: _Loop, x: torch.Tensor, y: torch.Tensor, epoch: int, sums
     loop.reporter.step(step, {"loss": loss_value, "lr": lr, "momentum": momentum,
                               "weight_decay": decay, "batch": float(y.shape[0]),
                               "grad_norm": float(grad_norm),
-                              "images_per_s": y.shape[0] / max(elapsed, 1e-9)})
+                              "images_per_s": y.shape[0] / max(elapsed, 1e-9),
+                              **({} if chosen is None else {"step_size": chosen})})
     result.steps_done = step + 1
     return True
 

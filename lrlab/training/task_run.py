@@ -25,12 +25,18 @@ from lrlab.core.precision import Precision, resolve_precision
 from lrlab.core.reporting import Reporter
 from lrlab.schedules import Schedule
 from lrlab.tasks.loading import build_task
-from lrlab.tasks.optimizers import optimizer_over, task_groups
+from lrlab.tasks.optimizers import optimizer_over, step_size, task_groups
 from lrlab.tasks.protocol import Task, batches_in, to_device
 from lrlab.tasks.task_config import planned_schedule, planned_updates, updates_per_epoch
 from lrlab.tasks.train_format import FORMAT
 from lrlab.training import run_folder
-from lrlab.training.loop import apply_gradients, current_decay, current_momentum
+from lrlab.training.loop import (
+    apply_gradients,
+    current_decay,
+    current_momentum,
+    evaluation_weights,
+    recompute_batchnorm,
+)
 from lrlab.training.ranks import Rank
 
 WEIGHTS = "weights.pt"  # a state_dict only: torch.load(weights_only=True) opens it
@@ -207,13 +213,15 @@ def _train(run: _Run, reporter: Reporter) -> None:
             run.stop_reason = f"non-finite loss ({value}) at update {run.steps} (lr {lr:.3g})"
             return
         norm = apply_gradients(run.optimizer, scaler, params, run.cfg["grad_clip"])
+        chosen = step_size(run.optimizer)
         if run.scheduler.plateau is not None:  # fed each update's loss, as the image loop does
             run.scheduler.step(value)
         else:
             run.scheduler.step()
         run.train_seconds += time.perf_counter() - t0
         reporter.step(run.steps, {"loss": value, "lr": lr, "momentum": momentum,
-                                  "weight_decay": decay, "grad_norm": float(norm)})
+                                  "weight_decay": decay, "grad_norm": float(norm),
+                                  **({} if chosen is None else {"step_size": chosen})})
         run.steps += 1
         since, losses = since + 1, losses + value
         reporter.progress(run.steps / run.total, f"update {run.steps}/{run.total}")
@@ -228,8 +236,15 @@ def _train(run: _Run, reporter: Reporter) -> None:
 def _evaluate(run: _Run, epoch: float, train_loss: float | None) -> dict[str, float]:
     """The task's metrics now (the objective among them), with where the run stands."""
     spec, objective = run.cfg["task"]["spec"], run.task.objective
+    model = run.task.model
+
+    def recalibrate() -> None:  # BatchNorm at an averaged optimizer's evaluation weights
+        recompute_batchnorm(model, iter(run.task.train),
+                            lambda batch: run.task.loss_of(model, to_device(batch, run.device)))
+
     try:
-        metrics = run.task.metrics(run.task.model, run.device)
+        with evaluation_weights(run.optimizer, recalibrate):
+            metrics = run.task.metrics(model, run.device)
     except LrlabError as exc:
         raise LrlabError(f"task {spec!r}: {exc}") from None
     except Exception as exc:  # the user's evaluate failed

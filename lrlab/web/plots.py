@@ -206,6 +206,8 @@ TASK_STEP_PANELS = (
     ("grad_norm", "step", "gradient norm"),
 )
 _WHERE = ("step", "epoch")  # an evaluation's position, not a metric
+# The step size an LR-free optimizer chose (Prodigy's d·lr, DoG's η), drawn beside the LR.
+STEP_SIZE_PANEL = ("step_size", "step", "step size it chose")
 IMAGE_AXES = {"step": "step", "epoch": "epoch"}
 TASK_AXES = {"step": "update", "epoch": "evaluation"}  # a task evaluates by epoch or by updates
 
@@ -228,6 +230,8 @@ def training_figure(runs: Sequence[tuple[str, Series]], tasks: bool = False) -> 
     and a comparison of finished ones.
     """
     panels, axes = (task_panels(runs), TASK_AXES) if tasks else (TRAINING_PANELS, IMAGE_AXES)
+    if any(("step", "step_size") in series for _, series in runs):  # an LR-free optimizer's
+        panels = (*panels[:2], STEP_SIZE_PANEL, *panels[2:])  # beside the LR
     titles = [title for _, _, title in panels]
     rows = max(1, -(-len(panels) // 4))
     fig = make_subplots(rows=rows, cols=4, subplot_titles=titles,
