@@ -30,7 +30,7 @@ def validate_optimizer(value: Any) -> dict[str, Any]:
                 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise LrlabError(f"optimizer.betas: expected two numbers in [0, 1), got {betas!r}")
         if not info.has_betas:
-            raise LrlabError(f"optimizer.betas: {info.title} has no betas (only the Adam "
-                             "family has); SGD's kind uses momentum")
+            raise LrlabError(f"optimizer.betas: only the Adam family takes betas, not "
+                             f"{info.title}")
         opt["betas"] = [float(b) for b in betas]
     return opt

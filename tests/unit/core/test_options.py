@@ -28,7 +28,8 @@ from lrlab.tasks.image.models import MODELS
         ("optimizer.lr", 0, "optimizer.lr: expected a number in (0, 100], got 0"),
         ("optimizer.lr", True, "optimizer.lr: expected a number, got True"),
         ("optimizer.name", "lion",
-         "optimizer.name: expected one of sgd, sgdw, adam, adamw, got 'lion'"),
+         "optimizer.name: expected one of sgd, sgdw, adam, adamw, schedulefree_adamw, "
+         "schedulefree_sgd, prodigy, dadapt_adam, dog, got 'lion'"),
         ("tricks.cosine", "yes", "tricks.cosine: expected true or false, got 'yes'"),
         ("data_root", 3, "data_root: expected text, got 3"),
         ("model", "resnet1000", "model: expected one of small_cnn, resnet18"),
