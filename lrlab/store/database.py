@@ -4,6 +4,8 @@ through SQLAlchemy Core; transactions that write take the lock up front on SQLit
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,7 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -88,6 +90,26 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         mode = "IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "DEFERRED"
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+WAL_PATIENCE_S = 30.0
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL (a setting the file keeps). Two processes opening a
+    fresh store at once (the app and its worker, a notebook and a page) can both try; the
+    switch needs the file to themselves, and SQLite answers "locked" at once rather than
+    waiting out the busy timeout, so it is tried again until it is done or already is."""
+    deadline = time.monotonic() + WAL_PATIENCE_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # the other opener holds the file for a moment
 
 
 class Database:
