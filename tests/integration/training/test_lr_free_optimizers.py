@@ -55,6 +55,20 @@ def _by_hand(name: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
     return dog.DoG(params, lr=1.0, weight_decay=0.01, reps_rel=1e-6)
 
 
+def _record_modes(monkeypatch: pytest.MonkeyPatch, cls: type) -> list[str]:
+    """Every train() and eval() call on a Schedule-Free class, in order (the list it fills)."""
+    seen: list[str] = []
+    for mode in ("train", "eval"):
+        original = getattr(cls, mode)
+
+        def record(self, _original=original, _mode=mode):
+            seen.append(_mode)
+            return _original(self)
+
+        monkeypatch.setattr(cls, mode, record)
+    return seen
+
+
 def _task(model: nn.Module, evaluate=None) -> Task:
     torch.manual_seed(1)
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
@@ -100,15 +114,7 @@ def test_schedule_free_evaluates_at_its_averaged_weights(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import schedulefree
 
-    seen: list[str] = []
-    for mode in ("train", "eval"):
-        original = getattr(schedulefree.AdamWScheduleFree, mode)
-
-        def record(self, _original=original, _mode=mode):
-            seen.append(_mode)
-            return _original(self)
-
-        monkeypatch.setattr(schedulefree.AdamWScheduleFree, mode, record)
+    seen = _record_modes(monkeypatch, schedulefree.AdamWScheduleFree)
 
     def evaluate(model: nn.Module, batches) -> dict[str, float]:
         seen.append("evaluate")
@@ -174,15 +180,7 @@ def test_the_image_classification_trains_them_too(monkeypatch: pytest.MonkeyPatc
 
     from lrlab.training.job import train
 
-    seen: list[str] = []
-    for mode in ("train", "eval"):
-        original = getattr(schedulefree.SGDScheduleFree, mode)
-
-        def record(self, _original=original, _mode=mode):
-            seen.append(_mode)
-            return _original(self)
-
-        monkeypatch.setattr(schedulefree.SGDScheduleFree, mode, record)
+    seen = _record_modes(monkeypatch, schedulefree.SGDScheduleFree)
     base = {"model": "small_cnn", "dataset": "digits", "limit": 128, "batch_size": 32,
             "epochs": 2, "device": "cpu", "precision": "fp32"}
     result = train({**base, "optimizer": {"name": "schedulefree_sgd", "lr": 1.0},
