@@ -12,9 +12,7 @@ from lrlab.finder.importers import is_imported
 from lrlab.finder.job import finder_setup
 from lrlab.jobs import kinds
 from lrlab.store import Job
-from lrlab.tasks.catalog import where_registered
-from lrlab.tasks.setups import is_task
-from lrlab.web import designer, task_setup, ui
+from lrlab.web import task_setup, ui
 from lrlab.web.monitor import JobFollower
 from lrlab.web.plots import ladder_figure
 
@@ -54,32 +52,8 @@ def imported_setup(imported: dict) -> dict:
 def adopt_best(ladder_job: Job) -> None:
     """Button callback: the Training page with the ladder's setup at its best peak LR."""
     best = lr_check.best_training_config(ladder_job.config, ladder_job.result)
-    task = is_task(best)
-    if task:
-        task_setup.load_task_setup(state, "training", best)
-    else:
-        state["training.task"] = task_setup.IMAGE
-        ui.load_setup(state, "training", best)
-    state["training.origin"] = {"range_test": ladder_job.config.get("range_test"),
-                                "check": ladder_job.id}
-    if best["schedule"] is not None:
-        state[designer.ADVICE_KEY] = best["schedule"]
-        state[designer.source_key(task)] = "advice"
-    else:
-        state[designer.source_key(task)] = "constant" if task else "tricks"
-
-
-def unregistered(setup: dict) -> str | None:
-    """Why this app's workers cannot run the setup's task (a range test measured in a
-    notebook on a task nobody registered), with what to run instead; None when they can."""
-    if not is_task(setup):
-        return None
-    spec = setup["task"]["spec"]
-    if any(e.spec == spec and e.problem is None for e in task_setup.offered_tasks()):
-        return None
-    return (f"Task `{spec}` is not registered with this app, so its workers will not run it. "
-            "Check the advice where the task lives, with `lrlab.check(...)` in Python or "
-            f"`lrlab check --from` in a shell; or {where_registered()}.")
+    task_setup.fill_training(state, best, {"range_test": ladder_job.config.get("range_test"),
+                                           "check": ladder_job.id}, best["schedule"])
 
 
 def draw_points(current: Job, _follower: JobFollower) -> None:
@@ -142,7 +116,7 @@ if job is None:
         except LrlabError as exc:
             setup = None
             st.error(f"Not ready: {ui.in_page_words(str(exc))}")
-        blocked = None if setup is None else unregistered(setup)
+        blocked = None if setup is None else task_setup.not_offered(setup)
         if blocked:
             st.info(blocked)
         c = st.columns(6)

@@ -40,16 +40,9 @@ def train_with_setup(job: Job) -> None:
     setup = finder_setup(job.config)
     if is_task(setup):
         batches = (job.result.get("planned_run") or {}).get("batches_per_epoch")
-        task_setup.load_task_setup(state, "training", {
-            **setup, "batches_per_epoch": setup["batches_per_epoch"] or batches})
-    else:
-        state["training.task"] = task_setup.IMAGE
-        ui.load_setup(state, "training", setup)
-    state["training.origin"] = {"range_test": job.id}
-    advice = (job.result.get("advice") or {}).get("onecycle")
-    if advice:
-        state[designer.ADVICE_KEY] = advice
-        state[designer.source_key(is_task(setup))] = "advice"
+        setup = {**setup, "batches_per_epoch": setup["batches_per_epoch"] or batches}
+    task_setup.fill_training(state, setup, {"range_test": job.id},
+                             (job.result.get("advice") or {}).get("onecycle"))
 
 
 def show_result(result: dict, key: str, pick_overlays: Callable[[], list] = list,

@@ -18,8 +18,7 @@ from lrlab.tasks.catalog import TaskEntry
 from lrlab.tasks.image.builders import check_before_queueing
 from lrlab.tasks.image.checkpoint import FILENAME as CHECKPOINT
 from lrlab.tasks.image.planned_run import planned_schedule
-from lrlab.tasks.task_config import is_task, planned_updates
-from lrlab.tasks.task_config import planned_schedule as task_schedule
+from lrlab.tasks.task_config import is_task, known_plan
 from lrlab.training.task_run import WEIGHTS
 from lrlab.web import designer, monitor, task_setup, ui
 from lrlab.web.monitor import JobFollower
@@ -91,20 +90,16 @@ def task_form(entry: TaskEntry) -> dict | None:
         config = task_setup.task_config(entry, args, {**put, "schedule_fit": fit_mode})
         config["schedule"] = designer.chosen_schedule(source, state, upload())
         config["origin"] = state.get("training.origin")
-        validated = kinds.validate("train", config)
-        total = planned_updates(validated) if (validated["max_steps"] or
-                                               validated["batches_per_epoch"]) else None
-        if total is not None:
-            schedule, fit = task_schedule(validated, total)
+        plan = known_plan(kinds.validate("train", config))
     except LrlabError as exc:
         st.warning(f"Not ready: {ui.in_page_words(str(exc))}")
         return None
-    if total is None:
+    if plan is None:
         st.caption("The worker counts the task's batches when it builds it, and fits the "
                    "schedule to them as “If the schedule's length differs” says; give "
                    "“Batches per epoch” or “Updates” to see the exact schedule here first.")
     else:
-        draw_planned(schedule, fit)
+        draw_planned(*plan)
     return config
 
 

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lrlab.core.errors import LrlabError
-from lrlab.tasks.loading import ENTRY_POINT_GROUP, ENV_VAR, entry_point_specs, load_factory
+from lrlab.tasks.loading import (
+    ENTRY_POINT_GROUP,
+    ENV_VAR,
+    entry_point_specs,
+    listed_specs,
+    load_factory,
+)
 
 ARG_KINDS = ("int", "float", "bool", "text", "choice", "yaml")
 DECLARED = ("kind", "default", "choices", "low", "high", "help")  # what an arg may declare
@@ -171,11 +177,8 @@ def describe(spec: str) -> TaskEntry:
 def registered_tasks(extra: Iterable[str] = ()) -> list[TaskEntry]:
     """Every registered task, by title: entry points in the ``lrlab.tasks`` group (by name),
     then ``LRLAB_TASKS`` and `extra`. A task that cannot be read is listed with its problem."""
-    import os
-
     installed = entry_point_specs()
-    listed = [s.strip() for s in os.environ.get(ENV_VAR, "").split(",") if s.strip()]
-    specs = list(dict.fromkeys([*installed, *(s for s in [*listed, *extra]
+    specs = list(dict.fromkeys([*installed, *(s for s in [*listed_specs(), *extra]
                                                if s not in installed.values())]))
     entries = []
     for spec in specs:

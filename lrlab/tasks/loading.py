@@ -47,9 +47,13 @@ def entry_point_specs() -> dict[str, str]:
 def registered_specs(extra: Iterable[str] = ()) -> set[str]:
     """Every spec a worker may build: entry points (by name and by spec), ``LRLAB_TASKS`` and
     `extra` (its --task)."""
-    listed = [s.strip() for s in os.environ.get(ENV_VAR, "").split(",") if s.strip()]
     installed = entry_point_specs()
-    return {*installed, *installed.values(), *listed, *(s.strip() for s in extra)}
+    return {*installed, *installed.values(), *listed_specs(), *(s.strip() for s in extra)}
+
+
+def listed_specs() -> list[str]:
+    """The specs ``LRLAB_TASKS`` lists (comma-separated), in its order."""
+    return [s.strip() for s in os.environ.get(ENV_VAR, "").split(",") if s.strip()]
 
 
 def resolve_spec(spec: str) -> str:

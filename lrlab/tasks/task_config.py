@@ -114,3 +114,11 @@ def planned_schedule(cfg: Mapping[str, Any], total: int) -> tuple[Any, dict[str,
         "format": "lrlab.schedule/1", "total_steps": total, "base_lr": cfg["optimizer"]["lr"],
         "main": {"kind": "constant"}})
     return fit_to_run(schedule, total, cfg["schedule_fit"])
+
+
+def known_plan(cfg: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+    """What `planned_schedule` gives, where the run's updates are known without building the
+    task (`max_steps`, or `batches_per_epoch`); None where only the worker can count them."""
+    if cfg["max_steps"] is None and cfg["batches_per_epoch"] is None:
+        return None
+    return planned_schedule(cfg, planned_updates(cfg))

@@ -179,15 +179,11 @@ class JobLog:
                       f"check-{ladder}/{self.name}" if ladder is not None else self.name)
             self.writers[target] = TensorBoardWriter(target, folder, params)
         elif self.kind == "check" and self.job_id is not None:  # its points may have made it
-            run = ladder_run(target, self.job_id, lambda: MlflowWriter.start(
-                target, self.name, {}, tags).run_id)
-            self.writers[target] = MlflowWriter.attach(target, run, params)
+            self.writers[target] = MlflowWriter.attach(target, ladder_run(target, self.job_id),
+                                                       params)
         else:
-            parent_run = above.run_id if above is not None else None
-            if ladder is not None:
-                parent_run = ladder_run(target, ladder, lambda: MlflowWriter.start(
-                    target, f"check-{ladder}", {}, {JOB_TAG: str(ladder),
-                                                    "lrlab.kind": "check"}).run_id)
+            parent_run = (ladder_run(target, ladder) if ladder is not None else
+                          above.run_id if above is not None else None)
             self.writers[target] = MlflowWriter.start(target, self.name, params, tags,
                                                       parent_run)
 

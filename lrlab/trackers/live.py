@@ -9,7 +9,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lrlab.core.errors import LrlabError
@@ -32,7 +32,7 @@ class Tracked:
     log: JobLog | None = None
     result: dict[str, Any] | None = None
     status: str = "failed"
-    points: list[int] = field(default_factory=list)
+    points: int = 0  # points of a ladder trained in this process so far
 
     def ended(self, result: Mapping[str, Any], status: str = "succeeded") -> None:
         self.result, self.status = dict(result), status
@@ -42,10 +42,11 @@ class Tracked:
         """Train one point of a ladder run in this process, logged nested under the ladder."""
         if self.log is None:
             return train(reporter)
-        self.points.append(len(self.points))
-        lr = (config.get("schedule") or {}).get("base_lr") or config["optimizer"]["lr"]
-        child = self.log.child("train", config, f"point-{len(self.points)}-lr{lr:.4g}-seed"
-                                                f"{config.get('seed', 0)}")
+        from lrlab.lr_check.plan import peak_lr  # here: importing the trackers stays light
+
+        self.points += 1
+        child = self.log.child("train", config, f"point-{self.points}-lr{peak_lr(config):.4g}"
+                                                f"-seed{config.get('seed', 0)}")
         try:
             result = train(Tee(reporter, child))
         except BaseException:

@@ -6,11 +6,12 @@ one sentence naming the extra.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -87,7 +88,7 @@ class TensorBoardWriter:
             import numpy as np
             from PIL import Image
 
-            with Image.open(_bytes_io(data)) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 pixels = np.asarray(image.convert("RGB"))
             self.writer.add_image(name.removesuffix(".png"), pixels, 0, dataformats="HWC")
         else:
@@ -183,10 +184,10 @@ class MlflowWriter:
                                                  "cancelled": "KILLED"}.get(status, "FINISHED"))
 
 
-def ladder_run(target: Target, ladder: int, make: Callable[[], str]) -> str:
-    """The MLflow run of ladder `ladder` (tagged with its job id): found, else made by `make()`.
-    Points on parallel workers may each make one; all then use the earliest, and one made here
-    that is not the earliest is deleted."""
+def ladder_run(target: Target, ladder: int) -> str:
+    """The MLflow run of ladder `ladder` (tagged with its job id), made if none is. Points on
+    parallel workers may each make one; all then use the earliest, and one made here that is
+    not the earliest is deleted."""
     client, experiment = mlflow_client(target)
     query = f"tags.`{JOB_TAG}` = '{ladder}' and tags.`lrlab.kind` = 'check'"
 
@@ -197,17 +198,12 @@ def ladder_run(target: Target, ladder: int, make: Callable[[], str]) -> str:
     runs = found()
     if runs:
         return runs[0].info.run_id
-    mine = make()
+    mine = MlflowWriter.start(target, f"check-{ladder}", {},
+                              {JOB_TAG: str(ladder), "lrlab.kind": "check"}).run_id
     first = found()[0].info.run_id
     if first != mine:
         client.delete_run(mine)
     return first
-
-
-def _bytes_io(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
 
 
 def as_text(value: Any) -> str:

@@ -13,8 +13,9 @@ import streamlit as st
 
 from lrlab.core import options
 from lrlab.tasks.catalog import TaskArg, TaskEntry, registered_tasks, where_registered
+from lrlab.tasks.task_config import is_task
 from lrlab.tasks.train_format import FORMAT
-from lrlab.web import ui
+from lrlab.web import designer, ui
 
 IMAGE = ""  # the picker's choice for the built-in image classification
 IMAGE_TITLE = "Image classification (built-in models and sets)"
@@ -43,6 +44,39 @@ def offered_tasks() -> tuple[TaskEntry, ...]:
     """The registered tasks, read once per server (a new entry point or LRLAB_TASKS needs a
     restart of the app and its worker alike)."""
     return tuple(registered_tasks())
+
+
+def offered(spec: str) -> TaskEntry | None:
+    """The registered task a spec names, if this app can offer it (its module imports)."""
+    return next((e for e in offered_tasks() if e.spec == spec and e.problem is None), None)
+
+
+def not_offered(setup: Mapping[str, Any]) -> str | None:
+    """Why this app's workers cannot run a setup's task (a range test measured in a notebook
+    on a task nobody registered), with what to do instead; None when they can."""
+    if not is_task(setup) or offered(setup["task"]["spec"]) is not None:
+        return None
+    return (f"Task `{setup['task']['spec']}` is not registered with this app, so its workers "
+            "will not run it. Check the advice where the task lives, with `lrlab.check(...)` "
+            f"in Python or `lrlab check --from` in a shell; or {where_registered()}.")
+
+
+def fill_training(session: Any, setup: Mapping[str, Any], origin: Mapping[str, Any],
+                  schedule: Mapping[str, Any] | None) -> None:
+    """Open the Training page on a setup (a range test's, a ladder's best point): its form,
+    image or task, filled from it, its origin, and `schedule` as the advice to train (else
+    the form's own: the tricks' or a task's constant LR)."""
+    task = is_task(setup)
+    if task:
+        load_task_setup(session, "training", setup)
+    else:
+        session["training.task"] = IMAGE
+        ui.load_setup(session, "training", setup)
+    session["training.origin"] = dict(origin)
+    if schedule is not None:
+        session[designer.ADVICE_KEY] = dict(schedule)
+    session[designer.source_key(task)] = ("advice" if schedule is not None else
+                                          "constant" if task else "tricks")
 
 
 def pick_task(prefix: str) -> TaskEntry | None:
@@ -140,7 +174,7 @@ def load_task_setup(session: Any, prefix: str, setup: Mapping[str, Any]) -> None
     the task, every argument (the unnamed at their defaults) and every option."""
     spec = setup["task"]["spec"]
     session[f"{prefix}.task"] = spec
-    entry = next((e for e in offered_tasks() if e.spec == spec and e.problem is None), None)
+    entry = offered(spec)
     if entry is not None:
         given = setup["task"].get("args") or {}
         for arg in entry.args:

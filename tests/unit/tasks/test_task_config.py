@@ -50,3 +50,14 @@ def test_a_run_is_epochs_of_whole_updates_or_max_steps() -> None:
 def test_the_image_form_reads_as_before() -> None:
     cfg = validate_setup({"model": "small_cnn", "dataset": "digits", "format": "lrlab.train/1"})
     assert cfg["format"] == "lrlab.train/4" and "task" not in cfg
+
+
+def test_the_plan_is_known_here_only_when_the_config_says_its_updates() -> None:
+    from lrlab.tasks.task_config import known_plan
+
+    assert known_plan(validate_config(TASK)) is None  # only the worker can count the batches
+    schedule, fit = known_plan(validate_config({**TASK, "max_steps": 12,
+                                                "optimizer": {"lr": 0.05}}))
+    assert (schedule.total_steps, schedule.lr_at(11), fit["mode"]) == (12, 0.05, "fits")
+    schedule, _ = known_plan(validate_config({**TASK, "batches_per_epoch": 7, "epochs": 2}))
+    assert schedule.total_steps == 14
