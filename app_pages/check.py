@@ -56,12 +56,20 @@ def adopt_best(ladder_job: Job) -> None:
                                            "check": ladder_job.id}, best["schedule"])
 
 
+def adopt_baseline(ladder_job: Job, name: str) -> None:
+    """Button callback: the Training page with the ladder's setup trained by a baseline."""
+    config = lr_check.best_training_config(ladder_job.config, ladder_job.result, baseline=name)
+    task_setup.fill_training(state, config, {"range_test": ladder_job.config.get("range_test"),
+                                             "check": ladder_job.id}, config["schedule"])
+
+
 def draw_points(current: Job, _follower: JobFollower) -> None:
     rows = lr_check.rows_of(store, current.config, current.result)
-    st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}),
+    extra = lr_check.baseline_rows_of(store, current.config, current.result)
+    st.plotly_chart(ladder_figure(rows, current.config.get("suggestions") or {}, extra),
                     key="check.chart")
     st.dataframe(
-        lr_check.shown_rows(rows), hide_index=True,
+        lr_check.shown_rows([*rows, *extra]), hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
             "seed spread": st.column_config.TextColumn(
@@ -86,6 +94,11 @@ def draw_outcome(current: Job, _follower: JobFollower, settled: bool) -> None:
         ui.page_button(st, f"Train with the best LR ({result['best']['lr']:.3g})",
                        "app_pages/training.py", key="check.adopt", disabled=not settled,
                        type="primary", on_click=adopt_best, args=(current,))
+    finished = [b for b in result.get("baselines") or () if b["status"] == "succeeded"]
+    for column, b in zip(st.columns(max(1, len(finished))), finished, strict=False):
+        ui.page_button(column, f"Train with {b['title']}", "app_pages/training.py",
+                       key=f"check.adopt.{b['baseline']}", disabled=not settled,
+                       on_click=adopt_baseline, args=(current, b["baseline"]))
 
 
 if job is None:
@@ -124,6 +137,7 @@ if job is None:
         put = {name.split(".")[1]: ui.option_widget(column, name, f"check.{name[6:]}")
                for column, name in zip(c[1:], ("check.points", "check.span", "check.epochs",
                                                "check.fraction", "check.seeds"), strict=True)}
+        put["baselines"] = ui.option_widget(st, "check.baselines", "check.baselines")
         log_to = ui.log_to_widget(st, "check.log_to")
         if setup is not None and log_to is not None:
             setup = {**setup, "log_to": log_to}  # the ladder and each of its points

@@ -10,6 +10,7 @@ import streamlit as st
 from lrlab.core import options
 from lrlab.core.artifacts import read_bytes, run_url
 from lrlab.core.errors import LrlabError
+from lrlab.core.optimizer_table import OPTIMIZERS
 from lrlab.jobs import kinds
 from lrlab.schedules import Schedule
 from lrlab.schedules.fit import describe_planned
@@ -129,6 +130,9 @@ def draw_planned(schedule: Schedule, fit: dict) -> None:
 
 entry = task_setup.pick_task("training")
 config = image_form() if entry is None else task_form(entry)
+chosen = OPTIMIZERS.get(((config or {}).get("optimizer") or {}).get("name"))
+if chosen is not None and chosen.schedule_note:
+    st.caption(chosen.schedule_note)
 log_to = ui.log_to_widget(st, "training.log_to")
 if config is not None and log_to is not None:
     config = {**config, "log_to": log_to}

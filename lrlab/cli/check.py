@@ -16,7 +16,7 @@ from lrlab.core.errors import LrlabError
 # The ladder's flags; --epochs there is each point's budget (the setup's epochs come from its
 # config: the planned run the advice is sized for).
 LADDER_FLAGS = ("check.lr", "check.points", "check.span", "check.epochs", "check.fraction",
-                "check.seeds")
+                "check.seeds", "check.baselines")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

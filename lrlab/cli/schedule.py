@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _register_exchange(sub: argparse._SubParsersAction) -> None:
     """Export to a framework, the exactness tables, and import back."""
+    from lrlab.core.options import OPTIMIZERS
     from lrlab.schedules.importers import SOURCES
     from lrlab.schedules.targets import FILE_FORMATS, FORMS, TARGETS
 
@@ -42,6 +43,9 @@ def _register_exchange(sub: argparse._SubParsersAction) -> None:
                         help="code: the framework's own code; json or yaml: the file its own "
                              "tools read (hf: TrainingArguments fields for HfArgumentParser), "
                              "only where it trains exactly this schedule")
+    export.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                        help="the optimizer the schedule drives: the note says when it carries "
+                             "its own step size (Prodigy, D-Adaptation, DoG, Schedule-Free)")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(func=_export)
 
@@ -136,7 +140,8 @@ def _export(args: argparse.Namespace) -> int:
     from lrlab.schedules import load_schedule
     from lrlab.schedules.targets import export
 
-    result = export(load_schedule(args.config), args.to, args.form, args.file_format)
+    result = export(load_schedule(args.config), args.to, args.form, args.file_format,
+                    args.optimizer)
     _write(result.text, args.out)
     note(f"{args.to}: {result.exactness.sentence()}")
     if result.momentum:

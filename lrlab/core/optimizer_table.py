@@ -30,9 +30,25 @@ class OptimizerInfo:
     default_lr: float | None = None  # the paper's LR, what a baseline trains at
     fixed: tuple[tuple[str, object], ...] = ()  # constructor arguments its paper recommends
     step_size: Literal["d*lr", "eta"] | None = None  # the step size it chose, read per update
-    averaged: bool = False  # Schedule-Free: evaluate at its averaged weights (optimizer.eval())
+    # evaluated at averaged weights: "own" (Schedule-Free's optimizer.eval()), or "polynomial"
+    # (an average lrlab keeps beside it: DoG's polynomial-decay averaging)
+    averaged: Literal["own", "polynomial"] | None = None
     package: str | None = None  # the PyPI package it comes from (extra: lrlab[lrfree])
     source: str = ""  # where its defaults come from
+
+    @property
+    def schedule_note(self) -> str:
+        """Why a schedule is not the whole story of the steps this optimizer takes ("" for
+        the ones whose LR is their step): what exports and the Training page say."""
+        if not self.lr_free:
+            return ""
+        if self.step_size is not None:
+            return (f"{self.title} carries its own step size: the schedule's LR multiplies the "
+                    f"one it estimates ({self.default_lr:g} takes it as found), so the schedule "
+                    "is not the whole story; a run records the step size it chose (step_size).")
+        return (f"{self.title} averages its iterates instead of decaying the LR: the schedule "
+                "scales its steps, but the weights it is evaluated at are its average, so the "
+                "schedule is not the whole story.")
 
     @property
     def has_betas(self) -> bool:
@@ -51,13 +67,13 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
     OptimizerInfo("adam", "Adam", "torch.optim.Adam", "adam", "l2", "sqrt", ADAM),
     OptimizerInfo("adamw", "AdamW", "torch.optim.AdamW", "adam", "lr", "sqrt", ADAM),
     OptimizerInfo("schedulefree_adamw", "Schedule-Free AdamW", "schedulefree.AdamWScheduleFree",
-                  "adam", "lr", "sqrt", ADAM, lr_free=True, default_lr=0.0025, averaged=True,
+                  "adam", "lr", "sqrt", ADAM, lr_free=True, default_lr=0.0025, averaged="own",
                   package="schedulefree",
                   source="Defazio et al. 2024, 'The Road Less Scheduled'; its package's defaults "
                          "(lr 0.0025, betas 0.9/0.999, warmup)"),
     OptimizerInfo("schedulefree_sgd", "Schedule-Free SGD", "schedulefree.SGDScheduleFree",
                   "sgd", "lr", "linear", ("momentum", "weight_decay"), lr_free=True,
-                  default_lr=1.0, averaged=True,
+                  default_lr=1.0, averaged="own",
                   package="schedulefree",
                   source="Defazio et al. 2024; its package's defaults (lr 1.0, momentum 0.9, "
                          "warmup)"),
@@ -72,10 +88,10 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
                   source="Defazio & Mishchenko 2023, 'Learning-Rate-Free Learning by "
                          "D-Adaptation'; its README (lr 1.0, decoupled weight decay)"),
     OptimizerInfo("dog", "DoG", "dog.DoG", "sgd", "l2", "linear", ("weight_decay",),
-                  lr_free=True, default_lr=1.0,
+                  lr_free=True, default_lr=1.0, averaged="polynomial",
                   fixed=(("reps_rel", 1e-6),), step_size="eta", package="dog-optimizer",
                   source="Ivgi, Hinder & Carmon 2023, 'DoG is SGD's Best Friend' (lr 1.0, "
-                         "r_eps 1e-6)"),
+                         "r_eps 1e-6, polynomial-decay averaging with gamma 8)"),
 )}
 
 # What each kind of weight decay removes per update (ηₜ: the schedule's multiplier).

@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from lrlab.core import optimizer_table
+from lrlab.core import baseline_table, optimizer_table
 from lrlab.core.errors import LrlabError
 
-Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "float_list", "targets"]
+Kind = Literal["int", "float", "bool", "choice", "choices", "text", "int_list", "float_list",
+               "targets"]
 
 OPTIMIZERS = tuple(optimizer_table.OPTIMIZERS)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -91,6 +92,15 @@ class Field:
             if value not in options:
                 raise LrlabError(f"{where}: expected one of {', '.join(options)}, got {value!r}")
             return value
+        if self.kind == "choices":  # any of the choices, each once; "a,b" from a flag
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list | tuple) or not all(v in self.choices for v in value):
+                raise LrlabError(f"{where}: expected any of {', '.join(self.choices)} (a list, "
+                                 f"or comma-separated), got {value!r}")
+            if len(set(value)) != len(value):
+                raise LrlabError(f"{where}: each name once, got {', '.join(value)}")
+            return list(value)
         if self.kind in ("int_list", "float_list"):
             if not isinstance(value, list | tuple) or not value:
                 raise LrlabError(f"{where}: expected a non-empty list, got {value!r}")
@@ -267,6 +277,11 @@ _FIELDS = [
           help="runs per point, seed, seed+1, ... (initialisation, data order, validation "
                "split); a point's figures are their mean and the verdict says how far they "
                "spread: one short run moves by a point or two between neighbouring LRs"),
+    Field("check.baselines", "LR-free baselines", "choices", [],
+          choices=tuple(baseline_table.BASELINES), cli="baselines",
+          help="optimizers that choose their own step size, trained on the same setup, budget "
+               "and seeds at their papers' settings, to see whether the tuned LR beats them: "
+               + ", ".join(f"{b.name} ({b.title})" for b in baseline_table.BASELINES.values())),
     # -- an imported curve ---------------------------------------------------------------------
     Field("source", "Written by", "choice", "auto", choices=CURVE_SOURCES,
           help="the tool that wrote the curve: its EMA-smoothed losses are inverted to the raw "

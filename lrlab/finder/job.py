@@ -82,7 +82,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise LrlabError("setup.nproc: a range test runs in one process; it sweeps the same "
                          "global batch as the data-parallel run would (nproc: 1)")
     info = optimizer_info(setup["optimizer"]["name"], "setup.optimizer.name")
-    if info.lr_free and not info.averaged:
+    if info.lr_free and info.averaged != "own":
         raise LrlabError(f"setup.optimizer.name: {info.name} ({info.title}) sets its own step "
                          "size, so a range test has no LR to sweep; train it at its paper's LR "
                          f"({info.default_lr:g}) as it is")

@@ -9,14 +9,20 @@ schedule stretched to it. Each point is an ordinary training job, so several wor
 ladder in parallel; the ladder itself (an ``lrlab.check/1`` job) is never claimed by a worker:
 it is finished, with the aggregate below, by whoever sees its last point end (``refresh``).
 
+With ``baselines`` the ladder also trains optimizers that choose their own step size
+(lrlab.core.baseline_table: Schedule-Free AdamW, Prodigy, D-Adaptation, DoG) on the same setup,
+budget and seeds, each at its paper's settings; the verdict says whether the best point beats
+the best of them, by how much, and whether that is beyond the seeds' spread.
+
 With ``seeds`` > 1 each point is trained that many times (seed, seed+1, ...) and its figures are
 the mean: one short run's accuracy moves by a point or two between neighbouring LRs, enough to
 crown the wrong one.
 
 Config: ``{"setup": <lrlab.train/2>, "lr": peak or null (the setup's), "points", "span",
 "epochs" or "fraction" (the budget), "seeds", "suggestions": {method: LR} to mark,
-"range_test": job id or null}``; the store adds ``children``, the ids of the runs' jobs, point
-by point (a point's seeds next to each other). Configs without ``seeds`` read as one seed.
+"range_test": job id or null, "baselines": [name, ...]}``; the store adds ``children``, the
+ids of the runs' jobs, point by point (a point's seeds next to each other), then baseline by
+baseline. Configs without ``seeds`` read as one seed.
 """
 
 from lrlab.lr_check.budget import describe_budget, pace_of, with_budget
@@ -31,6 +37,8 @@ from lrlab.lr_check.config import (
 from lrlab.lr_check.from_finder import from_range_test
 from lrlab.lr_check.local import run_locally
 from lrlab.lr_check.plan import (
+    baseline_setup,
+    baselines,
     best_training_config,
     children,
     factors,
@@ -39,18 +47,21 @@ from lrlab.lr_check.plan import (
     round_lr,
     runs,
 )
-from lrlab.lr_check.progress import refresh, rows_of
+from lrlab.lr_check.progress import baseline_rows_of, refresh, rows_of
 from lrlab.lr_check.verdict import (
     TIE,
     aggregate,
+    baseline_verdict,
     can_tell,
     combine,
     judge,
     point_row,
+    schedule_words,
     seed_spread,
     shown_rows,
     table,
     verdict,
+    versus,
 )
 
 __all__ = [
@@ -59,6 +70,10 @@ __all__ = [
     "LADDER_FIELDS",
     "TIE",
     "aggregate",
+    "baseline_rows_of",
+    "baseline_setup",
+    "baseline_verdict",
+    "baselines",
     "best_training_config",
     "budget_epochs",
     "can_tell",
@@ -77,11 +92,13 @@ __all__ = [
     "rows_of",
     "run_locally",
     "runs",
+    "schedule_words",
     "seed_spread",
     "seeds_of",
     "shown_rows",
     "table",
     "validate_config",
     "verdict",
+    "versus",
     "with_budget",
 ]

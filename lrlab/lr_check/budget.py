@@ -51,12 +51,14 @@ def with_budget(ladder: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[st
 
 
 def describe_budget(cfg: Mapping[str, Any], pace: float | None = None) -> str:
-    """The validated ladder's cost in words: runs, updates each, and time at the pace."""
+    """The validated ladder's cost in words: runs (its LR-free baselines' included), updates
+    each, and time at the pace."""
     setup = cfg["setup"]
     epochs = budget_epochs(cfg)
     run_updates = planned_updates(setup)
     updates = round(run_updates * epochs / setup["epochs"])
-    runs = len(cfg.get("children") or ()) or _points(cfg) * seeds_of(cfg)
+    runs = len(cfg.get("children") or ()) or (_points(cfg) + len(cfg.get("baselines") or ())
+                                               ) * seeds_of(cfg)
     share = ("the whole planned run" if epochs == setup["epochs"]
              else f"{epochs} of the run's {setup['epochs']} epochs")
     text = (f"{runs} run{'s' if runs != 1 else ''} of {updates} updates each ({share}; the "

@@ -12,9 +12,11 @@ from lrlab.core.validation import refuse_unknown, require_mapping
 from lrlab.tasks.setups import planned_updates, validate_setup
 
 # /2 adds the judgement (can the ladder tell, and if not why); /3 the objective and mode the
-# points are ranked by (a task's own, or top-1). /1 and /2 results read as top-1 ladders.
-FORMAT = "lrlab.check/3"
-LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds")
+# points are ranked by (a task's own, or top-1); /4 the LR-free baselines (`baselines` in the
+# config, their rows and the comparison in the result). /1 and /2 results read as top-1
+# ladders; a config or result without baselines reads as a ladder that asked for none.
+FORMAT = "lrlab.check/4"
+LADDER_FIELDS = ("lr", "points", "span", "epochs", "fraction", "seeds", "baselines")
 LADDER_DEFAULTS: dict[str, Any] = options.defaults("check", LADDER_FIELDS)
 DEFAULT_FRACTION = 0.2  # of the setup's epochs, when the budget is not given
 # ... but never fewer updates than this (or the whole planned run, when that is shorter): a

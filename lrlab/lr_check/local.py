@@ -8,7 +8,7 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.lr_check.config import seeds_of
-from lrlab.lr_check.plan import points, runs
+from lrlab.lr_check.plan import baselines, points, runs
 from lrlab.lr_check.verdict import aggregate, combine, point_row
 
 
@@ -28,7 +28,9 @@ def run_locally(cfg: Mapping[str, Any], reporter: Any = None,
     done: list[dict[str, Any]] = []
     for i, (point, config) in enumerate(plan):
         which = f", seed {config['seed']}" if seeds > 1 else ""
-        reporter.progress(i / len(plan), f"run {i + 1}/{len(plan)}: LR {point['lr']:.3g}{which}")
+        what = (f"{point['title']} (LR-free baseline)" if point.get("baseline")
+                else f"LR {point['lr']:.3g}")
+        reporter.progress(i / len(plan), f"run {i + 1}/{len(plan)}: {what}{which}")
         try:
             if train_point is None:
                 result = train(config)
@@ -40,5 +42,5 @@ def run_locally(cfg: Mapping[str, Any], reporter: Any = None,
         done.append(point_row(point, "succeeded", result=result, progress=1.0))
     reporter.progress(1.0, "done")
     rows = [combine(point, done[i * seeds:(i + 1) * seeds])
-            for i, point in enumerate(points(cfg))]
-    return aggregate(cfg, rows)
+            for i, point in enumerate([*points(cfg), *baselines(cfg)])]
+    return aggregate(cfg, rows[:len(points(cfg))], rows[len(points(cfg)):])

@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lrlab.core.baseline_table import Baseline, baseline_info
 from lrlab.lr_check.config import budget_epochs, seeds_of
 from lrlab.schedules import Schedule
 from lrlab.schedules.fit import scale_lr
+from lrlab.schedules.spec import FORMAT as SCHEDULE_FORMAT
+from lrlab.tasks.setups import planned_updates
 
 
 def round_lr(value: float) -> float:
@@ -60,23 +63,72 @@ def points(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def baselines(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each LR-free baseline the ladder asked for: its name, title, the LR it trains at and
+    its ``lrlab.train/4`` config, the setup with only the optimizer and its schedule changed
+    (the same budget, seeds and data order as the points)."""
+    out = []
+    for name in cfg.get("baselines") or ():
+        baseline = baseline_info(name)
+        info = baseline.info
+        out.append({"factor": None, "lr": info.default_lr, "baseline": name,
+                    "title": info.title, "config": baseline_setup(cfg, baseline)})
+    return out
+
+
+def baseline_setup(cfg: Mapping[str, Any], baseline: Baseline) -> dict[str, Any]:
+    """The ladder's setup trained by `baseline`'s optimizer at its paper's LR, betas
+    0.9/0.999 (each package's default), the setup's weight decay, and the schedule its authors
+    recommend, stretched to the budget."""
+    setup = cfg["setup"]
+    info = baseline.info
+    lr = float(info.default_lr or 1.0)
+    train = {**setup, "epochs": budget_epochs(cfg),
+             "optimizer": {**setup["optimizer"], "name": info.name, "lr": lr, "momentum": 0.9,
+                           "nesterov": False, "betas": None}}
+    if baseline.schedule == "setup" and setup["schedule"] is not None:
+        schedule = scale_lr(Schedule.from_dict(setup["schedule"]), lr / peak_lr(setup))
+        train.update(schedule=schedule.to_dict(), schedule_fit="stretch")
+    elif baseline.schedule == "setup":  # the paper's schedule, built around optimizer.lr
+        if setup.get("tricks") is not None:  # ... at that LR, not scaled with the batch
+            train["tricks"] = {**setup["tricks"], "linear_scaling": False}
+    else:
+        # over the budget's updates (as the run counts them, it stretches it to its own)
+        total = max(1, round(planned_updates(setup) * train["epochs"] / setup["epochs"]))
+        shape: dict[str, Any] = {"format": SCHEDULE_FORMAT, "base_lr": lr,
+                                 "total_steps": total, "main": {"kind": "constant"}}
+        warmup = round(baseline.warmup * total)
+        if baseline.schedule == "cosine":
+            shape["main"] = {"kind": "cosine", "min_lr": 0.0}
+        elif baseline.schedule == "warmup_constant" and 1 <= warmup < total:
+            shape["warmup"] = {"steps": warmup}
+        train.update(schedule=Schedule.from_dict(shape).to_dict(), schedule_fit="stretch")
+    return train
+
+
 def runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(point, training config) of every run, point by point: each point's seeds in turn."""
+    """(point, training config) of every run, point by point, each point's seeds in turn, then
+    each baseline's seeds (a baseline is a point without a factor: its ``baseline`` names it)."""
     return [(point, {**point["config"], "seed": point["config"]["seed"] + k})
-            for point in points(cfg) for k in range(seeds_of(cfg))]
+            for point in [*points(cfg), *baselines(cfg)] for k in range(seeds_of(cfg))]
 
 
 def children(cfg: Mapping[str, Any], ladder_id: int) -> list[tuple[str, dict[str, Any]]]:
-    """The jobs a ladder queues: one training run per point and seed (the store's group
-    submit), each naming the ladder it belongs to (and the range test the ladder came from)
-    in its origin."""
+    """The jobs a ladder queues: one training run per point and seed, then per baseline and
+    seed (the store's group submit), each naming the ladder it belongs to (and the range test
+    the ladder came from) in its origin."""
     origin = {**(cfg["setup"].get("origin") or {"range_test": None}), "check": ladder_id}
     return [("train", {**config, "origin": origin}) for _, config in runs(cfg)]
 
 
-def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
-    """The setup at the ladder's best peak LR, for the planned run (its epochs, and its schedule
-    before it was stretched to the budget): what "train with the best LR" trains."""
+def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any],
+                         baseline: str | None = None) -> dict[str, Any]:
+    """The setup at the ladder's best peak LR, or trained by `baseline`, for the planned run
+    (its epochs, and a point's schedule before it was stretched to the budget): what "train
+    with the best LR" and a baseline's "train with this" train."""
+    if baseline is not None:
+        point = next(p for p in baselines(cfg) if p["baseline"] == baseline)
+        return {**point["config"], "epochs": cfg["setup"]["epochs"]}
     point = next(p for p in points(cfg) if p["factor"] == result["best"]["factor"])
     return {**point["config"], "epochs": cfg["setup"]["epochs"],
             "schedule_fit": cfg["setup"]["schedule_fit"]}

@@ -8,7 +8,7 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.lr_check.config import seeds_of
-from lrlab.lr_check.plan import points
+from lrlab.lr_check.plan import baselines, points
 from lrlab.lr_check.verdict import aggregate, combine, point_row
 
 
@@ -16,12 +16,27 @@ def rows_of(store: Any, cfg: Mapping[str, Any],
             result: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each point's row, read from its seeds' jobs in the store; a ladder run in one process
     (lrlab check, lrlab.check) has no jobs for its points: its `result` holds them."""
-    seeds = seeds_of(cfg)
-    ids = list(cfg.get("children") or [])
-    if not ids:
+    if not cfg.get("children"):
         return list((result or {}).get("points") or [])
+    return _rows(store, cfg, points(cfg), 0)
+
+
+def baseline_rows_of(store: Any, cfg: Mapping[str, Any],
+                     result: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each LR-free baseline's row, as `rows_of` reads the points' (their jobs follow the
+    points' in the ladder's children)."""
+    if not cfg.get("children"):
+        return list((result or {}).get("baselines") or [])
+    return _rows(store, cfg, baselines(cfg), len(points(cfg)) * seeds_of(cfg))
+
+
+def _rows(store: Any, cfg: Mapping[str, Any], planned: list[dict[str, Any]],
+          start: int) -> list[dict[str, Any]]:
+    """Rows of `planned` points, whose seeds' jobs are the children from `start` on."""
+    seeds = seeds_of(cfg)
+    ids = list(cfg["children"])[start:]
     rows = []
-    for i, point in enumerate(points(cfg)):
+    for i, point in enumerate(planned):
         seed_rows = []
         for job_id in ids[i * seeds:(i + 1) * seeds]:
             try:
@@ -45,17 +60,19 @@ def refresh(store: Any, job: Any, on_end: Callable[[Any], None] | None = None) -
     if job.kind != "check" or job.status != "running":
         return job
     cfg = job.config
-    rows = rows_of(store, cfg)
-    ended = [r["status"] not in ("queued", "running") for r in rows]
+    rows, extra = rows_of(store, cfg), baseline_rows_of(store, cfg)
+    everyone = [*rows, *extra]
+    ended = [r["status"] not in ("queued", "running") for r in everyone]
     if not all(ended):
         progress = sum(1.0 if done else r["progress"]
-                       for r, done in zip(rows, ended, strict=True)) / max(1, len(rows))
-        message = f"{sum(ended)} of {len(rows)} points done"
+                       for r, done in zip(everyone, ended, strict=True)) / max(1, len(everyone))
+        message = f"{sum(ended[:len(rows)])} of {len(rows)} points done" + (
+            f", {sum(ended[len(rows):])} of {len(extra)} baselines" if extra else "")
         if (progress, message) == (job.progress, job.message):
             return job  # workers refresh every poll: write only what changed
         store.set_progress(job.id, progress, message)
         return store.get(job.id)
-    result = aggregate(cfg, rows)
+    result = aggregate(cfg, rows, extra)
     if job.cancel_requested:
         status = "cancelled"
     elif result["best"] is None:

@@ -8,6 +8,7 @@ built-in image classification, a task's own `objective` and `mode` otherwise.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ def point_row(point: Mapping[str, Any], status: str, *, result: Mapping[str, Any
     """One point's figures: its LR, how its run ended and the objective it reached."""
     summary = (result or {}).get("summary") or {}
     row: dict[str, Any] = {"factor": point["factor"], "lr": point["lr"], "job": job,
+                           "baseline": point.get("baseline"), "title": point.get("title"),
                            "status": status, "progress": progress, "error": error,
                            "num_classes": ((result or {}).get("data") or {}).get("num_classes")}
     for key in FIGURES[:4]:
@@ -115,8 +117,10 @@ def _decades(a: float, b: float) -> float:
     return abs(math.log10(a / b))
 
 
-def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The ladder's result: every point, the best, the advice's own point and a verdict."""
+def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+              baselines: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The ladder's result: every point, the best, the advice's own point, each LR-free
+    baseline, and a verdict that ends with how the best point compares with the baselines."""
     with_objective(rows)  # type: ignore[arg-type]
     done = [r for r in rows if r["status"] == "succeeded" and r["final_objective"] is not None
             and math.isfinite(r["final_objective"])]
@@ -132,8 +136,14 @@ def aggregate(cfg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict
     if not judgement["clear"] and best is not None:
         text = (f"Cannot tell which LR is best: {'; '.join(judgement['reasons'])}. "
                 f"To tell: {'; '.join(judgement['fixes'])}. {text}")
+    with_objective(baselines)  # type: ignore[arg-type]
+    against = versus(best, baselines)
+    if baselines:
+        text += " " + baseline_verdict(best, baselines, against,
+                                       schedule_words(cfg["setup"]))
     return {"format": FORMAT, "lr": rows[0]["lr"] / rows[0]["factor"] if rows else None,
             "epochs": budget_epochs(cfg), "seeds": seeds_of(cfg), "points": list(rows),
+            "baselines": list(baselines), "versus": against,
             "best": best, "advice": advice, "suggestions": dict(cfg.get("suggestions") or {}),
             "range_test": cfg.get("range_test"), "judgement": judgement, "verdict": text,
             "objective": (best or advice or {}).get("objective", "val_top1"),
@@ -250,6 +260,99 @@ def _bare(row: Mapping[str, Any]) -> str:
     return f"{row['final_objective']:.4g}"
 
 
+# What a ladder's schedule is called in its verdict ("the tuned 1cycle at LR 0.3").
+SCHEDULE_WORDS = {"onecycle": "1cycle", "cosine": "cosine schedule", "cyclic": "cyclic schedule",
+                  "constant": "constant LR", "linear": "linear decay", "wsd": "WSD schedule"}
+
+
+def schedule_words(setup: Mapping[str, Any]) -> str:
+    """The ladder's schedule in a few words: its main kind, or the one the image
+    classification builds from its tricks (He et al.'s warmup and decay)."""
+    schedule = setup.get("schedule")
+    if schedule is None:
+        return "Bag-of-Tricks schedule" if setup.get("tricks") is not None else "constant LR"
+    kind = schedule["main"]["kind"]
+    return SCHEDULE_WORDS.get(kind, f"{kind} schedule")
+
+
+def _seed_values(row: Mapping[str, Any]) -> list[float]:
+    return [v for v in (row.get("seed_final_objective") or [row.get("final_objective")])
+            if v is not None and math.isfinite(v)]
+
+
+def versus(best: Mapping[str, Any] | None,
+           baselines: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The best tuned point against the best LR-free baseline that finished: the gap in the
+    objective (positive when the tuned point is better), its standard error from the seeds of
+    both (None with one seed: no spread to measure), and whether the gap exceeds twice that."""
+    finished = [b for b in baselines if b["status"] == "succeeded"
+                and b["final_objective"] is not None and math.isfinite(b["final_objective"])]
+    if best is None or not finished:
+        return None
+    top = max(finished, key=score)
+    gap = score(best) - score(top)
+    ours, theirs = _seed_values(best), _seed_values(top)
+    error = None
+    if len(ours) > 1 and len(theirs) > 1:
+        error = math.sqrt(statistics.variance(ours) / len(ours)
+                          + statistics.variance(theirs) / len(theirs))
+    return {"baseline": top["baseline"], "title": top["title"], "gap": gap, "error": error,
+            "beyond": None if error is None else abs(gap) > 2 * error,
+            "seeds": min(len(ours), len(theirs))}
+
+
+def baseline_verdict(best: Mapping[str, Any] | None, baselines: Sequence[Mapping[str, Any]],
+                     against: Mapping[str, Any] | None, schedule: str) -> str:
+    """One sentence on the tuned ladder against its LR-free baselines: "The tuned 1cycle at LR
+    0.3 is 1.4 ± 0.3 points above Schedule-Free AdamW (97.1 %), the best LR-free baseline;
+    beyond the seeds' spread.", then how the other baselines ended."""
+    others = [b for b in baselines if against is None or b["baseline"] != against["baseline"]]
+    tail = ""
+    if others:
+        tail = " Other baselines: " + ", ".join(
+            f"{b['title']} {_bare(b)}" if b["status"] == "succeeded"
+            and b["final_objective"] is not None
+            else f"{b['title']} {b['status']}" + (f" ({b['error']})" if b.get("error") else "")
+            for b in others) + "."
+    if against is None:
+        if best is None:
+            return "No tuned point finished, so the LR-free baselines have nothing to beat." + tail
+        return "No LR-free baseline finished, so none can be compared." + tail
+    top = next(b for b in baselines if b["baseline"] == against["baseline"])
+    top1 = best["objective"] == "val_top1"
+
+    def amount(value: float) -> str:
+        if top1:
+            text = f"{100 * value:.1f}"
+            return text + ("" if against["error"] is None
+                           else f" ± {100 * against['error']:.1f}") + " points"
+        text = f"{value:.3g}"
+        return text + ("" if against["error"] is None else f" ± {against['error']:.2g}")
+
+    tuned = f"the tuned {schedule} at LR {best['lr']:.3g}"
+    name = f"{top['title']} ({_bare(top)})"
+    gap = against["gap"]
+    if abs(gap) <= TIE * max(1.0, abs(score(best))):
+        text = f"{tuned[0].upper()}{tuned[1:]} ({_bare(best)}) ties with {name}, the best " \
+               "LR-free baseline"
+    elif gap > 0:
+        where = "above" if top1 else f"better in {best['objective']} than"
+        text = (f"{tuned[0].upper()}{tuned[1:]} is {amount(gap)} {where} {name}, the best "
+                "LR-free baseline")
+    else:
+        where = "above" if top1 else f"better in {best['objective']} than"
+        text = f"{name}, an LR-free baseline, is {amount(-gap)} {where} {tuned} ({_bare(best)})"
+    if against["beyond"] is None:
+        text += ("; one seed each, so whether that is beyond the noise is unknown (more seeds "
+                 "would tell).")
+    elif against["beyond"]:
+        text += f"; beyond the seeds' spread (the mean of {against['seeds']} seeds each)."
+    else:
+        text += (f"; within the seeds' spread (the mean of {against['seeds']} seeds each), so "
+                 "no clear difference.")
+    return text + tail
+
+
 def table(result: Mapping[str, Any]) -> str:
     """The ladder as text: one line per point, the advice and the best marked."""
     best = (result.get("best") or {}).get("lr")
@@ -272,13 +375,21 @@ def table(result: Mapping[str, Any]) -> str:
         best_value = r.get("best_objective", r.get("best_val_top1"))
         lines.append(f"  {r['lr']:<10.4g}  {r['factor']:<6.3g}  {fig(final):>11}"
                      f"  {fig(best_value):>10}  {loss:>14}{spread}  {r['status']}{mark}")
+    for r in with_objective(list(result.get("baselines") or [])):
+        loss = "-" if r["final_val_loss"] is None else f"{r['final_val_loss']:.4f}"
+        spread = (f"  {fig(seed_spread(r)):>11}" if seed_spread(r) is not None
+                  else f"  {'-':>11}") if several else ""
+        lines.append(f"  {r['lr']:<10.4g}  {'-':<6}  {fig(r['final_objective']):>11}"
+                     f"  {fig(r['best_objective']):>10}  {loss:>14}{spread}  {r['status']}"
+                     f" <- LR-free baseline: {r['title']}")
     return "\n".join(lines)
 
 
 def shown_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The points as a page's table shows them: each figure in its one format (top-1 as a
-    percent, a task's objective to four digits, the LR to three), named by its metric, an
-    empty cell where a point has no figure yet."""
+    """The points (and then any LR-free baselines, named in the "run" column) as a page's table
+    shows them: each figure in its one format (top-1 as a percent, a task's objective to four
+    digits, the LR to three), named by its metric, an empty cell where a point has no figure
+    yet."""
     with_objective(rows)  # type: ignore[arg-type]
     objective = next((r["objective"] for r in rows), "val_top1")
     top1 = objective == "val_top1"
@@ -287,7 +398,8 @@ def shown_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return "" if value is None else (f"{100 * value:.2f} %" if top1 else f"{value:.4g}")
 
     name = "top-1" if top1 else objective
-    return [{"peak LR": f"{r['lr']:.3g}", "x advice": f"{r['factor']:.3g}",
+    return [{"run": r.get("title") or "ladder point", "peak LR": f"{r['lr']:.3g}",
+             "x advice": "" if r["factor"] is None else f"{r['factor']:.3g}",
              "status": r["status"], "progress": r["progress"],
              f"final {name}": fig(r["final_objective"]), "seed spread": fig(seed_spread(r)),
              "final val loss": "" if r["final_val_loss"] is None

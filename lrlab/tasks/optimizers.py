@@ -7,7 +7,9 @@ and parameter groups, or its suggestion is for another optimizer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -163,11 +165,44 @@ def optimizer_over(groups: list[dict[str, Any]], settings: Mapping[str, Any],
     given = {"momentum": settings["momentum"], "nesterov": bool(settings.get("nesterov")),
              "weight_decay": settings["weight_decay"],
              "betas": tuple(settings.get("betas") or (settings["momentum"], ADAM_BETA2))}
-    optimizer = cls(groups, lr=lr, **{k: given[k] for k in info.takes}, **dict(info.fixed))
+    with contextlib.redirect_stdout(io.StringIO()):  # D-Adaptation prints its settings
+        optimizer = cls(groups, lr=lr, **{k: given[k] for k in info.takes}, **dict(info.fixed))
     optimizer.lrlab_info = info  # what step_size and the averaged-weights switch read
-    if info.averaged:
+    if info.averaged == "own":
         optimizer.train()  # Schedule-Free steps only in its train mode
+    elif info.averaged == "polynomial":
+        optimizer.lrlab_average = PolynomialAverage(optimizer)
     return optimizer
+
+
+class PolynomialAverage:
+    """Polynomial-decay averaging of an optimizer's parameters (Shamir & Zhang 2013), updated
+    after every step: x̄ₜ = (1 − w)·x̄ₜ₋₁ + w·xₜ with w = (1 + γ)/(t + γ). DoG's authors evaluate
+    DoG only at this average (their package's PolynomialDecayAverager, γ = 8, which averages a
+    model copy; this keeps the parameters alone, BatchNorm's statistics being measured again
+    at the average before each evaluation)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, gamma: float = 8.0) -> None:
+        self.gamma, self.t = gamma, 1
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+        self.average = [p.detach().clone() for p in self.params]
+        optimizer.register_step_post_hook(lambda *_: self.update())
+
+    @torch.no_grad()
+    def update(self) -> None:
+        w = (1.0 + self.gamma) / (self.t + self.gamma)
+        for avg, p in zip(self.average, self.params, strict=True):
+            avg.mul_(1.0 - w).add_(p.detach(), alpha=w)
+        self.t += 1
+
+    @torch.no_grad()
+    def swap(self) -> None:
+        """The average into the parameters and the parameters into the average: called once
+        to evaluate, and again to train on from where training was."""
+        for avg, p in zip(self.average, self.params, strict=True):
+            held = p.detach().clone()
+            p.copy_(avg)
+            avg.copy_(held)
 
 
 def info_of(optimizer: torch.optim.Optimizer) -> OptimizerInfo | None:

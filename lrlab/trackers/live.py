@@ -42,10 +42,14 @@ class Tracked:
         """Train one point of a ladder run in this process, logged nested under the ladder."""
         if self.log is None:
             return train(reporter)
+        from lrlab.core.optimizer_table import OPTIMIZERS
         from lrlab.lr_check.plan import peak_lr  # here: importing the trackers stays light
 
         self.points += 1
-        child = self.log.child("train", config, f"point-{self.points}-lr{peak_lr(config):.4g}"
+        optimizer = config["optimizer"]["name"]
+        what = (optimizer if OPTIMIZERS[optimizer].lr_free  # an LR-free baseline
+                else f"lr{peak_lr(config):.4g}")
+        child = self.log.child("train", config, f"point-{self.points}-{what}"
                                                 f"-seed{config.get('seed', 0)}")
         try:
             result = train(Tee(reporter, child))

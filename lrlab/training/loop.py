@@ -82,19 +82,23 @@ def current_decay(optimizer: torch.optim.Optimizer) -> float:
 def evaluation_weights(optimizer: torch.optim.Optimizer,
                        recalibrate: Callable[[], None] | None = None) -> Iterator[None]:
     """Evaluate at the weights the optimizer means: Schedule-Free's averaged ones (its eval()),
-    with the model's BatchNorm statistics recomputed there by `recalibrate` (its README's
-    recipe), then train on from where it was (train()). Any other optimizer: as they are."""
+    or DoG's polynomial-decay average (lrlab keeps it beside the optimizer), with the model's
+    BatchNorm statistics recomputed there by `recalibrate` (Schedule-Free's README recipe), then
+    train on from where it was. Any other optimizer: as they are."""
     info = info_of(optimizer)
-    if info is None or not info.averaged:
+    if info is None or info.averaged is None:
         yield
         return
-    optimizer.eval()
+    average = getattr(optimizer, "lrlab_average", None)
+    switch = (optimizer.eval, optimizer.train) if average is None else (average.swap,
+                                                                        average.swap)
+    switch[0]()
     try:
         if recalibrate is not None:
             recalibrate()
         yield
     finally:
-        optimizer.train()
+        switch[1]()
 
 
 def recompute_batchnorm(model: nn.Module, batches: Iterable[Any],

@@ -320,12 +320,14 @@ def noise_figure(previews: Sequence[Preview], curves: Sequence[object]) -> go.Fi
     return fig
 
 
-def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Figure:
+def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float],
+                  baselines: Sequence[dict] = ()) -> go.Figure:
     """An LR check ladder: each point's final objective (validation top-1 on 0-100 %, or a
     task's own metric named with its direction; the seeds' mean, with their range as a bar) and
     loss (log axis) against its peak LR (log), the advice's point ringed, a point that did not
-    finish marked ✕ on the loss panel's top edge, and every method's suggestion as a dotted
-    line named in the legend (hover gives its LR)."""
+    finish marked ✕ on the loss panel's top edge, every method's suggestion as a dotted line
+    named in the legend (hover gives its LR), and each LR-free baseline as a dashed
+    horizontal line across the ladder (its seeds' range a band around it)."""
     done = [r for r in rows if r.get("final_objective", r.get("final_val_top1")) is not None]
     objective = next((r.get("objective") for r in rows if r.get("objective")), "val_top1")
     top1 = objective == "val_top1"
@@ -352,9 +354,11 @@ def ladder_figure(rows: Sequence[dict], suggestions: dict[str, float]) -> go.Fig
             error_y=bars if col == 1 else None,
             hovertemplate="peak LR %{x:.3g}<br>%{y:.4g}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(type="log", title_text="peak LR", row=1, col=col)
-    span = (0.0, 1.0) if top1 or not values else (min(values), max(values))
+    levels = [b["final_objective"] for b in baselines if b.get("final_objective") is not None]
+    span = (0.0, 1.0) if top1 or not values else (min(values + levels), max(values + levels))
     _ladder_suggestions(fig, suggestions, span)
     _ladder_failures(fig, rows, done)
+    _ladder_baselines(fig, baselines, [r["lr"] for r in rows] or [1e-3, 1.0])
     if top1:
         fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
@@ -374,6 +378,35 @@ def _ladder_suggestions(fig: go.Figure, suggestions: dict[str, float],
             line={"dash": "dot", "color": color, "width": 1.5},
             hovertemplate=f"{name}<br>LR %{{x:.3g}}<extra></extra>"), row=1, col=1)
         fig.add_vline(x=lr, line_dash="dot", line_color=color, line_width=1.5, row=1, col=2)
+
+
+def _ladder_baselines(fig: go.Figure, baselines: Sequence[dict], lrs: Sequence[float]) -> None:
+    """Each finished LR-free baseline as a dashed line at its final objective (and loss)
+    across the ladder's LRs, with the range of its seeds as a shaded band, named in the
+    legend: it has no LR of its own to stand at."""
+    x0, x1 = min(lrs), max(lrs)
+    for i, b in enumerate(baselines):
+        value = b.get("final_objective")
+        if value is None:
+            continue
+        color = PALETTE[(i + 5) % len(PALETTE)]
+        name = f"{b['title']} (LR-free)"
+        seeds = [v for v in (b.get("seed_final_objective") or []) if v is not None]
+        if len(seeds) > 1:
+            fig.add_trace(go.Scatter(
+                x=[x0, x1, x1, x0], y=[min(seeds), min(seeds), max(seeds), max(seeds)],
+                fill="toself", mode="none", fillcolor=color, opacity=0.15, legendgroup=name,
+                showlegend=False, hoverinfo="skip"), row=1, col=1)
+        fig.add_trace(go.Scatter(
+            x=[x0, x1], y=[value, value], mode="lines", name=name, legendgroup=name,
+            line={"dash": "dash", "color": color, "width": 2},
+            hovertemplate=f"{name}<br>%{{y:.4g}}<extra></extra>"), row=1, col=1)
+        if b.get("final_val_loss"):
+            fig.add_trace(go.Scatter(
+                x=[x0, x1], y=[b["final_val_loss"]] * 2, mode="lines", name=name,
+                legendgroup=name, showlegend=False,
+                line={"dash": "dash", "color": color, "width": 2},
+                hovertemplate=f"{name}<br>%{{y:.4g}}<extra></extra>"), row=1, col=2)
 
 
 def _ladder_failures(fig: go.Figure, rows: Sequence[dict], done: Sequence[dict]) -> None:

@@ -199,6 +199,10 @@ def field_widget(container: Any, field: options.Field, key: str, default: Any = 
         choices = list(field.choices)
         index = {} if default is _FROM_STATE else {"index": choices.index(default)}
         return container.selectbox(label, choices, key=key, help=help_text, **index, **overrides)
+    if field.kind == "choices":
+        chosen = {} if default is _FROM_STATE else {"default": list(default)}
+        return container.multiselect(label, list(field.choices), key=key, help=help_text,
+                                     **chosen, **overrides)
     if field.kind == "bool":
         return container.toggle(label, key=key, help=help_text, **value, **overrides)
     if field.kind in ("int_list", "float_list"):

@@ -63,14 +63,15 @@ FILE_FORMATS = ("code", "json", "yaml")  # code: the target's own language; json
 
 
 def export(schedule: Schedule, target: str, form: str = "auto",
-           file_format: str = "code") -> Export:
+           file_format: str = "code", optimizer: str | None = None) -> Export:
     """The schedule as `target` takes it; ScheduleError with the reason where it cannot.
 
     form "native" insists on the target's own schedule (approximate ones included), "table" on
     its table form; "auto" takes the native form when it is exact, else the table, and says
     how far the native form would have been off. `file_format` json or yaml writes the file
     the target's own tools read (Hugging Face's TrainingArguments fields), only where that
-    file trains exactly this schedule."""
+    file trains exactly this schedule. With the `optimizer` it drives, the note says when that
+    optimizer carries its own step size (the schedule is then not the whole story)."""
     if target not in TARGETS:
         raise ScheduleError(f"--to: expected one of {', '.join(TARGETS)}, got {target!r}")
     if form not in FORMS:
@@ -99,6 +100,13 @@ def export(schedule: Schedule, target: str, form: str = "auto",
         note = (f"The batch plan is not carried ({spec.title} schedules the LR only): change "
                 f"the loader's batch yourself, {carried}. {result.exactness.note}").strip()
         result = replace(result, exactness=replace(result.exactness, note=note))
+    if optimizer is not None:
+        from lrlab.core.optimizer_table import optimizer_info
+
+        said = optimizer_info(optimizer, "--optimizer").schedule_note
+        if said:
+            note = f"{said} {result.exactness.note}".strip()
+            result = replace(result, exactness=replace(result.exactness, note=note))
     return result
 
 

@@ -95,7 +95,7 @@ def test_two_workers_run_a_ladder_in_parallel_and_it_ends_with_the_aggregate(
         ladder = wait_finished(store, ladder_id)
         assert ladder.status == "succeeded", ladder.error
         result = ladder.result
-        assert result["format"] == "lrlab.check/3" and len(result["points"]) == 3
+        assert result["format"] == "lrlab.check/4" and len(result["points"]) == 3
         children = [store.get(i) for i in ladder.config["children"]]
         assert {c.worker for c in children} == {w.id for w in store.live_workers()}
         top1 = {c.id: c.result["summary"]["final_val_top1"] for c in children}
@@ -145,6 +145,72 @@ def test_cancel_cancels_the_whole_ladder(store: Store, home: Path) -> None:
         worker.stop()
     assert ladder.status == "cancelled"
     assert [store.get(i).status for i in ladder.config["children"]] == ["cancelled"] * 3
+
+
+def test_a_ladders_baselines_are_jobs_beside_its_points_cancelled_with_it(
+    own_store: Store,
+) -> None:
+    ladder_id = submit_ladder(own_store, points=1, seeds=2, baselines=["prodigy", "dog"])
+    children = [own_store.get(i) for i in own_store.get(ladder_id).config["children"]]
+    assert [c.config["optimizer"]["name"] for c in children] == ["sgd"] * 2 + [
+        "prodigy", "prodigy", "dog", "dog"]
+    assert [c.config["seed"] for c in children] == [0, 1] * 3  # the points' seeds
+    assert {c.config["origin"]["check"] for c in children} == {ladder_id}
+    first = own_store.claim("w")
+    assert first.id == children[0].id
+    assert own_store.request_cancel(ladder_id) == "running"
+    statuses = [own_store.get(c.id).status for c in children]
+    assert statuses == ["running"] + ["cancelled"] * 5  # the baselines' queued jobs included
+    assert own_store.get(first.id).cancel_requested  # the running point is told to stop
+    own_store.finish(first.id, "cancelled")
+    kinds.reap(own_store)
+    ended = own_store.get(ladder_id)
+    assert ended.status == "cancelled"
+    assert [b["status"] for b in ended.result["baselines"]] == ["cancelled", "cancelled"]
+
+
+def test_a_worker_runs_a_ladder_with_lr_free_baselines_and_compares_them(
+    store: Store, home: Path
+) -> None:
+    worker = WorkerProcess(store.url, home, home / "ladder-baselines.log")
+    try:
+        ladder_id = submit_ladder(store, points=1, seeds=2, baselines=["schedulefree", "dog"])
+        ladder = wait_finished(store, ladder_id)
+    finally:
+        worker.stop()
+    assert ladder.status == "succeeded", ladder.error
+    result = ladder.result
+    assert [b["baseline"] for b in result["baselines"]] == ["schedulefree", "dog"]
+    for row, job_ids in zip(result["baselines"], (ladder.config["children"][2:4],
+                                                  ladder.config["children"][4:6]), strict=True):
+        runs = [store.get(i) for i in job_ids]
+        assert [r.status for r in runs] == ["succeeded", "succeeded"]
+        finals = [r.result["summary"]["final_val_top1"] for r in runs]
+        assert row["seed_final_val_top1"] == finals
+        assert row["final_val_top1"] == pytest.approx(sum(finals) / 2)
+    versus = result["versus"]
+    best = max(result["baselines"], key=lambda b: b["final_val_top1"])
+    assert versus["baseline"] == best["baseline"]
+    assert versus["gap"] == pytest.approx(result["best"]["final_val_top1"]
+                                          - best["final_val_top1"])
+    assert f"{best['title']} (" in result["verdict"]
+    assert "LR-free baseline" in result["verdict"] and "seeds each" in result["verdict"]
+
+
+def test_lrlab_check_trains_the_baselines_it_is_asked_for(tmp_path, capsys) -> None:
+    out = tmp_path / "check.json"
+    assert main(["check", "--model", "small_cnn", "--width", "8", "--dataset", "digits",
+                 "--limit", "300", "--epochs", "2", "--device", "cpu", "--points", "1",
+                 "--baselines", "prodigy", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    result = json.loads(out.read_text())
+    assert result["format"] == "lrlab.check/4"
+    (prodigy,) = result["baselines"]
+    assert prodigy["status"] == "succeeded" and prodigy["lr"] == 1.0
+    assert "<- LR-free baseline: Prodigy" in printed.out
+    assert "Prodigy (" in result["verdict"] and "one seed each" in result["verdict"]
+    assert "budget: 2 runs of" in printed.err
+    assert "Using decoupled weight decay" not in printed.out  # D-Adaptation's own print
 
 
 def test_lrlab_check_runs_a_ladder_from_a_range_test_file(tmp_path, capsys) -> None:

@@ -1,7 +1,8 @@
 """The LR-free optimizers of the optimizer table (Schedule-Free AdamW and SGD, Prodigy,
 D-Adaptation Adam, DoG) trained through lrlab: one update equal to the package's own optimizer
 stepped by hand on the same model and batch, the step size each chose reported per update,
-Schedule-Free's averaged weights switched in for every evaluation and out after, and a missing
+Schedule-Free's averaged weights (and DoG's polynomial-decay average) switched in for every
+evaluation and out after, and a missing
 package named in one sentence."""
 
 from __future__ import annotations
@@ -126,6 +127,39 @@ def test_schedule_free_evaluates_at_its_averaged_weights(
              MemoryReporter(), task=task)
     assert seen[0] == "train"  # built in its train mode
     assert seen[1:] == ["eval", "evaluate", "train"] * 3  # at the start, update 2 and 4
+
+
+def test_dog_evaluates_at_the_packages_polynomial_decay_average() -> None:
+    """DoG's README: evaluate at the iterates' polynomial-decay average. After 5 updates the
+    weights each evaluation saw equal its own PolynomialDecayAverager's model, stepped by hand
+    beside the package's DoG; after the evaluation training goes on from the last iterate."""
+    from dog import PolynomialDecayAverager
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+    theirs = copy.deepcopy(model)
+    seen: list[list[torch.Tensor]] = []
+
+    def evaluate(evaluated: nn.Module, batches) -> dict[str, float]:
+        seen.append([p.detach().clone() for p in evaluated.parameters()])
+        return {"val_loss": 0.0}
+
+    task = _task(model, evaluate)
+    run_task(_config("dog", 1.0, max_steps=5), MemoryReporter(), task=task)
+
+    optimizer = _by_hand("dog", list(theirs.parameters()))
+    averager = PolynomialDecayAverager(theirs)  # gamma 8, its default
+    (x, y), = list(task.train)
+    for _ in range(5):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(theirs(x), y).backward()
+        optimizer.step()
+        averager.step()
+    for ours, average in zip(seen[-1], averager.averaged_model.parameters(), strict=True):
+        torch.testing.assert_close(ours, average, rtol=1e-6, atol=1e-7)
+    for ours, last in zip(model.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(ours, last, rtol=1e-6, atol=1e-7)  # swapped back
+    assert not torch.equal(seen[-1][0], next(model.parameters()))
 
 
 def test_batchnorm_is_measured_again_only_where_there_is_one() -> None:

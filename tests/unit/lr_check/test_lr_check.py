@@ -92,7 +92,7 @@ def test_a_ladder_where_no_point_learned_cannot_tell_and_says_what_to_change() -
     rows = [row(0.0111, 0.1, 0.100), row(0.0351, 10 ** -0.5, 0.209), row(0.111, 1.0, 0.451),
             row(0.351, 10 ** 0.5, 0.139), row(1.11, 10.0, 0.100, loss=602.0)]
     result = lr_check.aggregate(config(), rows)
-    assert result["format"] == "lrlab.check/3"
+    assert result["format"] == lr_check.FORMAT == "lrlab.check/4"
     assert result["judgement"]["clear"] is False
     assert result["verdict"].startswith("Cannot tell which LR is best: no point learned much")
     assert "45.1 % top-1; chance is 10 %" in result["verdict"]
