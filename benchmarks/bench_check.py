@@ -36,9 +36,14 @@
    at each spread of the methods) reaches 0.98 of the ladder's best.
 5. Your own tasks (--only tasks): the examples' advice against their LR check's best, by their
    own objective (accuracy up, loss down), and torch-lr-finder's LR on the same schedule.
+6. LR-free baselines (--only baselines): on the image pairs and the example tasks, an LR check of
+   the 1cycle advice over the whole planned run with Schedule-Free AdamW, Prodigy, D-Adaptation
+   Adam and DoG beside it (lrlab.lr_check's own ladder, every run on the same seeds): each
+   baseline's final objective (mean and seed spread) beside the ladder's best and the advice's,
+   and the verdict's comparison.
 
     python benchmarks/bench_check.py [--mnist ../shared/data/mnist-t10k]
-        [--only parallel|advice|fidelity|trust|tasks]
+        [--only parallel|advice|fidelity|trust|tasks|baselines]
         [--points 9] [--seeds 3] [--pair "held out"] [--schedule warmup_cosine]
 """
 
@@ -432,11 +437,66 @@ def trust_calibration(mnist: Path | None, points: int, sweeps: tuple[int, ...] =
         print(f"  spread {low}-{high if high < 99 else ''} decades: {hits} of {len(shares)}")
 
 
+def against_baselines(mnist: Path | None, points: int, seeds: int,
+                      only: str | None = None) -> None:
+    """Each pair's ladder of its 1cycle advice with every LR-free baseline beside it, run by
+    lr_check.run_locally (the ladder `lrlab check --baselines` trains): the table of final
+    objectives, seeds' spread, and how far each baseline is from the ladder's best."""
+    from lrlab.core.baseline_table import BASELINES
+
+    sys.path.append(str(REPO))  # the example tasks
+    cases = [(name, setup, role) for name, setup, role in pairs(mnist)] + [
+        (name, setup, "task") for name, setup in TASK_PAIRS]
+    summary = []
+    for name, setup, role in cases:
+        if only and only not in name and only != role:
+            continue
+        started = time.perf_counter()
+        found = run_from_config({"setup": setup, "num_points": 100}, NullReporter())
+        cfg = lr_check.validate_config({**lr_check.from_range_test(found), "points": points,
+                                        "epochs": setup["epochs"], "seeds": seeds,
+                                        "baselines": list(BASELINES)})
+        result = lr_check.run_locally(cfg)
+        top1 = result["objective"] == "val_top1"
+
+        def fig(value: float | None, top1: bool = top1) -> str:
+            return "-" if value is None else (f"{100 * value:.2f} %" if top1 else f"{value:.4f}")
+
+        def spread(row: dict) -> str:
+            value = lr_check.seed_spread(row)
+            return "" if value is None else f" (seeds spread {fig(value)})"
+
+        best, advice = result["best"], result["advice"]
+        print(f"\n{name} ({role}): {result['objective']}, {seeds} seed(s) each "
+              f"({time.perf_counter() - started:.0f} s)")
+        print(f"  ladder best  LR {best['lr']:<8.3g} {fig(best['final_objective'])}{spread(best)}")
+        print(f"  advice       LR {advice['lr']:<8.3g} {fig(advice['final_objective'])}"
+              f"{spread(advice)}")
+        for b in result["baselines"]:
+            sign = 1 if result["mode"] == "max" else -1  # positive: the tuned point is better
+            gap = (None if b["final_objective"] is None
+                   else sign * (best["final_objective"] - b["final_objective"]))
+            print(f"  {b['title']:<22} {fig(b['final_objective'])}{spread(b)}; "
+                  f"ladder best - it = {'-' if gap is None else fig(gap)}"
+                  + ("" if b["status"] == "succeeded" else f" [{b['status']}: {b['error']}]"))
+        print("  verdict: " + lr_check.baseline_verdict(
+            best, result["baselines"], result["versus"], lr_check.schedule_words(cfg["setup"])))
+        summary.append((name, result["versus"]))
+    print("\nbest tuned point against the best baseline (gap ± standard error):")
+    for name, versus in summary:
+        if versus is None:
+            print(f"  {name}: no comparison")
+            continue
+        error = "" if versus["error"] is None else f" ± {versus['error']:.4f}"
+        print(f"  {name}: {versus['title']}, gap {versus['gap']:+.4f}{error}, "
+              f"beyond the spread: {versus['beyond']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared/data/mnist-t10k")
-    parser.add_argument("--only", choices=("parallel", "advice", "fidelity", "trust", "tasks"),
-                        default=None)
+    parser.add_argument("--only", choices=("parallel", "advice", "fidelity", "trust", "tasks",
+                                           "baselines"), default=None)
     parser.add_argument("--points", type=int, default=9, help="ladder points per schedule")
     parser.add_argument("--pair", default=None,
                         help="only the pairs whose name contains this, or of this role "
@@ -455,6 +515,9 @@ def main() -> None:
         return
     if args.only == "tasks":
         task_advice(args.points, args.seeds)
+        return
+    if args.only == "baselines":
+        against_baselines(mnist, args.points, args.seeds, args.pair)
         return
     if args.only != "advice":
         one = ladder_seconds(1)

@@ -83,12 +83,13 @@ def find(task: TaskLike, *, args: Mapping[str, Any] | None = None,
 
 def check(found: Mapping[str, Any], *, advice: str = "onecycle", points: int | None = None,
           span: float | None = None, epochs: int | None = None, fraction: float | None = None,
-          seeds: int | None = None, log_to: str | list[str] | None = None,
-          record: bool = True, db: str | None = None,
+          seeds: int | None = None, baselines: str | list[str] | None = None,
+          log_to: str | list[str] | None = None, record: bool = True, db: str | None = None,
           reporter: Reporter | None = None) -> dict[str, Any]:
     """Short runs at a ladder of LRs around a range test's advice (the result `find` gave),
-    ranked by the task's objective: the `lrlab.check/3` result `lrlab check` writes. Its
-    trackers are the range test's unless `log_to` names others."""
+    ranked by the task's objective, with the LR-free `baselines` ("prodigy", ...) trained
+    beside it: the `lrlab.check/4` result `lrlab check` writes. Its trackers are the range
+    test's unless `log_to` names others."""
     from lrlab import lr_check
 
     if not isinstance(found, Mapping) or "advice" not in found:
@@ -97,7 +98,7 @@ def check(found: Mapping[str, Any], *, advice: str = "onecycle", points: int | N
     if log_to is not None:
         ladder["setup"] = {**ladder["setup"], "log_to": log_to}
     chosen = {"points": points, "span": span, "epochs": epochs, "fraction": fraction,
-              "seeds": seeds}
+              "seeds": seeds, "baselines": baselines}
     config = lr_check.validate_config(lr_check.with_budget(ladder, chosen))
     with recorded("check", config, record=record, db=db, reporter=reporter) as run, \
             tracking("check", config, run.reporter, run.job_id) as tracked:

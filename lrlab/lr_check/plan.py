@@ -76,14 +76,15 @@ def baselines(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def baseline_setup(cfg: Mapping[str, Any], baseline: Baseline) -> dict[str, Any]:
+def baseline_setup(cfg: Mapping[str, Any], baseline: Baseline,
+                   epochs: int | None = None) -> dict[str, Any]:
     """The ladder's setup trained by `baseline`'s optimizer at its paper's LR, betas
     0.9/0.999 (each package's default), the setup's weight decay, and the schedule its authors
-    recommend, stretched to the budget."""
+    recommend, over the budget (or `epochs`: the whole run, to train it)."""
     setup = cfg["setup"]
     info = baseline.info
     lr = float(info.default_lr or 1.0)
-    train = {**setup, "epochs": budget_epochs(cfg),
+    train = {**setup, "epochs": epochs or budget_epochs(cfg),
              "optimizer": {**setup["optimizer"], "name": info.name, "lr": lr, "momentum": 0.9,
                            "nesterov": False, "betas": None}}
     if baseline.schedule == "setup" and setup["schedule"] is not None:
@@ -93,7 +94,7 @@ def baseline_setup(cfg: Mapping[str, Any], baseline: Baseline) -> dict[str, Any]
         if setup.get("tricks") is not None:  # ... at that LR, not scaled with the batch
             train["tricks"] = {**setup["tricks"], "linear_scaling": False}
     else:
-        # over the budget's updates (as the run counts them, it stretches it to its own)
+        # over the run's updates (as the run counts them, it stretches it to its own)
         total = max(1, round(planned_updates(setup) * train["epochs"] / setup["epochs"]))
         shape: dict[str, Any] = {"format": SCHEDULE_FORMAT, "base_lr": lr,
                                  "total_steps": total, "main": {"kind": "constant"}}
@@ -127,8 +128,7 @@ def best_training_config(cfg: Mapping[str, Any], result: Mapping[str, Any],
     (its epochs, and a point's schedule before it was stretched to the budget): what "train
     with the best LR" and a baseline's "train with this" train."""
     if baseline is not None:
-        point = next(p for p in baselines(cfg) if p["baseline"] == baseline)
-        return {**point["config"], "epochs": cfg["setup"]["epochs"]}
+        return baseline_setup(cfg, baseline_info(baseline), epochs=cfg["setup"]["epochs"])
     point = next(p for p in points(cfg) if p["factor"] == result["best"]["factor"])
     return {**point["config"], "epochs": cfg["setup"]["epochs"],
             "schedule_fit": cfg["setup"]["schedule_fit"]}

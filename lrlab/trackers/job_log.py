@@ -275,7 +275,11 @@ def _end_ladder(writer: Any, result: Mapping[str, Any]) -> None:
     best = result.get("best") or {}
     numbers = {"ladder/best_lr": best.get("lr"),
                "ladder/best_objective": best.get("final_objective",
-                                                 best.get("final_val_top1"))}
+                                                 best.get("final_val_top1")),
+               # each LR-free baseline's final objective, and the best point's lead on them
+               **{f"baseline/{b['baseline']}": b.get("final_objective")
+                  for b in result.get("baselines") or ()},
+               "baseline/gap": (result.get("versus") or {}).get("gap")}
     writer.scalars([(0, {k: float(v) for k, v in numbers.items() if v is not None},
                      time.time())])
     writer.tags({"verdict": str(result.get("verdict", "")),

@@ -193,3 +193,64 @@ def test_an_imported_curve_is_kept_in_runs_and_checked_on_a_setup_given_here(
     peak = kept.result["advice"]["onecycle"]["base_lr"]
     assert [p["lr"] for p in lr_check.points(ladder.config)] == pytest.approx(
         [peak / 10, peak, peak * 10])
+
+
+def test_a_ladder_with_lr_free_baselines_is_queued_drawn_and_each_can_be_trained(
+        store: Store, sweep: dict, figure) -> None:
+    find_id = finished(store, "find", sweep["config"], sweep)
+    at = run_page("check.py", {"find": str(find_id)})
+    at.number_input(key="check.points").set_value(3)
+    at.number_input(key="check.epochs").set_value(1)
+    at.multiselect(key="check.baselines").select("prodigy").select("dog")
+    at.run()
+    budget = next(c.value for c in at.caption if c.value.startswith("Budget: "))
+    assert budget.startswith("Budget: 5 runs of 10 updates each")  # 3 points, 2 baselines
+    at.button(key="check.run").click().run()
+    assert not at.exception, at.exception
+    (check,) = store.list_jobs(None, kind="check")
+    assert check.config["baselines"] == ["prodigy", "dog"]
+    children = check.config["children"]
+    assert [store.get(i).config["optimizer"]["name"] for i in children] == [
+        "sgd", "sgd", "sgd", "prodigy", "dog"]
+    # the points at 0.6 / 0.9 / 0.8, Prodigy at 0.85, DoG failed
+    for child, top1 in zip(children, (0.6, 0.9, 0.8, 0.85, None), strict=True):
+        store.claim("w")
+        if top1 is None:
+            store.finish(child, "failed", error="DoG: the loss diverged")
+            continue
+        store.finish(child, "succeeded", result={"summary": {
+            "final_val_top1": top1, "best_val_top1": top1, "final_val_loss": 1 - top1},
+            "data": {"num_classes": 10}})
+    page = run_page("check.py", {"job": str(check.id)})
+    job = store.get(check.id)
+    assert job.status == "succeeded"
+    assert ("The tuned 1cycle at LR" in job.result["verdict"]
+            and "is 5.0 points above Prodigy (85.0 %), the best LR-free baseline; one seed "
+                "each" in job.result["verdict"])
+    assert "Other baselines: DoG failed (DoG: the loss diverged)." in job.result["verdict"]
+    assert any(job.result["verdict"] in s.value for s in page.success)
+    chart = figure(page)
+    line = next(t for t in chart["data"] if t.get("name") == "Prodigy (LR-free)")
+    assert line["y"] == pytest.approx([0.85, 0.85])
+    table = page.dataframe[0].value
+    assert table["run"].tolist() == ["ladder point"] * 3 + ["Prodigy", "DoG"]
+    assert table["status"].tolist()[-2:] == ["succeeded", "failed"]
+    assert [b.key for b in page.button if b.key.startswith("check.adopt.")] == [
+        "check.adopt.prodigy"]  # a failed baseline offers nothing to train
+    page.run()
+    page.button(key="check.adopt.prodigy").click().run()
+    state = page.session_state
+    assert state["training.opt"] == "prodigy" and state["training.lr"] == 1.0
+    assert state["training.schedule"]["main"]["kind"] == "cosine"
+    assert state["training.epochs"] == 4 and state["training.schedule_source"] == "advice"
+    assert state["training.origin"] == {"range_test": find_id, "check": check.id}
+    training = run_page("training.py")
+    for key in [f"training.{short}" for short in ui.SETUP_KEYS.values()] + [
+            "training.origin", "training.schedule_source", "training.schedule"]:
+        training.session_state[key] = state[key]
+    training.run()
+    assert not training.exception, training.exception
+    assert not training.warning, [e.value for e in training.warning]
+    assert any(c.value.startswith("Prodigy carries its own step size") and
+               "not the whole story" in c.value for c in training.caption), [
+        c.value for c in training.caption]

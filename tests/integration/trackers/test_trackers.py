@@ -144,20 +144,25 @@ def test_a_range_test_is_logged_with_its_suggestions_and_figure(where: dict) -> 
 
 def test_a_ladder_in_one_process_nests_its_points(where: dict) -> None:
     found = lrlab.find(TABULAR, epochs=2, num_points=30, record=False, **RUN)
-    ladder = lrlab.check(found, points=3, log_to=where["log_to"], db=where["db"])
+    ladder = lrlab.check(found, points=3, baselines=["prodigy"], log_to=where["log_to"],
+                         db=where["db"])
     runs = mlflow_runs(where["uri"])
     parent = runs[f"check-{ladder['job']}"]
     children = [r for r in runs.values()
                 if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == 3 and all(r.info.status == "FINISHED" for r in children)
+    assert len(children) == 4 and all(r.info.status == "FINISHED" for r in children)
     peaks = sorted(float(r.data.params["schedule.base_lr"]) if "schedule.base_lr" in
                    r.data.params else r.info.run_name for r in children)
-    assert len(set(peaks)) == 3
+    assert len(set(peaks)) == 4  # three points and the baseline at Prodigy's 1.0
     assert parent.data.tags["verdict"] == ladder["verdict"]
+    (prodigy,) = ladder["baselines"]
+    assert parent.data.metrics["baseline/prodigy"] == pytest.approx(prodigy["final_objective"])
+    assert parent.data.metrics["baseline/gap"] == pytest.approx(ladder["versus"]["gap"])
     assert artifacts(where["uri"], parent.info.run_id) == {"ladder.json"}
     folders = sorted(p.name for p in (where["tb"] / f"check-{ladder['job']}").iterdir()
                      if p.is_dir())
-    assert len(folders) == 3 and all(f.startswith("point-") for f in folders)
+    assert len(folders) == 4 and all(f.startswith("point-") for f in folders)
+    assert [f for f in folders if "prodigy" in f] == ["point-4-prodigy-seed0"]
     for folder in folders:  # HParams: each point's peak LR against its objective
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
         from tensorboard.plugins.hparams import plugin_data_pb2

@@ -95,6 +95,7 @@ def test_train_with_a_baseline_trains_it_for_the_whole_run() -> None:
     full = lr_check.best_training_config(cfg, {}, baseline="prodigy")
     assert full["epochs"] == 10 and full["optimizer"]["name"] == "prodigy"
     assert full["schedule"]["main"]["kind"] == "cosine"
+    assert full["schedule"]["total_steps"] == 220  # the whole run's updates, not the budget's
 
 
 def row(lr: float, factor: float | None, seeds: list[float], baseline: str | None = None,
