@@ -398,7 +398,9 @@ def shown_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return "" if value is None else (f"{100 * value:.2f} %" if top1 else f"{value:.4g}")
 
     name = "top-1" if top1 else objective
-    return [{"run": r.get("title") or "ladder point", "peak LR": f"{r['lr']:.3g}",
+    named = any(r.get("baseline") for r in rows)  # a "run" column only beside baselines
+    return [{**({"run": r.get("title") or "ladder point"} if named else {}),
+             "peak LR": f"{r['lr']:.3g}",
              "x advice": "" if r["factor"] is None else f"{r['factor']:.3g}",
              "status": r["status"], "progress": r["progress"],
              f"final {name}": fig(r["final_objective"]), "seed spread": fig(seed_spread(r)),

@@ -178,6 +178,8 @@ def test_a_ladder_without_baselines_says_nothing_of_them() -> None:
     result = lr_check.aggregate(config(seeds=2), POINTS)
     assert result["baselines"] == [] and result["versus"] is None
     assert "baseline" not in result["verdict"]
+    assert "run" not in lr_check.shown_rows(result["points"])[0]  # no column to name them
+    assert "LR-free" not in lr_check.table(result)
 
 
 def test_the_chart_draws_each_baseline_as_a_line_with_its_seeds_band() -> None:
