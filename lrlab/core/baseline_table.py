@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lrlab.core.errors import LrlabError
 from lrlab.core.optimizer_table import OPTIMIZERS, OptimizerInfo
+from lrlab.core.validation import named_row
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,4 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in (
 
 def baseline_info(name: str, where: str = "baselines") -> Baseline:
     """The row of a name, or one sentence naming the field and the names there are."""
-    try:
-        return BASELINES[name]
-    except KeyError:
-        raise LrlabError(f"{where}: expected any of {', '.join(BASELINES)}, "
-                         f"got {name!r}") from None
+    return named_row(BASELINES, name, where)

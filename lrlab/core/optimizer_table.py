@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lrlab.core.errors import LrlabError
+from lrlab.core.validation import named_row
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,4 @@ DECAY = {
 
 def optimizer_info(name: str, where: str = "optimizer") -> OptimizerInfo:
     """The row of a name, or one sentence naming the field and the names there are."""
-    try:
-        return OPTIMIZERS[name]
-    except KeyError:
-        raise LrlabError(f"{where}: expected one of {', '.join(OPTIMIZERS)}, "
-                         f"got {name!r}") from None
+    return named_row(OPTIMIZERS, name, where)

@@ -4,9 +4,11 @@ mapping, and it holds no field nobody reads (a typo would otherwise be ignored s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from lrlab.core.errors import LrlabError
+
+T = TypeVar("T")
 
 
 def require_mapping(value: Any, where: str,
@@ -26,3 +28,12 @@ def refuse_unknown(section: Mapping[str, Any], allowed: Iterable[str], where: st
     if unknown:
         raise error(f"{where}: unknown field(s) {', '.join(unknown)}; expected some of "
                     f"{', '.join(allowed)}")
+
+
+def named_row(table: Mapping[str, T], name: Any, where: str) -> T:
+    """The row of a table (optimizers, baselines) a name picks, or one sentence naming the
+    field and the names there are."""
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise LrlabError(f"{where}: expected one of {', '.join(table)}, got {name!r}") from None
