@@ -49,16 +49,10 @@ def imported_setup(imported: dict) -> dict:
     return options.config_from_values(put)
 
 
-def adopt_best(ladder_job: Job) -> None:
-    """Button callback: the Training page with the ladder's setup at its best peak LR."""
-    best = lr_check.best_training_config(ladder_job.config, ladder_job.result)
-    task_setup.fill_training(state, best, {"range_test": ladder_job.config.get("range_test"),
-                                           "check": ladder_job.id}, best["schedule"])
-
-
-def adopt_baseline(ladder_job: Job, name: str) -> None:
-    """Button callback: the Training page with the ladder's setup trained by a baseline."""
-    config = lr_check.best_training_config(ladder_job.config, ladder_job.result, baseline=name)
+def adopt(ladder_job: Job, baseline: str | None = None) -> None:
+    """Button callback: the Training page with the ladder's setup at its best peak LR, or
+    trained by one of its LR-free baselines."""
+    config = lr_check.best_training_config(ladder_job.config, ladder_job.result, baseline)
     task_setup.fill_training(state, config, {"range_test": ladder_job.config.get("range_test"),
                                              "check": ladder_job.id}, config["schedule"])
 
@@ -93,12 +87,12 @@ def draw_outcome(current: Job, _follower: JobFollower, settled: bool) -> None:
     if result.get("best"):
         ui.page_button(st, f"Train with the best LR ({result['best']['lr']:.3g})",
                        "app_pages/training.py", key="check.adopt", disabled=not settled,
-                       type="primary", on_click=adopt_best, args=(current,))
+                       type="primary", on_click=adopt, args=(current,))
     finished = [b for b in result.get("baselines") or () if b["status"] == "succeeded"]
     for column, b in zip(st.columns(max(1, len(finished))), finished, strict=False):
         ui.page_button(column, f"Train with {b['title']}", "app_pages/training.py",
                        key=f"check.adopt.{b['baseline']}", disabled=not settled,
-                       on_click=adopt_baseline, args=(current, b["baseline"]))
+                       on_click=adopt, args=(current, b["baseline"]))
 
 
 if job is None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrlab.lr_check.config import budget_epochs, seeds_of
-from lrlab.lr_check.plan import factors
+from lrlab.lr_check.plan import point_count
 from lrlab.tasks.setups import planned_updates
 
 # The whole planned run is the default budget when a ladder of it would take at most this long
@@ -57,8 +57,8 @@ def describe_budget(cfg: Mapping[str, Any], pace: float | None = None) -> str:
     epochs = budget_epochs(cfg)
     run_updates = planned_updates(setup)
     updates = round(run_updates * epochs / setup["epochs"])
-    runs = len(cfg.get("children") or ()) or (_points(cfg) + len(cfg.get("baselines") or ())
-                                               ) * seeds_of(cfg)
+    runs = len(cfg.get("children") or ()) or (
+        point_count(cfg) + len(cfg.get("baselines") or ())) * seeds_of(cfg)
     share = ("the whole planned run" if epochs == setup["epochs"]
              else f"{epochs} of the run's {setup['epochs']} epochs")
     text = (f"{runs} run{'s' if runs != 1 else ''} of {updates} updates each ({share}; the "
@@ -66,10 +66,6 @@ def describe_budget(cfg: Mapping[str, Any], pace: float | None = None) -> str:
     if pace is not None:
         text += f", about {_duration(runs * updates * pace)} at the range test's pace"
     return text + "."
-
-
-def _points(cfg: Mapping[str, Any]) -> int:
-    return len(factors(cfg["points"], cfg["span"]))
 
 
 def _duration(seconds: float) -> str:

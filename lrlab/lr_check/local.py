@@ -41,6 +41,7 @@ def run_locally(cfg: Mapping[str, Any], reporter: Any = None,
             continue
         done.append(point_row(point, "succeeded", result=result, progress=1.0))
     reporter.progress(1.0, "done")
+    ladder = points(cfg)
     rows = [combine(point, done[i * seeds:(i + 1) * seeds])
-            for i, point in enumerate([*points(cfg), *baselines(cfg)])]
-    return aggregate(cfg, rows[:len(points(cfg))], rows[len(points(cfg)):])
+            for i, point in enumerate([*ladder, *baselines(cfg)])]
+    return aggregate(cfg, rows[:len(ladder)], rows[len(ladder):])

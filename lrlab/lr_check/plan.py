@@ -28,6 +28,11 @@ def factors(points: int, span: float) -> list[float]:
     return found
 
 
+def point_count(cfg: Mapping[str, Any]) -> int:
+    """How many points the ladder has (without building them)."""
+    return len(factors(cfg["points"], cfg["span"]))
+
+
 def peak_lr(setup: Mapping[str, Any]) -> float:
     """The LR the setup's schedule peaks at (its effective base LR): the given schedule's, or
     the paper's from optimizer.lr (linear scaling to the batch when that trick is on)."""

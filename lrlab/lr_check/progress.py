@@ -8,7 +8,7 @@ from typing import Any
 
 from lrlab.core.errors import LrlabError
 from lrlab.lr_check.config import seeds_of
-from lrlab.lr_check.plan import baselines, points
+from lrlab.lr_check.plan import baselines, point_count, points
 from lrlab.lr_check.verdict import aggregate, combine, point_row
 
 
@@ -27,7 +27,7 @@ def baseline_rows_of(store: Any, cfg: Mapping[str, Any],
     points' in the ladder's children)."""
     if not cfg.get("children"):
         return list((result or {}).get("baselines") or [])
-    return _rows(store, cfg, baselines(cfg), len(points(cfg)) * seeds_of(cfg))
+    return _rows(store, cfg, baselines(cfg), point_count(cfg) * seeds_of(cfg))
 
 
 def _rows(store: Any, cfg: Mapping[str, Any], planned: list[dict[str, Any]],

@@ -331,16 +331,14 @@ def baseline_verdict(best: Mapping[str, Any] | None, baselines: Sequence[Mapping
 
     tuned = f"the tuned {schedule} at LR {best['lr']:.3g}"
     name = f"{top['title']} ({_bare(top)})"
+    where = "above" if top1 else f"better in {best['objective']} than"
+    opening = tuned[0].upper() + tuned[1:]  # (str.capitalize would lower "Bag-of-Tricks")
     gap = against["gap"]
     if abs(gap) <= TIE * max(1.0, abs(score(best))):
-        text = f"{tuned[0].upper()}{tuned[1:]} ({_bare(best)}) ties with {name}, the best " \
-               "LR-free baseline"
+        text = f"{opening} ({_bare(best)}) ties with {name}, the best LR-free baseline"
     elif gap > 0:
-        where = "above" if top1 else f"better in {best['objective']} than"
-        text = (f"{tuned[0].upper()}{tuned[1:]} is {amount(gap)} {where} {name}, the best "
-                "LR-free baseline")
+        text = f"{opening} is {amount(gap)} {where} {name}, the best LR-free baseline"
     else:
-        where = "above" if top1 else f"better in {best['objective']} than"
         text = f"{name}, an LR-free baseline, is {amount(-gap)} {where} {tuned} ({_bare(best)})"
     if against["beyond"] is None:
         text += ("; one seed each, so whether that is beyond the noise is unknown (more seeds "

@@ -11,7 +11,8 @@ params (nested sections joined by dots) and its job id as the tag ``lrlab.job``.
   ``schedule.json`` and ``summary.json``.
 - LR check: its points are training runs nested under its run (MLflow's parentRunId,
   TensorBoard's ``check-<id>/`` folder, each point's peak LR against its objective in
-  HParams); ``ladder/best_lr``, ``ladder/best_objective``, the verdict as a tag, ``ladder.json``.
+  HParams); ``ladder/best_lr``, ``ladder/best_objective``, ``baseline/<name>`` and
+  ``baseline/gap`` (its LR-free baselines, nested too), the verdict as a tag, ``ladder.json``.
 
 Writes go through one background thread, so a slow or unreachable tracker never slows the
 job; a tracker that fails is named in one warning and dropped, and the store keeps everything.

@@ -397,16 +397,12 @@ def _ladder_baselines(fig: go.Figure, baselines: Sequence[dict], lrs: Sequence[f
                 x=[x0, x1, x1, x0], y=[min(seeds), min(seeds), max(seeds), max(seeds)],
                 fill="toself", mode="none", fillcolor=color, opacity=0.15, legendgroup=name,
                 showlegend=False, hoverinfo="skip"), row=1, col=1)
-        fig.add_trace(go.Scatter(
-            x=[x0, x1], y=[value, value], mode="lines", name=name, legendgroup=name,
-            line={"dash": "dash", "color": color, "width": 2},
-            hovertemplate=f"{name}<br>%{{y:.4g}}<extra></extra>"), row=1, col=1)
-        if b.get("final_val_loss"):
-            fig.add_trace(go.Scatter(
-                x=[x0, x1], y=[b["final_val_loss"]] * 2, mode="lines", name=name,
-                legendgroup=name, showlegend=False,
-                line={"dash": "dash", "color": color, "width": 2},
-                hovertemplate=f"{name}<br>%{{y:.4g}}<extra></extra>"), row=1, col=2)
+        for col, level in ((1, value), (2, b.get("final_val_loss"))):
+            if col == 1 or level:  # the loss panel is logarithmic: no missing or zero loss
+                fig.add_trace(go.Scatter(
+                    x=[x0, x1], y=[level, level], mode="lines", name=name, legendgroup=name,
+                    showlegend=col == 1, line={"dash": "dash", "color": color, "width": 2},
+                    hovertemplate=f"{name}<br>%{{y:.4g}}<extra></extra>"), row=1, col=col)
 
 
 def _ladder_failures(fig: go.Figure, rows: Sequence[dict], done: Sequence[dict]) -> None:
